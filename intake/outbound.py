@@ -1,0 +1,98 @@
+"""Sending something to a person, at most once, with a record of it.
+
+Every text or email intake sends (acknowledgement, question, alert, reply) goes through `send`:
+claim a row in the store under a dedupe key, hand the message to the channel, record the outcome.
+A provider that refused the message (an opted-out number, an invalid address) is recorded and not
+retried; a provider that could not be reached releases the claim and raises, so the job's retry
+sends it later.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from intake.config import Settings
+from intake.store import Store
+
+log = logging.getLogger(__name__)
+
+Sender = Callable[[Settings, str, str], str]
+
+
+class Rejected(Exception):
+    """The provider answered and said no: retrying would not help."""
+
+
+class Unreachable(Exception):
+    """The provider could not be reached or failed on its side: try again later."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: str  # sent, rejected, duplicate
+    provider_id: str | None = None
+    detail: str = ""
+
+
+def _sms_sender(settings: Settings, to: str, body: str) -> str:
+    from twilio.base.exceptions import TwilioException, TwilioRestException
+
+    from channels.sms import send_sms
+
+    try:
+        return send_sms(settings, to, body)
+    except TwilioRestException as exc:
+        if exc.status in (408, 429) or exc.status >= 500:
+            raise Unreachable(f"twilio {exc.status}") from exc
+        raise Rejected(f"twilio {exc.status} code {exc.code}") from exc
+    except TwilioException as exc:
+        raise Unreachable(str(exc)) from exc
+    except OSError as exc:
+        raise Unreachable(str(exc)) from exc
+
+
+SENDERS: dict[str, Sender] = {"sms": _sms_sender}
+
+
+def register_sender(channel: str, sender: Sender) -> None:
+    SENDERS[channel] = sender
+
+
+def send(
+    settings: Settings,
+    store: Store,
+    *,
+    channel: str,
+    to: str,
+    body: str,
+    kind: str,
+    referral_id: int | None,
+    dedupe_key: str | None,
+) -> Outcome:
+    sender = SENDERS.get(channel)
+    if sender is None:
+        raise ValueError(f"no sender for channel {channel!r}")
+    claim = store.claim_outbound(
+        referral_id=referral_id,
+        kind=kind,
+        channel=channel,
+        recipient=to,
+        body=body,
+        dedupe_key=dedupe_key,
+    )
+    if claim is None:
+        return Outcome("duplicate")
+    try:
+        provider_id = sender(settings, to, body)
+    except Rejected as exc:
+        store.finish_outbound(claim, status="rejected", detail=str(exc))
+        log.warning("%s %s for referral %s rejected: %s", channel, kind, referral_id, exc)
+        return Outcome("rejected", detail=str(exc))
+    except Unreachable:
+        store.release_outbound(claim)
+        raise
+    store.finish_outbound(claim, status="sent", provider_id=provider_id)
+    log.info("sent %s %s for referral %s", channel, kind, referral_id)
+    return Outcome("sent", provider_id=provider_id)

@@ -1,0 +1,115 @@
+"""One inbound message's way from the queue to a stored, forwarded, acknowledged referral.
+
+Each step is a small function; the whole is idempotent, because RQ may run a job twice (a retry
+after the database was down, a worker killed mid-job, a webhook delivered twice). The message's
+provider id is unique in the store, so a second run finds the referral the first one made and only
+finishes what is left: forwarding if it is not yet delivered, the acknowledgement if none was sent.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy.exc import IntegrityError
+
+from intake import acknowledge, forwarders, outbound
+from intake.extraction import extract
+from intake.models import InboundMessage, Referral
+from intake.reference import new_reference
+from intake.runtime import Runtime
+from intake.screening import screen
+from intake.store import DuplicateMessage
+
+log = logging.getLogger(__name__)
+
+SYSTEM_ACTOR = "system"
+
+
+@dataclass(frozen=True)
+class Result:
+    reference: str
+    created: bool
+    acknowledgement: str
+
+
+def build_referral(message: InboundMessage) -> Referral:
+    """Screen and extract (pure): what the worker knows before it touches the database."""
+    screening = screen(message.body, message.channel)
+    extraction = extract(message.body, message.channel, message.sender)
+    safe = screening.safe_to_contact and extraction.fields.get("safe_to_contact", True) is not False
+    return Referral(
+        reference=new_reference(),
+        channel=message.channel,
+        sender=message.sender,
+        received_at=message.received_at,
+        raw_text=message.body,
+        urgency=screening.urgency,
+        safeguarding=list(screening.safeguarding),
+        screening=screening.to_dict(),
+        fields=extraction.to_dict(),
+        safe_to_contact=safe,
+    )
+
+
+def store_referral(runtime: Runtime, message: InboundMessage) -> tuple[Referral, bool]:
+    """The referral for this message: the existing one on a re-run, else a new one."""
+    store = runtime.store
+    existing = store.find_referral_for_message(message.channel, message.provider_id)
+    if existing:
+        return existing, False
+    referral = build_referral(message)
+    for _attempt in range(5):
+        try:
+            referral = store.create_referral(referral, message)
+            break
+        except DuplicateMessage:
+            found = store.find_referral_for_message(message.channel, message.provider_id)
+            assert found is not None
+            return found, False
+        except IntegrityError:
+            referral.reference = new_reference()  # a reference clash: vanishingly rare
+    else:
+        raise RuntimeError("could not allocate a unique reference")
+    store.audit(
+        SYSTEM_ACTOR,
+        "referral.created",
+        referral_id=referral.id,
+        detail={"channel": message.channel, "urgency": referral.urgency},
+    )
+    return referral, True
+
+
+def send_acknowledgement(runtime: Runtime, referral: Referral, message: InboundMessage) -> str:
+    decision = acknowledge.plan(runtime.settings, referral, message)
+    if isinstance(decision, acknowledge.Skip):
+        return f"skipped: {decision.reason}"
+    outcome = outbound.send(
+        runtime.settings,
+        runtime.store,
+        channel=decision.channel,
+        to=decision.to,
+        body=decision.body,
+        kind="ack",
+        referral_id=referral.id,
+        dedupe_key=decision.dedupe_key,
+    )
+    if outcome.status == "sent":
+        runtime.store.audit(SYSTEM_ACTOR, "referral.acknowledged", referral_id=referral.id)
+    return outcome.status
+
+
+def handle_inbound(runtime: Runtime, message: InboundMessage) -> Result:
+    referral, created = store_referral(runtime, message)
+    if referral.forward_status != "delivered":
+        forwarders.forward(runtime.settings, runtime.store, referral)
+    ack = send_acknowledgement(runtime, referral, message)
+    log.info(
+        "referral %s %s from %s: urgency %s, acknowledgement %s",
+        referral.reference,
+        "created" if created else "already stored",
+        message.channel,
+        referral.urgency,
+        ack,
+    )
+    return Result(reference=referral.reference, created=created, acknowledgement=ack)

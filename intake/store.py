@@ -1,0 +1,416 @@
+"""The database: referrals, their messages, what was sent back, and the audit trail.
+
+SQLAlchemy Core over SQLite (the embedded default) or PostgreSQL (`DATABASE_URL`). Durable
+idempotency lives here, not in Redis: `(channel, provider_id)` is unique on messages and
+`dedupe_key` is unique on outbound messages, so a redelivered webhook or a retried job can never
+create a second referral or send a second acknowledgement.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import IntegrityError
+
+from intake.models import URGENCY_RANK, InboundMessage, Referral, utcnow
+
+log = logging.getLogger(__name__)
+
+
+class UTCDateTime(sa.types.TypeDecorator[datetime]):
+    """Aware UTC datetimes on every backend (SQLite hands back naive ones otherwise)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+metadata = sa.MetaData()
+
+referrals = sa.Table(
+    "referrals",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("reference", sa.String(16), nullable=False, unique=True),
+    sa.Column("channel", sa.String(16), nullable=False),
+    sa.Column("sender", sa.String(320), nullable=False),
+    sa.Column("received_at", UTCDateTime, nullable=False),
+    sa.Column("raw_text", sa.Text, nullable=False, default=""),
+    sa.Column("urgency", sa.String(16), nullable=False, default="routine"),
+    sa.Column("urgency_rank", sa.Integer, nullable=False, default=2),
+    sa.Column("safeguarding", sa.JSON, nullable=False, default=list),
+    sa.Column("screening", sa.JSON, nullable=False, default=dict),
+    sa.Column("fields", sa.JSON, nullable=False, default=dict),
+    sa.Column("status", sa.String(24), nullable=False, default="open"),
+    sa.Column("forward_status", sa.String(24), nullable=False, default="pending"),
+    sa.Column("safe_to_contact", sa.Boolean, nullable=False, default=True),
+    sa.Column("created_at", UTCDateTime, nullable=False, default=utcnow),
+    sa.Column("updated_at", UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow),
+    sa.Index("ix_referrals_queue", "status", "urgency_rank", "received_at"),
+    sa.Index("ix_referrals_sender", "sender"),
+)
+
+messages = sa.Table(
+    "messages",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("referral_id", sa.Integer, sa.ForeignKey("referrals.id"), nullable=False),
+    sa.Column("channel", sa.String(16), nullable=False),
+    sa.Column("provider_id", sa.String(255), nullable=False),
+    sa.Column("sender", sa.String(320), nullable=False),
+    sa.Column("recipient", sa.String(320), nullable=False, default=""),
+    sa.Column("body", sa.Text, nullable=False, default=""),
+    sa.Column("received_at", UTCDateTime, nullable=False),
+    sa.Column("meta", sa.JSON, nullable=False, default=dict),
+    sa.Column("created_at", UTCDateTime, nullable=False, default=utcnow),
+    sa.UniqueConstraint("channel", "provider_id", name="uq_messages_provider"),
+    sa.Index("ix_messages_referral", "referral_id"),
+)
+
+outbound = sa.Table(
+    "outbound",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("referral_id", sa.Integer, sa.ForeignKey("referrals.id"), nullable=True),
+    sa.Column("kind", sa.String(24), nullable=False),  # ack, question, alert, reply
+    sa.Column("dedupe_key", sa.String(255), nullable=True, unique=True),
+    sa.Column("channel", sa.String(16), nullable=False),
+    sa.Column("recipient", sa.String(320), nullable=False),
+    sa.Column("body", sa.Text, nullable=False, default=""),
+    sa.Column("status", sa.String(16), nullable=False, default="sending"),
+    sa.Column("provider_id", sa.String(255), nullable=True),
+    sa.Column("detail", sa.Text, nullable=True),
+    sa.Column("created_at", UTCDateTime, nullable=False, default=utcnow),
+    sa.Column("updated_at", UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow),
+    sa.Index("ix_outbound_referral", "referral_id"),
+)
+
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("at", UTCDateTime, nullable=False, default=utcnow),
+    sa.Column("actor", sa.String(320), nullable=False),
+    sa.Column("action", sa.String(64), nullable=False),
+    sa.Column("referral_id", sa.Integer, sa.ForeignKey("referrals.id"), nullable=True),
+    sa.Column("detail", sa.JSON, nullable=False, default=dict),
+    sa.Index("ix_audit_referral", "referral_id", "at"),
+)
+
+
+def normalise_url(url: str) -> str:
+    """Accept the URLs people paste (`postgres://`, `postgresql://`) and use the psycopg 3 driver."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def make_engine(url: str) -> Engine:
+    url = normalise_url(url)
+    if url.startswith("sqlite"):
+        engine = sa.create_engine(url, connect_args={"timeout": 30})
+
+        @sa.event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            # WAL lets the web process read while a worker writes; foreign keys are off by default.
+            cursor = dbapi_conn.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+
+        return engine
+    return sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+
+
+class DuplicateMessage(Exception):
+    """The message is already stored: a redelivery or a retried job."""
+
+
+def _row_to_referral(row: sa.Row[Any]) -> Referral:
+    m = row._mapping
+    return Referral(
+        id=m["id"],
+        reference=m["reference"],
+        channel=m["channel"],
+        sender=m["sender"],
+        received_at=m["received_at"],
+        raw_text=m["raw_text"],
+        urgency=m["urgency"],
+        safeguarding=list(m["safeguarding"] or []),
+        screening=dict(m["screening"] or {}),
+        fields=dict(m["fields"] or {}),
+        status=m["status"],
+        forward_status=m["forward_status"],
+        safe_to_contact=bool(m["safe_to_contact"]),
+        created_at=m["created_at"],
+        updated_at=m["updated_at"],
+    )
+
+
+class Store:
+    """The few queries intake needs, each in its own short transaction."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @classmethod
+    def from_url(cls, url: str) -> Store:
+        return cls(make_engine(url))
+
+    def create_schema(self) -> None:
+        metadata.create_all(self.engine)
+
+    def drop_schema(self) -> None:
+        metadata.drop_all(self.engine)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    def ping(self) -> None:
+        with self.engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+
+    @contextmanager
+    def begin(self) -> Iterator[Connection]:
+        with self.engine.begin() as conn:
+            yield conn
+
+    # -- referrals and their messages -------------------------------------------------------
+
+    def find_referral_for_message(self, channel: str, provider_id: str) -> Referral | None:
+        query = (
+            sa.select(referrals)
+            .join(messages, messages.c.referral_id == referrals.c.id)
+            .where(messages.c.channel == channel, messages.c.provider_id == provider_id)
+        )
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        return _row_to_referral(row) if row else None
+
+    def create_referral(self, referral: Referral, message: InboundMessage) -> Referral:
+        """Insert a referral and its first message in one transaction.
+
+        Raises `DuplicateMessage` when the message is already stored, so two workers racing on
+        the same redelivered message leave exactly one referral behind.
+        """
+        now = utcnow()
+        values = {
+            "reference": referral.reference,
+            "channel": referral.channel,
+            "sender": referral.sender,
+            "received_at": referral.received_at,
+            "raw_text": referral.raw_text,
+            "urgency": referral.urgency,
+            "urgency_rank": URGENCY_RANK.get(referral.urgency, 2),
+            "safeguarding": list(referral.safeguarding),
+            "screening": referral.screening,
+            "fields": referral.fields,
+            "status": referral.status,
+            "forward_status": referral.forward_status,
+            "safe_to_contact": referral.safe_to_contact,
+            "created_at": now,
+            "updated_at": now,
+        }
+        try:
+            with self.engine.begin() as conn:
+                referral_id = conn.execute(
+                    referrals.insert().values(**values).returning(referrals.c.id)
+                ).scalar_one()
+                self._insert_message(conn, referral_id, message)
+        except IntegrityError as exc:
+            if self.find_referral_for_message(message.channel, message.provider_id):
+                raise DuplicateMessage(message.provider_id) from exc
+            raise  # most likely a reference clash: the caller retries with a new one
+        referral.id = referral_id
+        referral.created_at = referral.updated_at = now
+        return referral
+
+    def add_message(self, referral_id: int, message: InboundMessage) -> int:
+        """Attach a later message (a reply, a transcript) to an existing referral."""
+        try:
+            with self.engine.begin() as conn:
+                return self._insert_message(conn, referral_id, message)
+        except IntegrityError as exc:
+            raise DuplicateMessage(message.provider_id) from exc
+
+    @staticmethod
+    def _insert_message(conn: Connection, referral_id: int, message: InboundMessage) -> int:
+        return conn.execute(
+            messages.insert()
+            .values(
+                referral_id=referral_id,
+                channel=message.channel,
+                provider_id=message.provider_id,
+                sender=message.sender,
+                recipient=message.recipient,
+                body=message.body,
+                received_at=message.received_at,
+                meta=message.meta,
+                created_at=utcnow(),
+            )
+            .returning(messages.c.id)
+        ).scalar_one()
+
+    def get_referral(self, reference: str) -> Referral | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(referrals).where(referrals.c.reference == reference.upper())
+            ).first()
+        return _row_to_referral(row) if row else None
+
+    def get_referral_by_id(self, referral_id: int) -> Referral | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(referrals).where(referrals.c.id == referral_id)).first()
+        return _row_to_referral(row) if row else None
+
+    def list_referrals(
+        self,
+        *,
+        status: str | None = None,
+        urgency: str | None = None,
+        channel: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[Referral]:
+        """Most urgent first, then oldest first: the order a duty advocate works the queue in."""
+        query = sa.select(referrals)
+        if status:
+            query = query.where(referrals.c.status == status)
+        if urgency:
+            query = query.where(referrals.c.urgency == urgency)
+        if channel:
+            query = query.where(referrals.c.channel == channel)
+        query = query.order_by(
+            referrals.c.urgency_rank, referrals.c.received_at, referrals.c.id
+        ).limit(limit).offset(offset)
+        with self.engine.connect() as conn:
+            return [_row_to_referral(row) for row in conn.execute(query)]
+
+    def count_referrals(self) -> int:
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(sa.func.count()).select_from(referrals)).scalar_one()
+
+    def messages_for(self, referral_id: int) -> list[dict[str, Any]]:
+        query = (
+            sa.select(messages)
+            .where(messages.c.referral_id == referral_id)
+            .order_by(messages.c.received_at, messages.c.id)
+        )
+        with self.engine.connect() as conn:
+            return [dict(row._mapping) for row in conn.execute(query)]
+
+    def update_referral(self, referral_id: int, **values: Any) -> None:
+        if "urgency" in values:
+            values["urgency_rank"] = URGENCY_RANK.get(values["urgency"], 2)
+        values["updated_at"] = utcnow()
+        with self.engine.begin() as conn:
+            conn.execute(referrals.update().where(referrals.c.id == referral_id).values(**values))
+
+    # -- outbound messages (acknowledgements, questions, alerts, replies) -------------------
+
+    def claim_outbound(
+        self,
+        *,
+        referral_id: int | None,
+        kind: str,
+        channel: str,
+        recipient: str,
+        body: str,
+        dedupe_key: str | None,
+    ) -> int | None:
+        """Record an outbound message before it is sent; `None` if its dedupe key was taken.
+
+        Claiming first makes sending at-most-once: a worker killed between the claim and the
+        provider's answer leaves a `sending` row a person can see, never a second text.
+        """
+        try:
+            with self.engine.begin() as conn:
+                return conn.execute(
+                    outbound.insert()
+                    .values(
+                        referral_id=referral_id,
+                        kind=kind,
+                        channel=channel,
+                        recipient=recipient,
+                        body=body,
+                        dedupe_key=dedupe_key,
+                        status="sending",
+                        created_at=utcnow(),
+                        updated_at=utcnow(),
+                    )
+                    .returning(outbound.c.id)
+                ).scalar_one()
+        except IntegrityError:
+            return None
+
+    def release_outbound(self, outbound_id: int) -> None:
+        """Forget a claim whose send certainly failed, so a retry may claim it again."""
+        with self.engine.begin() as conn:
+            conn.execute(outbound.delete().where(outbound.c.id == outbound_id))
+
+    def finish_outbound(
+        self, outbound_id: int, *, status: str, provider_id: str | None = None, detail: str = ""
+    ) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                outbound.update()
+                .where(outbound.c.id == outbound_id)
+                .values(status=status, provider_id=provider_id, detail=detail, updated_at=utcnow())
+            )
+
+    def outbound_for(self, referral_id: int) -> list[dict[str, Any]]:
+        query = (
+            sa.select(outbound)
+            .where(outbound.c.referral_id == referral_id)
+            .order_by(outbound.c.created_at, outbound.c.id)
+        )
+        with self.engine.connect() as conn:
+            return [dict(row._mapping) for row in conn.execute(query)]
+
+    # -- audit -------------------------------------------------------------------------------
+
+    def audit(
+        self,
+        actor: str,
+        action: str,
+        *,
+        referral_id: int | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                audit_log.insert().values(
+                    at=utcnow(),
+                    actor=actor,
+                    action=action,
+                    referral_id=referral_id,
+                    detail=detail or {},
+                )
+            )
+
+    def audit_for(self, referral_id: int | None = None) -> list[dict[str, Any]]:
+        query = sa.select(audit_log).order_by(audit_log.c.at, audit_log.c.id)
+        if referral_id is not None:
+            query = query.where(audit_log.c.referral_id == referral_id)
+        with self.engine.connect() as conn:
+            return [dict(row._mapping) for row in conn.execute(query)]

@@ -1,0 +1,20 @@
+"""RQ job entry points: thin wrappers that find the process's runtime and call the pipeline.
+
+Jobs take plain dicts so a worker can read what any version of the web process queued.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from intake import pipeline, runtime
+from intake.models import InboundMessage
+
+
+def process_inbound(payload: dict[str, Any]) -> dict[str, Any]:
+    result = pipeline.handle_inbound(runtime.current(), InboundMessage.from_payload(payload))
+    return {
+        "reference": result.reference,
+        "created": result.created,
+        "acknowledgement": result.acknowledgement,
+    }

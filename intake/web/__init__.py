@@ -1,0 +1,1 @@
+"""The Starlette app: Twilio webhooks, the JSON API, health, and (later) the dashboard."""

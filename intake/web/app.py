@@ -1,0 +1,26 @@
+"""Assemble the Starlette app from the routes each part of intake contributes."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+
+from channels import sms
+from intake.runtime import Runtime
+from intake.web import api, health
+
+log = logging.getLogger(__name__)
+
+
+def create_app(runtime: Runtime) -> Starlette:
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        runtime.close()
+
+    app = Starlette(routes=[*health.routes, *api.routes, *sms.routes], lifespan=lifespan)
+    app.state.runtime = runtime
+    return app

@@ -1,0 +1,108 @@
+"""The store on SQLite and PostgreSQL: idempotency, ordering, outbound claims, audit."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from intake.models import InboundMessage, Referral
+from intake.reference import new_reference
+from intake.store import DuplicateMessage, Store
+
+T0 = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def store(database_url: str) -> Iterator[Store]:
+    s = Store.from_url(database_url)
+    s.create_schema()
+    yield s
+    s.drop_schema()
+    s.dispose()
+
+
+def message(provider_id: str, body: str = "help", at: datetime = T0) -> InboundMessage:
+    return InboundMessage("sms", provider_id, "+447700900123", "+447700900001", body, at)
+
+
+def referral(msg: InboundMessage, urgency: str = "routine") -> Referral:
+    return Referral(
+        reference=new_reference(),
+        channel=msg.channel,
+        sender=msg.sender,
+        received_at=msg.received_at,
+        raw_text=msg.body,
+        urgency=urgency,
+        safeguarding=["neglect"] if urgency != "routine" else [],
+        screening={"urgency": urgency},
+        fields={"name": "Sam"},
+    )
+
+
+def test_create_and_read_back(store: Store) -> None:
+    msg = message("SM1", "Ça va? I need help — urgently 🙏")
+    created = store.create_referral(referral(msg, "urgent"), msg)
+    found = store.get_referral(created.reference)
+    assert found is not None
+    assert found.raw_text == msg.body
+    assert found.received_at == T0  # aware UTC on every backend
+    assert found.safeguarding == ["neglect"]
+    assert found.fields == {"name": "Sam"}
+    assert store.find_referral_for_message("sms", "SM1") == found
+    assert [m["body"] for m in store.messages_for(found.id or 0)] == [msg.body]
+
+
+def test_same_provider_id_twice_is_a_duplicate(store: Store) -> None:
+    msg = message("SM1")
+    store.create_referral(referral(msg), msg)
+    with pytest.raises(DuplicateMessage):
+        store.create_referral(referral(msg), msg)
+    assert store.count_referrals() == 1
+
+
+def test_same_provider_id_on_another_channel_is_not_a_duplicate(store: Store) -> None:
+    msg = message("X1")
+    store.create_referral(referral(msg), msg)
+    other = InboundMessage("email", "X1", "a@example.org", "referrals@example.org", "hi", T0)
+    store.create_referral(referral(other), other)
+    assert store.count_referrals() == 2
+
+
+def test_queue_order_is_most_urgent_then_oldest(store: Store) -> None:
+    plan = [("SM1", "routine", 0), ("SM2", "urgent", 5), ("SM3", "emergency", 9), ("SM4", "urgent", 1)]
+    for sid, urgency, minutes in plan:
+        msg = message(sid, at=T0 + timedelta(minutes=minutes))
+        store.create_referral(referral(msg, urgency), msg)
+    order = [r.urgency for r in store.list_referrals()]
+    assert order == ["emergency", "urgent", "urgent", "routine"]
+    urgent = store.list_referrals(urgency="urgent")
+    assert [r.received_at for r in urgent] == [T0 + timedelta(minutes=1), T0 + timedelta(minutes=5)]
+
+
+def test_outbound_claim_is_at_most_once(store: Store) -> None:
+    msg = message("SM1")
+    ref = store.create_referral(referral(msg), msg)
+    kwargs = dict(referral_id=ref.id, kind="ack", channel="sms", recipient=msg.sender, body="hi")
+    first = store.claim_outbound(**kwargs, dedupe_key="ack:1")
+    assert first is not None
+    assert store.claim_outbound(**kwargs, dedupe_key="ack:1") is None
+    store.release_outbound(first)
+    again = store.claim_outbound(**kwargs, dedupe_key="ack:1")
+    assert again is not None
+    store.finish_outbound(again, status="sent", provider_id="SMx")
+    [row] = store.outbound_for(ref.id or 0)
+    assert (row["status"], row["provider_id"]) == ("sent", "SMx")
+
+
+def test_audit_trail(store: Store) -> None:
+    msg = message("SM1")
+    ref = store.create_referral(referral(msg), msg)
+    store.audit("advocate@example.org", "referral.viewed", referral_id=ref.id, detail={"via": "test"})
+    [entry] = store.audit_for(ref.id)
+    assert (entry["actor"], entry["action"], entry["detail"]) == (
+        "advocate@example.org",
+        "referral.viewed",
+        {"via": "test"},
+    )

@@ -1,0 +1,65 @@
+"""The JSON API and health endpoint over real HTTP."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from intake.models import InboundMessage
+from intake.pipeline import store_referral
+from intake.runtime import Runtime
+from tests.conftest import API_TOKEN
+
+AUTH = {"Authorization": f"Bearer {API_TOKEN}"}
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{}, {"Authorization": "Bearer wrong"}, {"Authorization": f"Basic {API_TOKEN}"}],
+    ids=["none", "wrong-token", "wrong-scheme"],
+)
+def test_api_needs_the_bearer_token(live_url: str, http: httpx.Client, headers: dict[str, str]) -> None:
+    for path in ("/api/referrals", "/api/referrals/REF-ABCDEF"):
+        response = http.get(live_url + path, headers=headers)
+        assert response.status_code == 401
+        assert response.headers["www-authenticate"].startswith("Bearer")
+
+
+def test_unknown_reference_is_404(live_url: str, http: httpx.Client) -> None:
+    assert http.get(live_url + "/api/referrals/REF-ABCDEF", headers=AUTH).status_code == 404
+
+
+def test_views_are_audited(runtime: Runtime, live_url: str, http: httpx.Client) -> None:
+    referral, _ = store_referral(
+        runtime, InboundMessage("sms", "SM1", "+447700900123", "+447700900001", "hello")
+    )
+    assert http.get(live_url + f"/api/referrals/{referral.reference}", headers=AUTH).status_code == 200
+    actions = [(a["actor"], a["action"]) for a in runtime.store.audit_for(referral.id)]
+    assert ("api", "referral.viewed") in actions
+
+
+def test_bad_query_values_are_refused_or_clamped(live_url: str, http: httpx.Client) -> None:
+    assert http.get(live_url + "/api/referrals?urgency=whenever", headers=AUTH).status_code == 400
+    response = http.get(live_url + "/api/referrals?limit=100000&offset=-4", headers=AUTH)
+    assert response.status_code == 200
+    assert response.json()["limit"] == 200
+    assert response.json()["offset"] == 0
+
+
+def test_healthz_reports_redis_and_database(live_url: str, http: httpx.Client) -> None:
+    response = http.get(live_url + "/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "redis": "ok", "database": "ok"}
+
+
+def test_healthz_degraded_when_redis_is_down(runtime: Runtime, http: httpx.Client) -> None:
+    from intake.queue import connect
+    from intake.web.app import create_app
+    from tests.support.servers import free_port, serve
+
+    runtime.redis = connect(f"redis://127.0.0.1:{free_port()}/0")
+    with serve(create_app(runtime)) as url:
+        response = http.get(url + "/healthz")
+    assert response.status_code == 503
+    assert response.json()["redis"].startswith("unreachable")
+    assert response.json()["database"] == "ok"
