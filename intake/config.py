@@ -53,6 +53,8 @@ class Settings:
     smtp_port: int = 8025
     smtp_data_size_limit: int = 25 * 1024 * 1024
     email_addresses: tuple[str, ...] = ()
+    email_from: str = "intake@localhost"
+    smtp_relay_url: str | None = None
 
     org_name: str = "the advocacy service"
     crisis_line: str = "Samaritans free on 116 123"
@@ -104,6 +106,8 @@ def load_settings(environ: dict[str, str] | None = None, *, dotenv: bool = True)
         smtp_port=int(env("SMTP_PORT") or 8025),
         smtp_data_size_limit=int(env("SMTP_DATA_SIZE_LIMIT") or 25 * 1024 * 1024),
         email_addresses=tuple(a.lower() for a in _list(env("INTAKE_EMAIL_ADDRESSES"))),
+        email_from=env("INTAKE_EMAIL_FROM") or Settings.email_from,
+        smtp_relay_url=env("SMTP_RELAY_URL") or None,
         org_name=env("INTAKE_ORG_NAME") or Settings.org_name,
         crisis_line=env("INTAKE_CRISIS_LINE") or Settings.crisis_line,
         templates_dir=Path(env("INTAKE_TEMPLATES_DIR") or Settings.templates_dir),
