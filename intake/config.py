@@ -63,6 +63,19 @@ class Settings:
     case_system: tuple[str, ...] = ("store",)
     outbound_timeout: float = 10.0
     secret_key: str = ""
+    # Reliability (issue 9): request body limit, per-sender acknowledgement rate limit.
+    max_request_body: int = 1024 * 1024
+    ack_rate_limit: int = 3
+    ack_rate_window: float = 3600.0
+
+    # dashboard (issue 8): sessions, log-in lock-out, time to triage, on-call alerting
+    session_cookie_secure: bool = True
+    login_max_failures: int = 5
+    login_lockout_minutes: int = 15
+    sla_emergency_minutes: int = 15
+    sla_urgent_minutes: int = 240
+    sla_routine_working_days: int = 2
+    oncall_manager_contact: str = ""
 
     @property
     def sqlite_path(self) -> Path:
@@ -114,4 +127,14 @@ def load_settings(environ: dict[str, str] | None = None, *, dotenv: bool = True)
         case_system=_list(env("CASE_SYSTEM")) or ("store",),
         outbound_timeout=float(env("OUTBOUND_TIMEOUT") or 10.0),
         secret_key=env("SECRET_KEY") or "",
+        max_request_body=int(env("MAX_REQUEST_BODY") or 1024 * 1024),
+        ack_rate_limit=int(env("ACK_RATE_LIMIT") or 3),
+        ack_rate_window=float(env("ACK_RATE_WINDOW") or 3600),
+        session_cookie_secure=_bool(env("SESSION_COOKIE_SECURE"), True),
+        login_max_failures=int(env("LOGIN_MAX_FAILURES") or 5),
+        login_lockout_minutes=int(env("LOGIN_LOCKOUT_MINUTES") or 15),
+        sla_emergency_minutes=int(env("SLA_EMERGENCY_MINUTES") or 15),
+        sla_urgent_minutes=int(env("SLA_URGENT_MINUTES") or 240),
+        sla_routine_working_days=int(env("SLA_ROUTINE_WORKING_DAYS") or 2),
+        oncall_manager_contact=env("ONCALL_MANAGER_CONTACT") or "",
     )

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.exc import IntegrityError
 
-from intake import acknowledge, forwarders, outbound
+from intake import acknowledge, forwarders, outbound, ratelimit
 from intake.extraction import extract
 from intake.models import InboundMessage, Referral
 from intake.reference import new_reference
@@ -84,6 +84,8 @@ def send_acknowledgement(runtime: Runtime, referral: Referral, message: InboundM
     decision = acknowledge.plan(runtime.settings, referral, message)
     if isinstance(decision, acknowledge.Skip):
         return f"skipped: {decision.reason}"
+    if not ratelimit.admit_acknowledgement(runtime, referral, message, decision.dedupe_key):
+        return "skipped: rate limited"
     outcome = outbound.send(
         runtime.settings,
         runtime.store,

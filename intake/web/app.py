@@ -7,10 +7,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 
 from channels import sms
 from intake.runtime import Runtime
-from intake.web import api, health
+from intake.web import api, health, openapi
+from intake.web.limits import BodySizeLimit
 
 log = logging.getLogger(__name__)
 
@@ -21,6 +23,10 @@ def create_app(runtime: Runtime) -> Starlette:
         yield
         runtime.close()
 
-    app = Starlette(routes=[*health.routes, *api.routes, *sms.routes], lifespan=lifespan)
+    app = Starlette(
+        routes=[*health.routes, *api.routes, *sms.routes, *openapi.routes],
+        lifespan=lifespan,
+        middleware=[Middleware(BodySizeLimit, max_bytes=runtime.settings.max_request_body)],
+    )
     app.state.runtime = runtime
     return app
