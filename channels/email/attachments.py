@@ -24,7 +24,7 @@ _ASCII_FAMILY = {"us-ascii", "ascii", "ansi_x3.4-1968", "646", "us"}
 
 PDF_TYPES = {"application/pdf", "application/x-pdf", "application/acrobat"}
 DOCX_TYPES = {"application/vnd.openxmlformats-officedocument.wordprocessingml.document"}
-TEXT_TYPES = {"text/plain", "text/csv", "text/markdown", "text/rtf"}
+TEXT_TYPES = {"text/plain", "text/csv", "text/markdown", "text/rtf", "text/rfc822-headers"}
 
 
 def _codec_name(charset: str) -> str | None:
@@ -139,7 +139,11 @@ def _docx_text(data: bytes) -> str:
 
 def _kind(filename: str, content_type: str, data: bytes) -> str | None:
     name = filename.lower()
-    if content_type in PDF_TYPES or name.endswith(".pdf") or data[:1024].lstrip().startswith(b"%PDF-"):
+    if (
+        content_type in PDF_TYPES
+        or name.endswith(".pdf")
+        or data[:1024].lstrip().startswith(b"%PDF-")
+    ):
         return "pdf"
     if content_type in DOCX_TYPES or name.endswith(".docx"):
         return "docx"
@@ -169,6 +173,8 @@ def extract_text(
     try:
         text = extractor(data)
     except Exception as exc:  # any parser failure on hostile input is a defect, not a crash
-        return None, [f"attachment {filename!r}: {kind} text extraction failed ({type(exc).__name__})"]
+        return None, [
+            f"attachment {filename!r}: {kind} text extraction failed ({type(exc).__name__})"
+        ]
     text = _cap(text).strip()
     return (text or None), ([] if text else [f"attachment {filename!r}: no text found in {kind}"])

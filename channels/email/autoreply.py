@@ -89,7 +89,10 @@ def _auto_reply_signals(parsed: ParsedEmail) -> list[str]:
     if auto_submitted.startswith("auto-replied"):
         signals.append("Auto-Submitted: auto-replied")
     for name, value in parsed.headers.items():
-        if name.lower() in rules["autoreply_headers"] and value.strip().lower() not in _FALSE_VALUES:
+        if (
+            name.lower() in rules["autoreply_headers"]
+            and value.strip().lower() not in _FALSE_VALUES
+        ):
             signals.append(f"{name} header")
     precedence = (_header(parsed, "Precedence") or "").lower()
     if precedence in rules["precedence_autoreply"]:
@@ -127,7 +130,7 @@ def _bulk_signals(parsed: ParsedEmail, senders: list[str]) -> list[str]:
 
 
 def classify(parsed: ParsedEmail, envelope_from: str | None) -> Classification:
-    """Classify a parsed message; ``envelope_from`` is MAIL FROM ("" or "<>" = null path, None = unknown).
+    """Classify a parsed message. ``envelope_from`` is MAIL FROM: "" or "<>" is the null path.
 
     Order matters: bounce signals beat auto-reply signals (a DSN may also carry Auto-Submitted),
     auto-reply beats bulk, and a bare null return path with nothing else is treated as a bounce,

@@ -30,6 +30,7 @@ _ESCAPED = re.compile(r"\\([-\\`*_{}\[\]()#+.!>])")
 _TRAILING_WS = re.compile(r"[ \t\u00a0]+$", re.M)
 _MANY_BLANKS = re.compile(r"\n{3,}")
 _TAG = re.compile(r"<[^>]+>")
+_RULE = re.compile(r"<hr\b[^>]*>", re.I)  # html2text draws "* * *"; a blank line reads better
 # html2text with ignore_tables glues adjacent cells together ("NameJohn"); an em space marks the
 # cell boundary and is turned into two ordinary spaces afterwards.
 _CELL_END = re.compile(r"</t[dh]\s*>", re.I)
@@ -42,6 +43,7 @@ def _strip_noise(markup: str) -> str:
     markup = _CONDITIONAL.sub("", markup)
     markup = _DROP_BLOCKS.sub("", markup)
     markup = _HIDDEN.sub("", markup)
+    markup = _RULE.sub("<br>", markup)
     return _CELL_END.sub(lambda m: _CELL_GAP + m.group(0), markup)
 
 

@@ -1,9 +1,9 @@
-"""Raw email bytes to a clean, structured message: headers, new text, quotes, signature, attachments.
+"""Raw email bytes to a structured message: headers, new text, quotes, signature, attachments.
 
 The worker hands every accepted message to :func:`parse_email`. Mail from the internet is often
 malformed (broken boundaries, wrong charsets, bad base64, 8-bit headers), and a referral must never
-be lost because of that, so parsing degrades gracefully: problems are recorded in ``defects`` and the
-best available text is returned. Nothing here raises on bad input.
+be lost because of that, so parsing degrades gracefully: problems are recorded in ``defects`` and
+the best available text is returned. Nothing here raises on bad input.
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ _WS = re.compile(r"\s+")
 _FOLD = re.compile(r"\r?\n[ \t]")
 _MANY_BLANKS = re.compile(r"\n{3,}")
 _REPORT_PARTS = {"message/delivery-status", "message/disposition-notification"}
+_GENERIC_TYPES = {"application/octet-stream", "application/binary", "application/x-download"}
 
 
 @dataclass(frozen=True)
@@ -130,7 +131,10 @@ def _unescape_8bit(value: str) -> str:
 
 
 def _decode_b(payload: str) -> bytes:
-    cleaned = re.sub(r"[^A-Za-z0-9+/]", "", payload)
+    """Lenient base64: drop junk characters and a dangling final character, fix the padding."""
+    cleaned = re.sub(r"[^A-Za-z0-9+/]", "", payload.split("=", 1)[0])
+    if len(cleaned) % 4 == 1:
+        cleaned = cleaned[:-1]
     cleaned += "=" * (-len(cleaned) % 4)
     try:
         return base64.b64decode(cleaned)
@@ -199,7 +203,9 @@ def _addresses(msg: Message, name: str) -> list[tuple[str, str]]:
         if not address:
             continue
         result.append((_WS.sub(" ", decode_words(display)).strip(), address))
-    if not result and "@" in raw:  # getaddresses refused it: take the first thing that looks like one
+    if (
+        not result and "@" in raw
+    ):  # getaddresses refused it: take the first thing that looks like one
         match = re.search(r"[^\s<>\"',;:]+@[^\s<>\"',;:]+", raw)
         if match:
             result.append(("", match.group(0).lower()))
@@ -277,6 +283,11 @@ def _content_type(part: Message) -> str:
 
 def _part_bytes(part: Message) -> bytes:
     try:
+        if str(part.get("Content-Transfer-Encoding", "")).strip().lower() == "base64":
+            raw_payload = part.get_payload()
+            if isinstance(raw_payload, str):
+                # The stdlib returns the undecoded text when base64 is damaged; salvage what we can.
+                return _decode_b(raw_payload)
         payload = part.get_payload(decode=True)
     except Exception:
         payload = None
@@ -373,7 +384,9 @@ def _quote_start(lines: list[str]) -> int | None:
             return index
         if index + 1 < len(lines):
             joined = f"{stripped} {lines[index + 1].strip()[:MAX_LINE_SCAN]}"
-            if stripped.lower().startswith(("on ", "am ", "le ")) and _matches(attributions, joined):
+            if stripped.lower().startswith(("on ", "am ", "le ")) and _matches(
+                attributions, joined
+            ):
                 return index
         if outlook_from.search(stripped):
             window = [ln.strip()[:MAX_LINE_SCAN] for ln in lines[index + 1 : index + 7]]
@@ -477,7 +490,9 @@ def _safe_filename(name: str | None, content_type: str, index: int) -> str:
         name = re.split(r"[\\/]", name)[-1]
         name = "".join(ch for ch in name if ch.isprintable()).strip().strip(".")
     if not name:
-        extension = mimetypes.guess_extension(content_type) or ".bin"
+        extension = mimetypes.guess_extension(content_type) or (
+            ".txt" if content_type.startswith("text/") else ".bin"
+        )
         if content_type == "message/rfc822":
             extension = ".eml"
         name = f"attachment-{index}{extension}"
@@ -563,6 +578,9 @@ def _attachments(msg: Message, used: list[Message], defects: _Defects) -> list[A
     for index, part in enumerate(parts, start=1):
         ctype = _content_type(part)
         filename = _safe_filename(_filename(part), ctype, index)
+        if ctype in _GENERIC_TYPES:
+            # Declared as opaque bytes: the file name says more (and tells the dashboard how to show it).
+            ctype = mimetypes.guess_type(filename)[0] or ctype
         if ctype == "message/rfc822":
             data, text = _inner_message_text(part, defects)
         else:
@@ -596,9 +614,39 @@ def _is_forwarded(subject: str) -> bool:
     return any(re.match(prefix, head) for prefix in prefixes)
 
 
+_BOUNDARY_LINE = re.compile(r"^--([0-9A-Za-z'()+_,./:=?-]{1,70}?)(--)?[ \t\r]*$", re.M)
+
+
+def _recover_unsplit(msg: Message, defects: _Defects) -> Message:
+    """A multipart whose declared boundary never occurs: re-split on the boundary actually used.
+
+    Some senders (and broken gateways) rewrite the boundary in the header but not in the body. The
+    parser then keeps the whole body as one string and the referral text would be lost.
+    """
+    try:
+        if msg.get_content_maintype() != "multipart" or not isinstance(msg.get_payload(), str):
+            return msg
+        payload = str(msg.get_payload())
+    except Exception:
+        return msg
+    match = _BOUNDARY_LINE.search(payload)
+    if match is None:
+        defects.add("multipart without any boundary; body kept as plain text")
+        text_part = email.message_from_string(
+            "Content-Type: text/plain\n\n" + payload, policy=email.policy.default
+        )
+        return text_part
+    boundary = match.group(1)
+    defects.add(f"multipart boundary not found; re-split on {boundary!r}")
+    head = f'Content-Type: multipart/mixed; boundary="{boundary}"\r\n\r\n'.encode("ascii")
+    body = payload.encode("utf-8", "surrogateescape")
+    return email.message_from_bytes(head + body, policy=email.policy.default)
+
+
 def _parse(raw: bytes, defects: _Defects) -> ParsedEmail:
     msg = email.message_from_bytes(raw, policy=email.policy.default)
     _package_defects(msg, defects)
+    content = _recover_unsplit(msg, defects)
     message_ids = _msg_ids(_raw_header(msg, "Message-ID"))
     if not message_ids:
         defects.add("no Message-ID header")
@@ -608,7 +656,7 @@ def _parse(raw: bytes, defects: _Defects) -> ParsedEmail:
         defects.add("no usable From address")
     reply_to = _addresses(msg, "Reply-To")
     subject = _text_header(msg, "Subject") or ""
-    body, used = _body(msg, defects)
+    body, used = _body(content, defects)
     text, quoted, signature = split_body(body, forwarded=_is_forwarded(subject))
     return ParsedEmail(
         message_id=message_ids[0] if message_ids else None,
@@ -623,7 +671,7 @@ def _parse(raw: bytes, defects: _Defects) -> ParsedEmail:
         text=text,
         quoted=quoted,
         signature=signature,
-        attachments=_attachments(msg, used, defects),
+        attachments=_attachments(content, used, defects),
         headers=_selected_headers(msg),
         defects=defects.items,
     )
