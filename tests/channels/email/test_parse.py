@@ -47,7 +47,9 @@ def test_headers(name: str, parsed: dict[str, ParsedEmail]) -> None:
 
 def _assert_phrases(haystack: str, phrases: list[str], present: bool, what: str) -> None:
     for phrase in phrases:
-        assert (phrase in haystack) is present, f"{what}: {phrase!r} {'missing' if present else 'present'}"
+        assert (phrase in haystack) is present, (
+            f"{what}: {phrase!r} {'missing' if present else 'present'}"
+        )
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -197,8 +199,9 @@ def test_html_to_text_empty() -> None:
 
 def test_split_body_mid_message_thanks_is_not_a_signature() -> None:
     body = (
-        "Hi,\nThanks\nMy mother was moved to a care home last week without anyone asking her what she "
-        "wanted and the manager will not let me see her care plan.\nShe needs an advocate urgently.\n"
+        "Hi,\nThanks\nMy mother was moved to a care home last week without anyone asking her "
+        "what she wanted and the manager will not let me see her care plan.\n"
+        "She needs an advocate urgently.\n"
         "Sarah"
     )
     text, quoted, signature = split_body(body)
@@ -245,10 +248,16 @@ def test_pdf_extraction_is_page_bounded() -> None:
         ("x.pdf", "application/pdf", b"%PDF-1.4\n garbage"),
         ("x.pdf", "application/pdf", b""),
         ("x.docx", "application/octet-stream", b"PK\x03\x04 not really a zip"),
-        ("x.docx", "application/vnd.openxmlformats-officedocument.wordprocessingml.document", b"\x00" * 50),
+        (
+            "x.docx",
+            "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+            b"\x00" * 50,
+        ),
     ],
 )
-def test_broken_documents_give_none_and_a_defect(filename: str, content_type: str, data: bytes) -> None:
+def test_broken_documents_give_none_and_a_defect(
+    filename: str, content_type: str, data: bytes
+) -> None:
     text, defects = extract_text(filename, content_type, data)
     assert text is None
     assert defects and filename in defects[0]
@@ -278,6 +287,8 @@ def _shape(p: Any) -> None:
     assert isinstance(p.text, str) and isinstance(p.defects, list)
 
 
-@pytest.mark.parametrize("raw", [b"", b"\r\n\r\n", b"\x00" * 100, b"Content-Type: multipart/mixed\r\n\r\n--"])
+@pytest.mark.parametrize(
+    "raw", [b"", b"\r\n\r\n", b"\x00" * 100, b"Content-Type: multipart/mixed\r\n\r\n--"]
+)
 def test_degenerate_inputs(raw: bytes) -> None:
     _shape(parse_email(raw))
