@@ -579,7 +579,7 @@ def _attachments(msg: Message, used: list[Message], defects: _Defects) -> list[A
         ctype = _content_type(part)
         filename = _safe_filename(_filename(part), ctype, index)
         if ctype in _GENERIC_TYPES:
-            # Declared as opaque bytes: the file name says more (and tells the dashboard how to show it).
+            # Declared as opaque bytes: the file name tells the dashboard more.
             ctype = mimetypes.guess_type(filename)[0] or ctype
         if ctype == "message/rfc822":
             data, text = _inner_message_text(part, defects)
