@@ -283,12 +283,12 @@ def _content_type(part: Message) -> str:
 
 def _part_bytes(part: Message) -> bytes:
     try:
-        if str(part.get("Content-Transfer-Encoding", "")).strip().lower() == "base64":
+        payload = part.get_payload(decode=True)
+        if any(type(d).__name__ == "InvalidBase64LengthDefect" for d in part.defects):
+            # The stdlib gives back the undecoded text when it cannot fix the length: salvage it.
             raw_payload = part.get_payload()
             if isinstance(raw_payload, str):
-                # The stdlib returns the undecoded text when base64 is damaged; salvage what we can.
-                return _decode_b(raw_payload)
-        payload = part.get_payload(decode=True)
+                payload = _decode_b(raw_payload)
     except Exception:
         payload = None
     if isinstance(payload, bytes):
