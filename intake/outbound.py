@@ -53,7 +53,19 @@ def _sms_sender(settings: Settings, to: str, body: str) -> str:
         raise Unreachable(str(exc)) from exc
 
 
-SENDERS: dict[str, Sender] = {"sms": _sms_sender}
+def _email_sender(settings: Settings, to: str, body: str) -> str:
+    """`body` is the whole message `intake.email_ack` composed; returns its Message-ID."""
+    from intake.email_ack import SendDeferred, SendRefused, send_composed
+
+    try:
+        return send_composed(settings, to, body)
+    except SendRefused as exc:
+        raise Rejected(str(exc)) from exc
+    except SendDeferred as exc:
+        raise Unreachable(str(exc)) from exc
+
+
+SENDERS: dict[str, Sender] = {"sms": _sms_sender, "email": _email_sender}
 
 
 def register_sender(channel: str, sender: Sender) -> None:

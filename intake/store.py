@@ -115,6 +115,74 @@ audit_log = sa.Table(
     sa.Index("ix_audit_referral", "referral_id", "at"),
 )
 
+# Files that came with a message (email attachments: referral forms, photos), kept with the
+# referral so the dashboard can offer them; `text` is what was extracted for screening.
+attachments = sa.Table(
+    "attachments",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("referral_id", sa.Integer, sa.ForeignKey("referrals.id"), nullable=False),
+    sa.Column("message_id", sa.Integer, sa.ForeignKey("messages.id"), nullable=False),
+    sa.Column("position", sa.Integer, nullable=False),
+    sa.Column("filename", sa.String(255), nullable=False),
+    sa.Column("content_type", sa.String(255), nullable=False),
+    sa.Column("size", sa.Integer, nullable=False),
+    sa.Column("data", sa.LargeBinary, nullable=False),
+    sa.Column("text", sa.Text, nullable=True),
+    sa.Column("created_at", UTCDateTime, nullable=False, default=utcnow),
+    sa.UniqueConstraint("message_id", "position", name="uq_attachments_position"),
+    sa.Index("ix_attachments_referral", "referral_id"),
+)
+
+# Mail that is not a referral (out-of-office replies, bounces): recorded so a person can see
+# that an acknowledgement bounced, never turned into a referral or answered.
+mail_events = sa.Table(
+    "mail_events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("provider_id", sa.String(255), nullable=False, unique=True),
+    sa.Column("kind", sa.String(24), nullable=False),  # auto_reply, bounce
+    sa.Column("referral_id", sa.Integer, sa.ForeignKey("referrals.id"), nullable=True),
+    sa.Column("sender", sa.String(320), nullable=False, default=""),
+    sa.Column("recipient", sa.String(320), nullable=False, default=""),
+    sa.Column("subject", sa.Text, nullable=False, default=""),
+    sa.Column("reason", sa.Text, nullable=False, default=""),
+    sa.Column("detail", sa.Text, nullable=False, default=""),
+    sa.Column("received_at", UTCDateTime, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False, default=utcnow),
+    sa.Index("ix_mail_events_referral", "referral_id"),
+)
+
+
+# Phone calls to the voicemail line, one row per Twilio CallSid (issue 4). A call becomes a
+# referral when it leaves a voicemail or chooses the emergency menu option; hang-ups and
+# recordings under a couple of seconds stay here as `missed` calls for the call-back list.
+voice_calls = sa.Table(
+    "voice_calls",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("call_sid", sa.String(64), nullable=False, unique=True),
+    sa.Column("sender", sa.String(64), nullable=False, default=""),
+    sa.Column("recipient", sa.String(64), nullable=False, default=""),
+    sa.Column("withheld", sa.Boolean, nullable=False, default=False),
+    sa.Column("outcome", sa.String(16), nullable=False, default="in_progress"),
+    sa.Column("call_status", sa.String(24), nullable=False, default=""),
+    sa.Column("call_duration", sa.Integer, nullable=True),
+    sa.Column("menu_choice", sa.String(16), nullable=True),
+    sa.Column("recording_sid", sa.String(64), nullable=True),
+    sa.Column("recording_url", sa.Text, nullable=True),
+    sa.Column("recording_duration", sa.Integer, nullable=True),
+    sa.Column("recording_at", UTCDateTime, nullable=True),
+    sa.Column("transcript", sa.Text, nullable=True),
+    sa.Column("transcript_status", sa.String(16), nullable=True),
+    sa.Column("transcript_engine", sa.String(32), nullable=True),
+    sa.Column("called_back_at", UTCDateTime, nullable=True),
+    sa.Column("called_back_by", sa.String(320), nullable=True),
+    sa.Column("started_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow),
+    sa.Index("ix_voice_calls_outcome", "outcome", "started_at"),
+)
+
 
 def normalise_url(url: str) -> str:
     """Accept the URLs people paste (`postgres://`, `postgresql://`) and use the psycopg 3 driver."""

@@ -18,3 +18,10 @@ def process_inbound(payload: dict[str, Any]) -> dict[str, Any]:
         "created": result.created,
         "acknowledgement": result.acknowledgement,
     }
+
+
+def process_email(payload: dict[str, Any]) -> dict[str, Any]:
+    """One raw email queued by the SMTP server (`channels/email/server.py`)."""
+    from intake import email_intake
+
+    return email_intake.process_email(runtime.current(), payload)

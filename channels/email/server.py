@@ -3,81 +3,127 @@
 Like the SMS webhook it only checks and queues: a recipient we do not serve gets `550` at RCPT, a
 message over the size limit gets `552` from aiosmtpd itself, and `250` is answered only once the
 raw message is on the queue. If Redis cannot take it the answer is `451`, a temporary failure, so
-the sending server keeps the message and tries again. Parsing happens in the worker.
+the sending server keeps the message and tries again. Parsing happens in the worker; the server
+only takes a quick look at the plain text to put urgent mail on the `high` queue.
 """
 
 from __future__ import annotations
 
 import asyncio
+import email
+import email.policy
 import hashlib
-import secrets
 import logging
+import secrets
+from email.message import EmailMessage
 from typing import Any
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from intake.config import Settings
-from intake.queue import QueueUnavailable, enqueue, safe_job_id
+from intake.models import utcnow
+from intake.queue import INBOUND_RETRY, QueueUnavailable, enqueue, safe_job_id
 from intake.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
 PROCESS_EMAIL = "intake.tasks.process_email"
 TEMPFAIL = "451 4.3.0 Temporary failure, please try again later"
+REFUSED_RCPT = "550 5.1.1 Recipient not accepted here"
+ACCEPTED = "250 2.0.0 Message accepted for delivery"
+PRIORITY_SCAN_CHARS = 20_000
+
+
+def normalise_address(address: str) -> str:
+    return address.strip().strip("<>").strip().lower()
+
+
+def quick_priority(raw: bytes) -> str:
+    """`high` when a first look at the subject and plain text finds urgency; never raises.
+
+    The worker's full parse (HTML, attachments) is what is stored; this only orders the queue.
+    """
+    try:
+        from intake.priority import priority_for
+
+        message = email.message_from_bytes(raw[: 2 * 1024 * 1024], policy=email.policy.default)
+        text = str(message.get("Subject") or "")
+        if isinstance(message, EmailMessage):
+            body = message.get_body(preferencelist=("plain",))
+            if body is not None:
+                content = body.get_content()
+                if isinstance(content, str):
+                    text += "\n" + content[:PRIORITY_SCAN_CHARS]
+        return priority_for(text, "email")
+    except Exception as exc:  # ordering is a nicety; accepting the message is not
+        log.warning("quick priority failed (%s); queued as default", type(exc).__name__)
+        return "default"
 
 
 class ReferralMailHandler:
     """aiosmtpd handler: accept mail for the referral addresses and queue it, raw."""
 
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Runtime, settings: Settings | None = None) -> None:
         self.runtime = runtime
-        self.addresses = {a.lower() for a in runtime.settings.email_addresses}
+        self.settings = settings or runtime.settings
+        self.addresses = {normalise_address(a) for a in self.settings.email_addresses}
 
     async def handle_RCPT(
-        self, server: SMTP, session: Session, envelope: Envelope, address: str, rcpt_options: list[str]
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        address: str,
+        rcpt_options: list[str],
     ) -> str:
-        if self.addresses and address.lower() not in self.addresses:
-            return "550 5.1.1 Recipient not accepted here"
+        if self.addresses and normalise_address(address) not in self.addresses:
+            return REFUSED_RCPT
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        raw: bytes = envelope.original_content or b""
+        raw = envelope.original_content or b""
+        if isinstance(raw, str):
+            raw = raw.encode("utf-8", "surrogateescape")
         payload: dict[str, Any] = {
             "raw": raw,
             "envelope_from": envelope.mail_from or "",
             "rcpt_tos": list(envelope.rcpt_tos),
             "peer": str(session.peer[0]) if session.peer else "",
+            "received_at": utcnow().isoformat(),
         }
         digest = hashlib.sha256(raw).hexdigest()[:16]
+        priority = await asyncio.to_thread(quick_priority, raw)
+        prefix = self.settings.queue_prefix
         try:
             await asyncio.to_thread(
                 enqueue,
-                self.runtime.settings,
+                self.settings,
                 self.runtime.redis,
                 PROCESS_EMAIL,
                 payload,
-                priority="default",
-                job_id=safe_job_id(self.runtime.settings.queue_prefix, "email", digest, secrets.token_hex(4)),
+                priority=priority,
+                job_id=safe_job_id(prefix, "email", digest, secrets.token_hex(4)),
+                retry=INBOUND_RETRY,
                 description=f"inbound email {digest}",
             )
         except QueueUnavailable:
             log.error("queue unavailable: deferred an email with 451")
             return TEMPFAIL
-        log.info("queued email %s (%d bytes)", digest, len(raw))
-        return "250 2.0.0 Message accepted for delivery"
+        log.info("queued email %s (%d bytes) on %s", digest, len(raw), priority)
+        return ACCEPTED
 
     async def handle_exception(self, error: Exception) -> str:
         # Without this aiosmtpd answers a permanent 500 and the sender gives up: defer instead.
-        log.exception("SMTP handler error", exc_info=error)
+        log.error("SMTP handler error: %s", type(error).__name__, exc_info=error)
         return TEMPFAIL
 
 
 def make_controller(runtime: Runtime, settings: Settings | None = None) -> Controller:
     settings = settings or runtime.settings
     return Controller(
-        ReferralMailHandler(runtime),
+        ReferralMailHandler(runtime, settings),
         hostname=settings.smtp_host,
         port=settings.smtp_port,
         data_size_limit=settings.smtp_data_size_limit,
