@@ -63,26 +63,27 @@ def test_schemathesis_against_the_live_app(
     detail = schema["/api/referrals/{reference}"]["GET"]
     strategies.append((detail, detail.as_strategy(path_parameters={"reference": seeded})))
     for operation, strategy in strategies:
-
-        @settings(
-            max_examples=25,
-            deadline=None,
-            database=None,
-            suppress_health_check=list(HealthCheck),
-        )
-        @given(case=strategy, authorised=st.booleans())
-        def run(case: Any, authorised: bool, path: str = operation.path) -> None:
-            headers = AUTH if authorised else {}
-            response = case.call_and_validate(base_url=live_url, headers=headers)
-            checked.append((path, response.status_code))
-            if path.startswith("/api/") and not authorised:
-                assert response.status_code == 401
-
-        run()
+        _exercise(live_url, operation.path, strategy, checked)
 
     assert ("/api/referrals/{reference}", 200) in checked  # the seeded referral, validated
     assert ("/api/referrals/{reference}", 404) in checked
     assert ("/api/referrals", 200) in checked and ("/api/referrals", 401) in checked
+
+
+def _exercise(base_url: str, path: str, strategy: Any, checked: list[tuple[str, int]]) -> None:
+    """Send a bounded number of generated requests for one operation and validate each answer."""
+
+    @settings(
+        max_examples=25, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+    )
+    @given(case=strategy, authorised=st.booleans())
+    def run(case: Any, authorised: bool) -> None:
+        response = case.call_and_validate(base_url=base_url, headers=AUTH if authorised else {})
+        checked.append((path, response.status_code))
+        if path.startswith("/api/") and not authorised:
+            assert response.status_code == 401
+
+    run()
 
 
 def _seed_referral(runtime: Runtime) -> str:
