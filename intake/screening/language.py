@@ -1,0 +1,46 @@
+"""Language check: the lexicon is English, so other languages go to a person, not to routine.
+
+langdetect is slow (milliseconds) and unreliable on short text, so it only runs when the text
+is long enough and few of its words are English; it is seeded so results are reproducible.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+
+from langdetect import DetectorFactory, detect_langs
+from langdetect.lang_detect_exception import LangDetectException
+
+MIN_WORDS = 4
+ENGLISH_SHARE = 0.6  # below this share of known English words, run the detector
+MIXED_SHARE = 0.3  # a second language at least this likely makes the text "mixed"
+_FOREIGN_LETTERS = re.compile(r"[ąęłśżźćńășțşţîâãõñçéèêëïüöäėįųūčšžőűæøåßğ]")
+_lock = threading.Lock()
+
+
+def detect(text: str, alpha_words: int, known_words: int) -> tuple[str | None, str | None]:
+    """Return (language code or None, review reason or None)."""
+    if alpha_words < MIN_WORDS:
+        return None, None
+    share = known_words / alpha_words
+    foreign = _FOREIGN_LETTERS.search(text.lower()) is not None
+    if share >= ENGLISH_SHARE and not foreign:
+        return "en", None
+    with _lock:  # langdetect keeps global state; the seed makes it deterministic
+        DetectorFactory.seed = 0
+        try:
+            langs = detect_langs(text)
+        except LangDetectException:
+            return None, "language could not be detected"
+    if not langs:
+        return None, "language could not be detected"
+    top = langs[0]
+    if top.lang != "en":
+        if top.prob < 0.5 and share >= ENGLISH_SHARE:
+            return "en", None
+        return top.lang, f"non-English text (detected: {top.lang})"
+    others = [x for x in langs[1:] if x.prob >= MIXED_SHARE]
+    if others:
+        return "en", f"mixed-language text (detected: en+{others[0].lang})"
+    return "en", None

@@ -1,0 +1,150 @@
+"""Normalise free text for matching while keeping a map back to the original offsets.
+
+People write risk in text-speak, with repeated letters and no punctuation; the lexicon is
+written once in plain English. Normalising both sides the same way lets one phrase cover many
+spellings, and the offset map lets every match point at exactly what the person typed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+_TOKEN = re.compile(r"[^\W_]+(?:['’][^\W_]+)*|[.!?;]+|\S", re.UNICODE)
+_REPEAT3 = re.compile(r"([^\W\d_])\1{2,}")
+_DOUBLE = re.compile(r"([^\W\d_])\1")
+_NUM_UNIT = re.compile(r"^(\d+)(mg|g|ml|x|mcg|grams)$")
+_SENTENCE_PUNCT = frozenset(".!?;")
+_KEEP_PUNCT = frozenset(",/")
+
+
+@dataclass(frozen=True, slots=True)
+class NormText:
+    """Normalised words joined by single spaces, with per-character original offsets."""
+
+    text: str
+    starts: tuple[int, ...]  # original start offset of each normalised character
+    ends: tuple[int, ...]  # original end offset of each normalised character
+    token_starts: tuple[int, ...]  # index in `text` where each normalised word begins
+    words: tuple[str, ...]
+    alpha_tokens: int  # original alphabetic words (for the language check)
+    known_tokens: int  # ... of which are English, text-speak or lexicon words
+    fuzzy: tuple[tuple[int, str, str], ...]  # (word index, typed, corrected)
+
+    def span(self, start: int, end: int) -> tuple[int, int]:
+        """Map a [start, end) span of the normalised text to the original text."""
+        return self.starts[start], self.ends[end - 1]
+
+
+@dataclass(frozen=True, slots=True)
+class Vocabulary:
+    """What the normaliser needs to know: text-speak, known words, fuzzy targets."""
+
+    textspeak: Mapping[str, str]
+    known: frozenset[str]  # English + lexicon + text-speak words: never fuzzily corrected
+    fuzzy: Callable[[str], str | None]  # misspelt word -> corrected word, or None
+
+
+def _word_forms(raw: str, vocab: Vocabulary) -> tuple[str, bool, str | None]:
+    """Return (replacement words, is-known-English, fuzzy-corrected-from) for one typed word.
+
+    Pure and cheap to cache: the same words recur across thousands of messages.
+    """
+    low = raw.lower().replace("’", "'")
+    ts = vocab.textspeak
+    if low in ts:
+        return ts[low], True, None
+    flat = low.replace("'", "")
+    if flat in ts:
+        return ts[flat], True, None
+    m = _NUM_UNIT.match(flat)
+    if m:
+        return f"{m.group(1)} {m.group(2)}", True, None
+    word = _REPEAT3.sub(r"\1\1", flat)
+    if word in ts:
+        return ts[word], True, None
+    if word in vocab.known:
+        return word, True, None
+    single = _DOUBLE.sub(r"\1", word)
+    if single != word and (single in vocab.known or single in ts):
+        return ts.get(single, single), True, None
+    if len(word) >= 6 and word.isalpha():
+        corrected = vocab.fuzzy(word)
+        if corrected is not None:
+            return corrected, True, word
+    return word, False, None
+
+
+class Normaliser:
+    """Turns text into a NormText. Holds a per-word cache; safe to share between threads."""
+
+    def __init__(self, vocab: Vocabulary, cache_size: int = 100_000) -> None:
+        self._vocab = vocab
+        self._cache: dict[str, tuple[str, bool, str | None]] = {}
+        self._cache_size = cache_size
+
+    def _word(self, raw: str) -> tuple[str, bool, str | None]:
+        hit = self._cache.get(raw)
+        if hit is None:
+            hit = _word_forms(raw, self._vocab)
+            if len(self._cache) < self._cache_size:
+                self._cache[raw] = hit  # dict assignment is atomic under the GIL
+        return hit
+
+    def __call__(self, text: str) -> NormText:
+        out: list[str] = []
+        starts: list[int] = []
+        ends: list[int] = []
+        token_starts: list[int] = []
+        words: list[str] = []
+        fuzzy: list[tuple[int, str, str]] = []
+        alpha = known = 0
+        pos = 0
+        ts = self._vocab.textspeak
+        for m in _TOKEN.finditer(text):
+            tok = m.group()
+            s, e = m.span()
+            first = tok[0]
+            if first.isalnum():
+                repl, is_known, typo = self._word(tok)
+                if first.isalpha():
+                    alpha += 1
+                    known += is_known
+                if typo is not None:
+                    fuzzy.append((len(words), typo, repl))
+            elif first in _SENTENCE_PUNCT:
+                repl = "."
+            elif first in _KEEP_PUNCT:
+                repl = first
+            else:
+                repl = ts.get(tok)
+                if repl is None:
+                    continue
+            for piece in repl.split(" "):
+                if out:
+                    out.append(" ")
+                    starts.append(s)
+                    ends.append(e)
+                    pos += 1
+                token_starts.append(pos)
+                words.append(piece)
+                out.append(piece)
+                n = len(piece)
+                if piece == tok.lower() and n == e - s:
+                    starts.extend(range(s, e))
+                    ends.extend(range(s + 1, e + 1))
+                else:
+                    starts.extend([s] * n)
+                    ends.extend([e] * n)
+                pos += n
+        return NormText(
+            text="".join(out),
+            starts=tuple(starts),
+            ends=tuple(ends),
+            token_starts=tuple(token_starts),
+            words=tuple(words),
+            alpha_tokens=alpha,
+            known_tokens=known,
+            fuzzy=tuple(fuzzy),
+        )
