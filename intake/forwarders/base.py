@@ -1,0 +1,73 @@
+"""The shapes every forwarder shares: the event it is handed and the two ways it can fail.
+
+A forwarder either returns `Delivered` or raises: `Rejected` when the case system answered and
+said no (retrying the same request would get the same answer), `Unreachable` when it could not be
+reached, timed out or failed on its side (a later attempt may well succeed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from intake.config import Settings
+from intake.models import Referral
+
+
+@dataclass(frozen=True)
+class ForwardEvent:
+    """One referral event as delivered: the referral's current state plus the event's identity.
+
+    Every event carries the whole referral, so a case system that missed an earlier event is
+    brought up to date by the next one.
+    """
+
+    event: str  # "created" or "updated"
+    event_id: str
+    sequence: int
+    occurred_at: datetime
+    referral: Referral
+    messages: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def idempotency_key(self) -> str:
+        """The reference for the creating event; reference + event id for each update."""
+        if self.event == "created":
+            return self.referral.reference
+        return f"{self.referral.reference}:{self.event_id}"
+
+
+@dataclass(frozen=True)
+class Delivered:
+    status_code: int | None = None
+    detail: str = ""
+
+
+class ForwardError(Exception):
+    def __init__(self, message: str, status_code: int | None = None) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+
+
+class Rejected(ForwardError):
+    """The case system refused the event: not retried, shown as rejected."""
+
+
+class Unreachable(ForwardError):
+    """No usable answer (timeout, connection error, 408, 429, 5xx): retried with backoff."""
+
+
+def for_status(status_code: int, detail: str) -> ForwardError:
+    """The error a non-2xx HTTP answer means: 408, 429 and 5xx may pass, other 4xx will not."""
+    if status_code in (408, 429) or status_code >= 500:
+        return Unreachable(detail, status_code)
+    return Rejected(detail, status_code)
+
+
+@dataclass(frozen=True)
+class Forwarder:
+    name: str
+    send: Callable[[Settings, ForwardEvent], Delivered]
+    destination: Callable[[Settings], str]  # where it goes, for the audit trail (no secrets)
