@@ -193,6 +193,26 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return run_eval(args.file, sys.stdout)
 
 
+def cmd_replay(args: argparse.Namespace) -> int:
+    """Resend referral events that could not be delivered to the case system."""
+    from intake import forwarding
+    from intake.runtime import Runtime
+
+    if not args.references and not args.all_failed:
+        print("name one or more references, or --all-failed", file=sys.stderr)
+        return 2
+    settings, embedded = _with_redis(load_settings())
+    rt = Runtime.build(settings)
+    try:
+        return forwarding.replay_command(
+            rt, args.references, all_failed=args.all_failed, out=sys.stdout
+        )
+    finally:
+        rt.close()
+        if embedded:
+            embedded.stop()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="intake", description="Referral intake for advocacy services.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -217,6 +237,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = add("eval", cmd_eval, "score screening or extraction against a labelled file")
     evaluate.add_argument("kind", choices=["screening", "extraction"])
     evaluate.add_argument("file")
+    replay = add("replay", cmd_replay, "resend referrals that failed to reach the case system")
+    replay.add_argument("references", nargs="*", metavar="REFERENCE")
+    replay.add_argument("--all-failed", action="store_true", help="every failed referral")
     return parser
 
 

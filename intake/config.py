@@ -61,6 +61,15 @@ class Settings:
     templates_dir: Path = Path(__file__).resolve().parent.parent / "templates"
 
     case_system: tuple[str, ...] = ("store",)
+    case_webhook_url: str = ""
+    case_webhook_secret: str = ""
+    fhir_base_url: str = ""
+    case_email_to: tuple[str, ...] = ()
+    # Forwarding attempts in all (first try included) and the pauses between them; an empty
+    # `forward_intervals` means exponential backoff from `forward_backoff` seconds, doubling.
+    forward_attempts: int = 6
+    forward_backoff: int = 30
+    forward_intervals: tuple[int, ...] = ()
     outbound_timeout: float = 10.0
     secret_key: str = ""
     # Reliability (issue 9): request body limit, per-sender acknowledgement rate limit.
@@ -76,6 +85,23 @@ class Settings:
     sla_urgent_minutes: int = 240
     sla_routine_working_days: int = 2
     oncall_manager_contact: str = ""
+
+    # voicemail (issue 4): opening hours, keypad menu, recording, transcription, voice prompts
+    voice_opening_hours: str = "mon-fri 09:00-17:00"
+    voice_timezone: str = "Europe/London"
+    voice_bank_holidays_file: Path = (
+        Path(__file__).resolve().parent / "data" / "bank_holidays_england.json"
+    )
+    voice_menu: bool = False
+    voice_on_call_number: str = ""
+    voice_max_recording_seconds: int = 120
+    voice_min_recording_seconds: int = 2
+    voice_transcript_timeout: int = 900
+    voice_transcription: str = "twilio"
+    voice_transcription_command: str = ""
+    voice_say_voice: str = "Polly.Amy"
+    voice_language: str = "en-GB"
+    voice_ack_without_transcript: bool = False
 
     @property
     def sqlite_path(self) -> Path:
@@ -125,6 +151,13 @@ def load_settings(environ: dict[str, str] | None = None, *, dotenv: bool = True)
         crisis_line=env("INTAKE_CRISIS_LINE") or Settings.crisis_line,
         templates_dir=Path(env("INTAKE_TEMPLATES_DIR") or Settings.templates_dir),
         case_system=_list(env("CASE_SYSTEM")) or ("store",),
+        case_webhook_url=env("CASE_WEBHOOK_URL") or "",
+        case_webhook_secret=env("CASE_WEBHOOK_SECRET") or "",
+        fhir_base_url=(env("FHIR_BASE_URL") or "").rstrip("/"),
+        case_email_to=_list(env("CASE_EMAIL_TO")),
+        forward_attempts=max(1, int(env("FORWARD_ATTEMPTS") or 6)),
+        forward_backoff=int(env("FORWARD_BACKOFF") or 30),
+        forward_intervals=tuple(int(v) for v in _list(env("FORWARD_INTERVALS"))),
         outbound_timeout=float(env("OUTBOUND_TIMEOUT") or 10.0),
         secret_key=env("SECRET_KEY") or "",
         max_request_body=int(env("MAX_REQUEST_BODY") or 1024 * 1024),
@@ -137,4 +170,19 @@ def load_settings(environ: dict[str, str] | None = None, *, dotenv: bool = True)
         sla_urgent_minutes=int(env("SLA_URGENT_MINUTES") or 240),
         sla_routine_working_days=int(env("SLA_ROUTINE_WORKING_DAYS") or 2),
         oncall_manager_contact=env("ONCALL_MANAGER_CONTACT") or "",
+        voice_opening_hours=env("VOICE_OPENING_HOURS") or Settings.voice_opening_hours,
+        voice_timezone=env("VOICE_TIMEZONE") or Settings.voice_timezone,
+        voice_bank_holidays_file=Path(
+            env("VOICE_BANK_HOLIDAYS_FILE") or Settings.voice_bank_holidays_file
+        ),
+        voice_menu=_bool(env("VOICE_MENU"), False),
+        voice_on_call_number=env("VOICE_ON_CALL_NUMBER") or "",
+        voice_max_recording_seconds=int(env("VOICE_MAX_RECORDING_SECONDS") or 120),
+        voice_min_recording_seconds=int(env("VOICE_MIN_RECORDING_SECONDS") or 2),
+        voice_transcript_timeout=int(env("VOICE_TRANSCRIPT_TIMEOUT") or 900),
+        voice_transcription=(env("VOICE_TRANSCRIPTION") or "twilio").strip().lower(),
+        voice_transcription_command=env("VOICE_TRANSCRIPTION_COMMAND") or "",
+        voice_say_voice=env("VOICE_SAY_VOICE") or Settings.voice_say_voice,
+        voice_language=env("VOICE_LANGUAGE") or Settings.voice_language,
+        voice_ack_without_transcript=_bool(env("VOICE_ACK_WITHOUT_TRANSCRIPT"), False),
     )

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.exc import IntegrityError
 
-from intake import acknowledge, forwarders, outbound, ratelimit
+from intake import acknowledge, forwarding, outbound, ratelimit
 from intake.extraction import extract
 from intake.models import InboundMessage, Referral
 from intake.reference import new_reference
@@ -104,7 +104,7 @@ def send_acknowledgement(runtime: Runtime, referral: Referral, message: InboundM
 def handle_inbound(runtime: Runtime, message: InboundMessage) -> Result:
     referral, created = store_referral(runtime, message)
     if referral.forward_status != "delivered":
-        forwarders.forward(runtime.settings, runtime.store, referral)
+        forwarding.schedule(runtime, referral, "created")  # deduped on (reference, event id)
     ack = send_acknowledgement(runtime, referral, message)
     log.info(
         "referral %s %s from %s: urgency %s, acknowledgement %s",

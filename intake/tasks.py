@@ -25,3 +25,10 @@ def process_email(payload: dict[str, Any]) -> dict[str, Any]:
     from intake import email_intake
 
     return email_intake.process_email(runtime.current(), payload)
+
+
+def forward_referral(reference: str, event_id: str) -> dict[str, Any]:
+    """One attempt to deliver one referral event to the case system (`intake.forwarding`)."""
+    from intake import forwarding
+
+    return forwarding.deliver(runtime.current(), reference, event_id)

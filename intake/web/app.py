@@ -11,7 +11,8 @@ from starlette.middleware import Middleware
 
 from channels import sms
 from intake.runtime import Runtime
-from intake.web import api, health, openapi
+from intake.web import api, failed, health, openapi
+from intake.web.dashboard import install as install_dashboard
 from intake.web.limits import BodySizeLimit
 
 log = logging.getLogger(__name__)
@@ -24,9 +25,10 @@ def create_app(runtime: Runtime) -> Starlette:
         runtime.close()
 
     app = Starlette(
-        routes=[*health.routes, *api.routes, *sms.routes, *openapi.routes],
+        routes=[*health.routes, *api.routes, *failed.routes, *sms.routes, *openapi.routes],
         lifespan=lifespan,
         middleware=[Middleware(BodySizeLimit, max_bytes=runtime.settings.max_request_body)],
     )
     app.state.runtime = runtime
+    install_dashboard(app, runtime)
     return app
