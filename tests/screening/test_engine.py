@@ -1,0 +1,203 @@
+"""Unit tests for the screening engine's behaviour on hard cases."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from intake.screening import CATEGORIES, Match, screen
+
+
+def _rules(text: str) -> list[str]:
+    return [m.rule for m in screen(text).matches]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["I'm not suicidal, I just need help with my housing",
+     "not feeling suicidal or anything, just stressed",
+     "no one is hurting me, I want help with my care plan",
+     "He never hit her, we want to complain about the investigation"],
+)
+def test_negation_moves_hits_to_negated(text: str) -> None:
+    r = screen(text)
+    assert r.urgency == "routine"
+    assert r.safeguarding == []
+    assert r.negated, "the cancelled phrase is still reported"
+    for n in r.negated:
+        assert text[n.start : n.end] == n.phrase
+
+
+def test_double_negation_is_not_negation() -> None:
+    r = screen("cant stop thinking about hanging myself, got the belt ready")
+    assert r.urgency == "emergency"
+
+
+def test_negated_intent_with_passive_ideation_is_still_raised() -> None:
+    r = screen("i dont want to kill myself but i dont want to be alive either")
+    assert "suicide_self_harm" in r.safeguarding
+    assert any(n.phrase == "kill myself" for n in r.negated)
+
+
+@pytest.mark.parametrize(
+    ("text", "typed"),
+    [("im so sucidal right now", "sucidal"), ("had an overdoes of my sertraline", "overdoes"),
+     ("suicidle thoughts and a bottle of pills", "suicidle")],
+)
+def test_misspellings_are_corrected_and_marked(text: str, typed: str) -> None:
+    r = screen(text)
+    assert "suicide_self_harm" in r.safeguarding
+    fuzzy = [m for m in r.matches if m.rule.endswith("~fuzzy")]
+    assert any(typed in m.phrase for m in fuzzy)
+
+
+def test_ordinary_words_are_not_fuzzily_corrected() -> None:
+    r = screen("we are changing the date, the roast was overdone and the fridge is overloaded")
+    assert r.matches == []
+    assert r.urgency == "routine"
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["kms tonight", "wanna die rn", "im gunna od tonite", "i want to kill myselffffff",
+     "i wnt 2 die", "💊💊💊 goodbye"],
+)
+def test_text_speak_repeated_letters_and_emoji(text: str) -> None:
+    assert screen(text).urgency == "emergency"
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["the waiting list is killing me", "I'd kill for a cup of tea", "my phone died, sorry",
+     "i'm dying to know if my referral went through", "bored to death waiting for the OT",
+     "Took my tablets this morning like the doctor said. What time is the meeting?"],
+)
+def test_non_risk_senses_stay_routine(text: str) -> None:
+    assert screen(text).urgency == "routine"
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["I self harmed years ago but I'm doing well now, need help with a form",
+     "We'd like to book your safeguarding adults training course",
+     "Can you tell me what counts as financial abuse? I'm writing a policy."],
+)
+def test_past_and_information_requests_stay_routine(text: str) -> None:
+    r = screen(text)
+    assert r.urgency == "routine"
+    assert r.safeguarding == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["took 30 paracetamol an hour ago", "800mg of quetiapine and vodka",
+     "sorted my tablets for tonight", "I don't want to be here anymore and I've saved my meds"],
+)
+def test_method_and_plan_make_an_emergency(text: str) -> None:
+    r = screen(text)
+    assert r.urgency == "emergency"
+    assert r.safeguarding == ["suicide_self_harm"]
+
+
+def test_indirect_risk_is_raised() -> None:
+    for text in ["don't want to be here anymore", "nobody would miss me"]:
+        r = screen(text)
+        assert r.urgency in ("urgent", "emergency")
+        assert r.safeguarding == ["suicide_self_harm"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["My mum has bruises on her arms", "staff shout at residents at my dad's care home",
+     "my husband hits me", "my cousin's boss keeps her passport",
+     "scammers took my gran's savings"],
+)
+def test_third_party_and_actor_categories(text: str) -> None:
+    r = screen(text)
+    assert r.urgency == "urgent"
+    assert r.safeguarding
+
+
+def test_organisational_for_abuse_by_a_service() -> None:
+    assert "organisational" in screen("staff shout at residents").safeguarding
+    assert "domestic" in screen("my boyfriend hit me last week").safeguarding
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["my son was sectioned yesterday under section 3", "the tribunal is on Thursday",
+     "they want to discharge my husband tomorrow", "I'm being evicted next week",
+     "her best interests meeting is on monday"],
+)
+def test_statutory_cues_raise_urgency_without_a_category(text: str) -> None:
+    r = screen(text)
+    assert r.urgency == "urgent"
+    assert r.safeguarding == []
+    assert any(m.category == "statutory" for m in r.matches)
+
+
+def test_statutory_not_imminent_or_past_is_routine() -> None:
+    assert screen("I had a section 2 three years ago").urgency == "routine"
+    assert screen("I have a best interests meeting in 3 months").urgency == "routine"
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["dont text back he checks my phone", "please do not reply to this number",
+     "Please do not call my mobile, it isn't safe."],
+)
+def test_unsafe_contact(text: str) -> None:
+    assert screen(text).safe_to_contact is False
+
+
+@pytest.mark.parametrize(
+    "text", ["No need to reply, thanks", "please don't call before 10am I work nights"]
+)
+def test_contact_preferences_are_not_safety_cues(text: str) -> None:
+    assert screen(text).safe_to_contact is True
+
+
+def test_non_english_is_flagged_for_review_and_not_routine() -> None:
+    r = screen("Dzień dobry, potrzebuję pomocy z wnioskiem o zasiłek dla mojej matki.")
+    assert r.language == "pl"
+    assert r.needs_review is not None and "pl" in r.needs_review
+    assert r.urgency != "routine"
+
+
+def test_english_is_not_flagged() -> None:
+    r = screen("Hi, can I get an advocate for my PIP assessment next month?")
+    assert r.needs_review is None
+    assert r.language == "en"
+
+
+def test_offsets_point_into_the_original_text() -> None:
+    text = "Honestly... I wanna DIEEEE tonight!!! 💊💊"
+    r = screen(text)
+    assert r.urgency == "emergency"
+    for m in r.matches:
+        assert isinstance(m, Match)
+        assert text[m.start : m.end] == m.phrase
+    assert any("DIEEEE" in m.phrase for m in r.matches)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=200))
+def test_any_text_gives_a_valid_result(text: str) -> None:
+    r = screen(text)
+    assert r.urgency in ("emergency", "urgent", "routine")
+    assert r.safeguarding == sorted(set(r.safeguarding))
+    assert set(r.safeguarding) <= set(CATEGORIES)
+    for m in r.matches:
+        assert 0 <= m.start <= m.end <= len(text)
+        assert text[m.start : m.end] == m.phrase
+    json.dumps(r.to_dict())
+
+
+def test_result_dict_shape() -> None:
+    d = screen("my husband hit me").to_dict()
+    assert set(d) == {"urgency", "safeguarding", "matches", "negated", "safe_to_contact",
+                      "needs_review", "language"}
+    assert set(d["matches"][0]) == {"category", "phrase", "start", "end", "rule"}

@@ -1,0 +1,69 @@
+"""Quality bars on the labelled evaluation set (tests/data/screening_eval.jsonl)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from intake.screening.evaluate import evaluate
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+HOLDOUT = Path(__file__).resolve().parent / "data" / "holdout_batch2.jsonl"
+
+
+def _load(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text("utf-8").splitlines() if line.strip()]
+
+
+@pytest.fixture(scope="module")
+def eval_report() -> dict:
+    return evaluate(_load(DATA / "screening_eval.jsonl"))
+
+
+def test_eval_set_is_big_and_covers_every_category() -> None:
+    records = _load(DATA / "screening_eval.jsonl")
+    assert len(records) >= 300
+    cats = {c for r in records for c in r["safeguarding"]}
+    assert len(cats) == 12
+    assert {r["urgency"] for r in records} == {"emergency", "urgent", "routine"}
+    assert {r["channel"] for r in records} == {"sms", "email", "voice"}
+
+
+def test_emergency_recall(eval_report: dict) -> None:
+    assert eval_report["per_class"]["emergency"]["recall"] >= 0.97
+
+
+def test_any_safeguarding_recall(eval_report: dict) -> None:
+    assert eval_report["any_safeguarding_recall"] >= 0.95
+
+
+def test_routine_wrongly_raised(eval_report: dict) -> None:
+    assert eval_report["routine_wrongly_raised"] <= 0.10
+
+
+def test_safe_to_contact_and_review_flags(eval_report: dict) -> None:
+    assert eval_report["safe_to_contact_accuracy"] >= 0.95
+    assert eval_report["needs_review_accuracy"] >= 0.95
+
+
+def test_holdout_does_not_regress() -> None:
+    """Batch 2 was written after tuning and never tuned on: a floor at the measured figures.
+
+    These are low on purpose: they are what a phrase lexicon achieves on unseen wording.
+    Raise them as the lexicon improves; do not tune on this file without replacing it.
+    """
+    report = evaluate(_load(HOLDOUT))
+    assert report["per_class"]["emergency"]["recall"] >= 0.5
+    assert report["routine_wrongly_raised"] <= 0.10
+
+
+def test_evaluate_counts_a_miss() -> None:
+    """evaluate() must be able to report failure, not just success."""
+    records = [{"text": "hello there, what are your opening hours", "urgency": "emergency",
+                "safeguarding": ["physical"]}]
+    report = evaluate(records)
+    assert report["per_class"]["emergency"]["recall"] == 0.0
+    assert report["any_safeguarding_recall"] == 0.0
+    assert report["confusion"]["emergency"]["routine"] == 1
