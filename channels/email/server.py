@@ -33,6 +33,9 @@ TEMPFAIL = "451 4.3.0 Temporary failure, please try again later"
 REFUSED_RCPT = "550 5.1.1 Recipient not accepted here"
 ACCEPTED = "250 2.0.0 Message accepted for delivery"
 PRIORITY_SCAN_CHARS = 20_000
+# RFC 5321 allows 1000 characters a line; mail clients and scripts that talk SMTP directly send
+# longer ones, and refusing them would be a permanent `500`. The size limit still bounds the total.
+MAX_LINE_BYTES = 1024 * 1024
 
 
 def normalise_address(address: str) -> str:
@@ -120,9 +123,20 @@ class ReferralMailHandler:
         return TEMPFAIL
 
 
+class LenientSMTP(SMTP):
+    """aiosmtpd's SMTP with long lines accepted (see `MAX_LINE_BYTES`)."""
+
+    line_length_limit = MAX_LINE_BYTES
+
+
+class IntakeController(Controller):
+    def factory(self) -> SMTP:
+        return LenientSMTP(self.handler, **self.SMTP_kwargs)
+
+
 def make_controller(runtime: Runtime, settings: Settings | None = None) -> Controller:
     settings = settings or runtime.settings
-    return Controller(
+    return IntakeController(
         ReferralMailHandler(runtime, settings),
         hostname=settings.smtp_host,
         port=settings.smtp_port,
