@@ -7,6 +7,7 @@ or on a channel that cannot carry one.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from intake.config import Settings
@@ -15,6 +16,16 @@ from intake.templating import render_text
 
 # The channel a reply goes back on, and the template family for it.
 REPLY_CHANNEL = {"sms": ("sms", "ack/sms"), "voice": ("sms", "ack/voice_sms")}
+
+
+# UK mobiles: +44 71-75, 77-79 and 7624 (Isle of Man); 70 (personal numbers) and 76 (pagers)
+# are not phones that can take a text.
+_UK_MOBILE = re.compile(r"^\+447(?:[1-57-9]\d{8}|624\d{6})$")
+
+
+def is_uk_mobile(number: str) -> bool:
+    """Whether a caller ID is a UK mobile number in E.164 (pure)."""
+    return bool(_UK_MOBILE.match(number.replace(" ", "")))
 
 
 @dataclass(frozen=True)
@@ -41,6 +52,8 @@ def plan(settings: Settings, referral: Referral, message: InboundMessage) -> Pla
         return Skip("no number to reply to")
     if message.meta.get("OptOutType"):
         return Skip("sender opted out")
+    if message.channel == "voice" and not is_uk_mobile(message.sender):
+        return Skip("caller is not on a UK mobile: a landline cannot take a text")
     if referral.urgency == "emergency":
         template += "_emergency"
     body = render_text(

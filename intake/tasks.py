@@ -32,3 +32,24 @@ def forward_referral(reference: str, event_id: str) -> dict[str, Any]:
     from intake import forwarding
 
     return forwarding.deliver(runtime.current(), reference, event_id)
+
+
+def process_voice_event(kind: str, event: dict[str, Any]) -> dict[str, Any]:
+    """One Twilio Voice callback queued by `channels/voice.py` (call, menu, recording, ...)."""
+    from intake import voicemail
+
+    return voicemail.handle_event(runtime.current(), kind, event)
+
+
+def voice_transcript_timeout(call_sid: str) -> dict[str, Any]:
+    """Delayed job: flag a voicemail whose transcript never came."""
+    from intake import voicemail
+
+    return voicemail.transcript_timeout(runtime.current(), call_sid)
+
+
+def voice_transcribe(call_sid: str) -> dict[str, Any]:
+    """Run the local transcription engine (`VOICE_TRANSCRIPTION=command`) on a recording."""
+    from intake import voicemail
+
+    return voicemail.transcribe(runtime.current(), call_sid)

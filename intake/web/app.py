@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
-from channels import sms
+from channels import sms, voice, voice_api
 from intake.runtime import Runtime
 from intake.web import api, failed, health, openapi
 from intake.web.dashboard import install as install_dashboard
@@ -25,7 +25,15 @@ def create_app(runtime: Runtime) -> Starlette:
         runtime.close()
 
     app = Starlette(
-        routes=[*health.routes, *api.routes, *failed.routes, *sms.routes, *openapi.routes],
+        routes=[
+            *health.routes,
+            *api.routes,
+            *failed.routes,
+            *sms.routes,
+            *voice.routes,
+            *voice_api.routes,
+            *openapi.routes,
+        ],
         lifespan=lifespan,
         middleware=[Middleware(BodySizeLimit, max_bytes=runtime.settings.max_request_body)],
     )
