@@ -48,7 +48,9 @@ def _headers(rng: random.Random) -> bytes:
         lines.append(
             rng.choice(
                 [
-                    b"Subject: =?utf-8?Q?broken=ZZ?= =?koi8-r?B?" + b"A" * rng.randint(1, 50) + b"?=",
+                    b"Subject: =?utf-8?Q?broken=ZZ?= =?koi8-r?B?"
+                    + b"A" * rng.randint(1, 50)
+                    + b"?=",
                     b"Subject: " + bytes(rng.randrange(128, 256) for _ in range(40)),
                     b"X-No-Colon-Here",
                     b": empty name",
