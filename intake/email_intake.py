@@ -24,7 +24,7 @@ from typing import Any
 
 from channels.email.autoreply import Classification, classify
 from channels.email.parse import ParsedEmail, find_reference, parse_email
-from intake import email_ack, email_store, forwarders, outbound, pipeline
+from intake import email_ack, email_store, forwarding, outbound, pipeline, ratelimit
 from intake.acknowledge import Skip
 from intake.extraction import extract
 from intake.models import InboundMessage, Referral, utcnow
@@ -227,6 +227,7 @@ def acknowledge(
     referral: Referral,
     parsed: ParsedEmail,
     classification: Classification,
+    message: InboundMessage,
     *,
     safe_to_contact: bool,
 ) -> str:
@@ -235,6 +236,8 @@ def acknowledge(
     )
     if isinstance(decision, Skip):
         return f"skipped: {decision.reason}"
+    if not ratelimit.admit_acknowledgement(runtime, referral, message, decision.dedupe_key):
+        return "skipped: rate limited"
     outcome = outbound.send(
         runtime.settings,
         runtime.store,
@@ -248,6 +251,11 @@ def acknowledge(
     if outcome.status == "sent":
         runtime.store.audit(pipeline.SYSTEM_ACTOR, "referral.acknowledged", referral_id=referral.id)
     return outcome.status
+
+
+def _is_first_message(runtime: Runtime, referral: Referral, provider_id: str) -> bool:
+    stored = runtime.store.messages_for(referral.id or 0)
+    return not stored or stored[0]["provider_id"] == provider_id
 
 
 def _raw_bytes(value: object) -> bytes:
@@ -271,22 +279,26 @@ def process_email(runtime: Runtime, payload: dict[str, Any]) -> dict[str, Any]:
     store = runtime.store
     existing = store.find_referral_for_message(CHANNEL, provider_id)
     thread = None if existing else find_thread(runtime, parsed)
-    threaded_by = None
+    threaded_by: str | None = None
+    created = False
     if thread is not None:
         referral, threaded_by = thread
-        referral, created, safe = add_to_referral(runtime, referral, message, threaded_by)
-        created = False
+        referral, _added, safe = add_to_referral(runtime, referral, message, threaded_by)
+        forwarding.schedule(runtime, referral, "updated")  # deduped on the referral's content
+    elif existing is not None and not _is_first_message(runtime, existing, provider_id):
+        referral, safe = existing, existing.safe_to_contact  # a re-run of a reply
+        forwarding.schedule(runtime, referral, "updated")
     else:
         referral, created = pipeline.store_referral(runtime, message)
         safe = referral.safe_to_contact
         if referral.forward_status != "delivered":
-            forwarders.forward(runtime.settings, store, referral)
+            forwarding.schedule(runtime, referral, "created")
     assert referral.id is not None
     row_id = email_store.message_row_id(store, provider_id)
     saved = 0
     if row_id is not None and parsed.attachments:
         saved = email_store.save_attachments(store, referral.id, row_id, parsed.attachments)
-    ack = acknowledge(runtime, referral, parsed, classification, safe_to_contact=safe)
+    ack = acknowledge(runtime, referral, parsed, classification, message, safe_to_contact=safe)
     if created:
         outcome = "created"
     else:
