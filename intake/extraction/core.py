@@ -46,7 +46,7 @@ def _pick(
     """(the person's own detail, details that are the sender's)."""
     chosen: Hit | None = None
     senders: list[Hit] = []
-    wanted = {"subject", "unknown"} if for_other else {"sender", "subject", "unknown"}
+    wanted = {"subject", "kin", "unknown"} if for_other else {"sender", "subject", "unknown"}
     for hit in hits:
         who = owner(body, hit, sender_values)
         if who == "sender":
