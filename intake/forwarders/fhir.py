@@ -107,11 +107,15 @@ def build_bundle(event: ForwardEvent) -> dict[str, Any]:
             "resourceType": "RelatedPerson",
             "patient": {"reference": patient_url},
         }
+        about = found.get("referrer") if isinstance(found.get("referrer"), dict) else {}
+        if about.get("name"):
+            referrer["name"] = [{"text": str(about["name"])}]
         if found.get("relationship"):
             referrer["relationship"] = [{"text": str(found["relationship"])}]
-        telecom = _telecom(data["sender"])
-        if telecom:
-            referrer["telecom"] = [telecom]
+        contacts = dict.fromkeys(
+            str(v) for v in (about.get("phone"), about.get("email"), data["sender"]) if v
+        )
+        referrer["telecom"] = [t for t in (_telecom(v) for v in contacts) if t]
         entries.append(_entry(referrer, referrer_url, REFERRER_SYSTEM, ref))
 
     notes = [
