@@ -34,13 +34,24 @@ class Hit:
     tj: int
     live: bool = True
     capped: bool = False
+    keys: frozenset[str] = frozenset()
+
+    def index(self) -> None:
+        """Precompute the rule keys this hit satisfies: id, id prefixes, "@category"."""
+        parts = self.source.split(".")
+        keys = {self.source, "@" + self.category} if self.category else {self.source}
+        keys.update(".".join(parts[:i]) + "." for i in range(1, len(parts)))
+        self.keys = frozenset(keys)
 
 
 def _find(lex: Lexicon, nt: NormText) -> list[Hit]:
     hits: list[Hit] = []
     ts = nt.token_starts
     text = nt.text
+    present = set(nt.words)
     for sec in lex.sections:
+        if sec.anchors is not None and sec.anchors.isdisjoint(present):
+            continue
         for m in sec.regex.finditer(text):
             s, e = m.span()
             if s == e:
@@ -122,20 +133,12 @@ def _apply_contexts(lex: Lexicon, nt: NormText, hits: list[Hit]) -> set[str]:
     return capped_categories
 
 
-def _member(hit: Hit, alt: str) -> bool:
-    if alt.startswith("@"):
-        return hit.category == alt[1:]
-    if alt.endswith("."):
-        return hit.source.startswith(alt)
-    return hit.source == alt
-
-
 def _distance(a: Hit, b: Hit) -> int:
     return max(0, b.ti - a.tj, a.ti - b.tj)
 
 
 def _apply_rule(rule: Rule, live: list[Hit]) -> Hit | None:
-    groups = [[h for h in live if any(_member(h, alt) for alt in g)] for g in rule.groups]
+    groups = [[h for h in live if not h.keys.isdisjoint(g)] for g in rule.groups]
     if any(not g for g in groups):
         return None
     for anchor in groups[0]:
@@ -163,10 +166,14 @@ def screen_text(
     hits = _find(lex, nt) if nt.text else []
     capped_categories = _apply_contexts(lex, nt, hits)
     live = [h for h in hits if h.live]
-    for rule in lex.rules:
-        made = _apply_rule(rule, live)
-        if made is not None:
-            live.append(made)
+    for h in live:
+        h.index()
+    if live:
+        for rule in lex.rules:
+            made = _apply_rule(rule, live)
+            if made is not None:
+                made.index()
+                live.append(made)
 
     rank = 0
     matches: dict[tuple[str, int, int], Match] = {}

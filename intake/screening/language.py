@@ -15,6 +15,7 @@ from langdetect.lang_detect_exception import LangDetectException
 MIN_WORDS = 4
 ENGLISH_SHARE = 0.6  # below this share of known English words, run the detector
 MIXED_SHARE = 0.3  # a second language at least this likely makes the text "mixed"
+SAMPLE_CHARS = 300  # detection cost grows with length; the start of a message is enough
 _FOREIGN_LETTERS = re.compile(r"[ąęłśżźćńășțşţîâãõñçéèêëïüöäėįųūčšžőűæøåßğ]")
 _lock = threading.Lock()
 
@@ -30,7 +31,7 @@ def detect(text: str, alpha_words: int, known_words: int) -> tuple[str | None, s
     with _lock:  # langdetect keeps global state; the seed makes it deterministic
         DetectorFactory.seed = 0
         try:
-            langs = detect_langs(text)
+            langs = detect_langs(text[:SAMPLE_CHARS])
         except LangDetectException:
             return None, "language could not be detected"
     if not langs:

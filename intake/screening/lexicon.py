@@ -43,6 +43,7 @@ class Section:
     category: str  # "" for a cue
     urgency: str
     regex: re.Pattern[str]
+    anchors: frozenset[str] | None  # run the regex only if one is in the message; None = always
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +61,7 @@ class Context:
 @dataclass(frozen=True, slots=True)
 class Rule:
     id: str
-    groups: tuple[tuple[str, ...], ...]
+    groups: tuple[frozenset[str], ...]
     window: int
     category: str
     urgency: str
@@ -127,6 +128,23 @@ def _alternation(phrases: list[str], patterns: list[str], norm: Normaliser) -> r
     return re.compile(r"(?<![^ ])(?:" + "|".join(bodies) + r")(?![^ ])")
 
 
+def _anchors(phrases: list[str], patterns: list[str], norm: Normaliser) -> frozenset[str] | None:
+    """One required word per phrase (its longest literal word), or None if one has none.
+
+    A cheap set test on the message's words then skips most sections' regexes.
+    """
+    if patterns:
+        return None
+    anchors: set[str] = set()
+    for p in phrases:
+        literal = [w for w in _ALT.sub(" ", p).split() if not w.endswith("*")]
+        words = [x for w in literal for x in norm(w).words]
+        if not words:
+            return None
+        anchors.add(max(words, key=len))
+    return frozenset(anchors)
+
+
 def _lexicon_words(lex: dict[str, Any]) -> set[str]:
     words: set[str] = set()
     for sec in lex["section"]:
@@ -164,6 +182,7 @@ def build() -> Lexicon:
             category=s.get("category", ""),
             urgency=s.get("urgency", "routine"),
             regex=_alternation(s.get("phrases", []), s.get("patterns", []), plain),
+            anchors=_anchors(s.get("phrases", []), s.get("patterns", []), plain),
         )
         for s in lex["section"]
     )
@@ -185,7 +204,7 @@ def build() -> Lexicon:
     rule_objs = tuple(
         Rule(
             id=r["id"],
-            groups=tuple(tuple(g) for g in r["all"]),
+            groups=tuple(frozenset(g) for g in r["all"]),
             window=int(r["window"]),
             category=r.get("category", ""),
             urgency=r["urgency"],

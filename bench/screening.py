@@ -1,0 +1,95 @@
+"""Screening throughput on one core: messages per second, against a same-run baseline.
+
+Run: python bench/screening.py [--n 20000]
+The eval-set texts are repeated to about N messages. The baseline is a bare `re` scan with one
+compiled alternation of every lexicon phrase over text.lower() - the cheapest thing that could
+be called keyword screening - so the ratio says what normalisation, context and rules cost.
+Writes bench/results/screening.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import sys
+import time
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from intake.screening import screen  # noqa: E402
+from intake.screening.lexicon import get  # noqa: E402
+
+
+def _texts(n: int) -> list[str]:
+    path = ROOT / "tests" / "data" / "screening_eval.jsonl"
+    base = [json.loads(x)["text"] for x in path.read_text("utf-8").splitlines() if x.strip()]
+    return (base * (n // len(base) + 1))[:n]
+
+
+def _baseline_regex() -> re.Pattern[str]:
+    data = tomllib.loads((ROOT / "intake/screening/data/lexicon.toml").read_text("utf-8"))
+    words = set()
+    for sec in data["section"]:
+        for p in sec.get("phrases", []):
+            words.add(re.escape(re.sub(r"[{}|*]", " ", p).strip()))
+    return re.compile(r"\b(?:" + "|".join(sorted(words, key=len, reverse=True)) + r")\b")
+
+
+def _rate(fn, texts: list[str]) -> float:
+    start = time.perf_counter()
+    for t in texts:
+        fn(t)
+    return len(texts) / (time.perf_counter() - start)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--n", type=int, default=20_000)
+    args = ap.parse_args()
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core
+    texts = _texts(args.n)
+    sms = [t for t in texts if len(t) <= 160]
+    t0 = time.perf_counter()
+    get()
+    screen("warm up")
+    load_s = time.perf_counter() - t0
+    rx = _baseline_regex()
+
+    def baseline(t: str) -> object:
+        return rx.findall(t.lower())
+
+    base_rate = _rate(baseline, texts)
+    cold_rate = _rate(screen, texts[: len(set(texts))])  # first pass: per-word cache cold
+    rate = _rate(screen, texts)
+    sms_rate = _rate(screen, sms)
+    result = {
+        "messages": len(texts),
+        "mean_chars": round(sum(map(len, texts)) / len(texts), 1),
+        "sms_messages": len(sms),
+        "screen_per_s": round(rate),
+        "screen_sms_per_s": round(sms_rate),
+        "screen_first_pass_per_s": round(cold_rate),
+        "baseline_regex_per_s": round(base_rate),
+        "ratio_vs_baseline": round(rate / base_rate, 3),
+        "lexicon_load_s": round(load_s, 3),
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "goal_sms_per_s": 5000,
+    }
+    out = ROOT / "bench" / "results" / "screening.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n", "utf-8")
+    for k, v in result.items():
+        print(f"{k:>26}: {v}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
