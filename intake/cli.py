@@ -213,6 +213,48 @@ def cmd_replay(args: argparse.Namespace) -> int:
             embedded.stop()
 
 
+def cmd_user_add(args: argparse.Namespace) -> int:
+    """Create a dashboard account (the database only: no Redis needed)."""
+    from intake.dashboard_store import DashboardStore, UserExists
+    from intake.store import Store
+    from intake.users import add_user, read_password
+
+    settings = load_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    store = Store.from_url(settings.effective_database_url)
+    store.create_schema()
+    try:
+        password = read_password(args.password_stdin)
+        user = add_user(DashboardStore(store), args.email, password, args.role)
+    except (ValueError, UserExists) as exc:
+        print(f"intake user add: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        store.dispose()
+    print(f"added {user.email} ({user.role})")
+    return 0
+
+
+def cmd_sla_check(args: argparse.Namespace) -> int:
+    """Alert on-call about unclaimed overdue emergencies (once each); `--every` keeps checking."""
+    from intake.runtime import Runtime
+    from intake.sla import check_overdue
+
+    settings, embedded = _with_redis(load_settings())
+    rt = Runtime.build(settings)
+    try:
+        while True:
+            for reference in check_overdue(rt):
+                print(f"alerted on-call about {reference}", flush=True)
+            if not args.every:
+                return 0
+            time.sleep(args.every)
+    finally:
+        rt.close()
+        if embedded:
+            embedded.stop()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="intake", description="Referral intake for advocacy services.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -237,6 +279,18 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = add("eval", cmd_eval, "score screening or extraction against a labelled file")
     evaluate.add_argument("kind", choices=["screening", "extraction"])
     evaluate.add_argument("file")
+    user = sub.add_parser("user", help="manage dashboard accounts").add_subparsers(
+        dest="user_command", required=True
+    )
+    user_add = user.add_parser("add", help="create a dashboard account")
+    user_add.set_defaults(func=cmd_user_add)
+    user_add.add_argument("email")
+    user_add.add_argument("--role", required=True, choices=["advocate", "manager", "admin"])
+    user_add.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input"
+    )
+    sla_check = add("sla-check", cmd_sla_check, "alert on-call about overdue unclaimed emergencies")
+    sla_check.add_argument("--every", type=int, default=0, help="repeat every N seconds")
     replay = add("replay", cmd_replay, "resend referrals that failed to reach the case system")
     replay.add_argument("references", nargs="*", metavar="REFERENCE")
     replay.add_argument("--all-failed", action="store_true", help="every failed referral")

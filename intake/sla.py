@@ -1,0 +1,165 @@
+"""Time to triage: when each referral is due, whether it is overdue, and alerting on-call.
+
+The top half is pure (times in, times out) so the rules can be tested without a clock. Emergency
+and urgent targets run on the wall clock; routine ones count working days (Monday to Friday;
+bank holidays are not known here), ending at the same time of day on the due working day.
+
+The bottom half is the one side effect: `check_overdue(runtime)` texts or emails the on-call
+manager about each unclaimed emergency past its time. The dedupe key `sla-alert:<reference>` is
+unique in the outbound table, so however often the check runs (an RQ job enqueued while the
+dashboard is open, or `intake sla-check` from cron) each emergency alerts once.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from intake.config import Settings
+
+if TYPE_CHECKING:
+    from intake.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Policy:
+    emergency: timedelta = timedelta(minutes=15)
+    urgent: timedelta = timedelta(hours=4)
+    routine_working_days: int = 2
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Policy:
+        return cls(
+            emergency=timedelta(minutes=settings.sla_emergency_minutes),
+            urgent=timedelta(minutes=settings.sla_urgent_minutes),
+            routine_working_days=settings.sla_routine_working_days,
+        )
+
+
+def add_working_days(start: datetime, days: int) -> datetime:
+    """`days` weekdays after `start`; a weekend start counts from Monday's same time."""
+    current = start
+    while current.weekday() >= 5:
+        current += timedelta(days=1)
+    added = 0
+    while added < days:
+        current += timedelta(days=1)
+        if current.weekday() < 5:
+            added += 1
+    return current
+
+
+def due_at(received_at: datetime, urgency: str, policy: Policy) -> datetime:
+    if urgency == "emergency":
+        return received_at + policy.emergency
+    if urgency == "urgent":
+        return received_at + policy.urgent
+    return add_working_days(received_at, policy.routine_working_days)
+
+
+@dataclass(frozen=True)
+class Timer:
+    due: datetime
+    overdue: bool
+    remaining: timedelta  # negative when overdue
+
+    @property
+    def label(self) -> str:
+        text = human_duration(abs(self.remaining))
+        return f"overdue by {text}" if self.overdue else f"due in {text}"
+
+
+def timer(
+    received_at: datetime, urgency: str, status: str, now: datetime, policy: Policy
+) -> Timer | None:
+    """The triage timer for a referral; `None` once it is triaged or closed (the clock stops)."""
+    if status != "open":
+        return None
+    due = due_at(received_at, urgency, policy)
+    return Timer(due=due, overdue=now > due, remaining=due - now)
+
+
+def human_duration(delta: timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    if seconds < 60:
+        return "under a minute"
+    minutes = seconds // 60
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    return f"{hours // 24} days"
+
+
+def alert_channel(contact: str) -> str | None:
+    """SMS for a phone number, email for an address, nothing when on-call is not configured."""
+    contact = contact.strip()
+    if not contact:
+        return None
+    return "email" if "@" in contact else "sms"
+
+
+def alert_text(reference: str, overdue_by: timedelta, base_url: str | None) -> str:
+    link = f" {base_url.rstrip('/')}/referrals/{reference}" if base_url else ""
+    return (
+        f"Intake: emergency referral {reference} has not been claimed and is overdue by "
+        f"{human_duration(overdue_by)}. Please make sure someone picks it up now.{link}"
+    )
+
+
+# -- the side effect --------------------------------------------------------------------------
+
+
+def check_overdue(runtime: Runtime, now: datetime | None = None) -> list[str]:
+    """Alert on-call once per unclaimed, overdue emergency; returns the references alerted now."""
+    from intake import outbound
+    from intake.dashboard_store import DashboardStore
+    from intake.models import utcnow
+
+    settings = runtime.settings
+    channel = alert_channel(settings.oncall_manager_contact)
+    if channel is None:
+        return []
+    now = now or utcnow()
+    policy = Policy.from_settings(settings)
+    if channel not in outbound.SENDERS:
+        log.error("on-call alert channel %s has no sender configured", channel)
+        return []
+    alerted = []
+    for referral in DashboardStore(runtime.store).unclaimed_open("emergency"):
+        due = due_at(referral.received_at, referral.urgency, policy)
+        if now <= due:
+            continue
+        try:
+            result = outbound.send(
+                settings,
+                runtime.store,
+                channel=channel,
+                to=settings.oncall_manager_contact.strip(),
+                body=alert_text(referral.reference, now - due, settings.public_base_url),
+                kind="alert",
+                referral_id=referral.id,
+                dedupe_key=f"sla-alert:{referral.reference}",
+            )
+        except outbound.Unreachable as exc:  # the claim was released: the next check retries
+            log.error("on-call alert for %s not sent: %s", referral.reference, exc)
+            continue
+        if result.status == "sent":
+            runtime.store.audit(
+                "system", "sla.alerted", referral_id=referral.id, detail={"channel": channel}
+            )
+            alerted.append(referral.reference)
+            log.warning("on-call alerted: emergency %s unclaimed past its time", referral.reference)
+    return alerted
+
+
+def check_overdue_job() -> list[str]:
+    """RQ entry point (jobs get no arguments beyond plain data)."""
+    from intake.runtime import current
+
+    return check_overdue(current())

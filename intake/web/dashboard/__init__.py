@@ -1,0 +1,47 @@
+"""The duty advocate dashboard: routes, static files, sessions.
+
+`install(app, runtime)` is the one call `intake.web.app` makes; everything else is in this package.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from intake.runtime import Runtime
+from intake.web.auth import install_sessions
+from intake.web.dashboard import attachments, audit, queue, referral
+
+STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+
+routes = [
+    Route("/login", queue.login_form, methods=["GET"], name="login"),
+    Route("/login", queue.login, methods=["POST"]),
+    Route("/logout", queue.logout, methods=["POST"], name="logout"),
+    Route("/", queue.queue_page, methods=["GET"], name="queue"),
+    Route("/queue/rows", queue.queue_fragment, methods=["GET"], name="queue_rows"),
+    Route("/referrals/{reference}", referral.referral_page, methods=["GET"], name="referral"),
+    Route(
+        "/referrals/{reference}/attachments/{attachment_id:int}",
+        attachments.download,
+        methods=["GET"],
+        name="attachment",
+    ),
+    Route(
+        "/referrals/{reference}/{action}",
+        referral.referral_action,
+        methods=["POST"],
+        name="referral_action",
+    ),
+    Route("/audit", audit.audit_page, methods=["GET"], name="audit"),
+    Route("/audit.csv", audit.audit_csv, methods=["GET"], name="audit_csv"),
+    Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
+]
+
+
+def install(app: Starlette, runtime: Runtime) -> None:
+    app.router.routes.extend(routes)
+    install_sessions(app, runtime)

@@ -1,0 +1,78 @@
+"""Replies an advocate sends to the person: which templates, on which channel, and when not at all.
+
+Templates are files in `templates/replies/` (the first line, a Jinja comment, is the title shown in
+the menu), so a service rewords them without touching code. `contactability` is pure: it says
+whether and how the person can be replied to, and why not when they cannot.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from intake.config import Settings
+from intake.models import Referral
+from intake.templating import render_text
+
+REPLY_DIR = "replies"
+_TITLE = re.compile(r"^\{#\s*(.*?)\s*#\}")
+# The channel a reply goes on, by the channel the referral came in on.
+REPLY_CHANNEL = {"sms": "sms", "voice": "sms", "email": "email"}
+OPT_OUT_TYPES = {"STOP"}
+
+
+@dataclass(frozen=True)
+class Contact:
+    channel: str | None
+    to: str
+    reason: str = ""
+
+    @property
+    def possible(self) -> bool:
+        return self.channel is not None
+
+
+def reply_templates(templates_dir: Path) -> list[tuple[str, str]]:
+    """(name, title) for every reply template, sorted by title."""
+    folder = templates_dir / REPLY_DIR
+    found = []
+    for path in sorted(folder.glob("*.txt")):
+        first = path.read_text(encoding="utf-8").splitlines()[:1]
+        match = _TITLE.match(first[0]) if first else None
+        found.append((path.stem, match.group(1) if match else path.stem.replace("_", " ")))
+    return sorted(found, key=lambda item: item[1])
+
+
+def render_reply(settings: Settings, name: str, referral: Referral) -> str:
+    if name not in {n for n, _ in reply_templates(settings.templates_dir)}:
+        raise KeyError(name)
+    return render_text(
+        settings.templates_dir,
+        f"{REPLY_DIR}/{name}.txt",
+        reference=referral.reference,
+        org_name=settings.org_name,
+        crisis_line=settings.crisis_line,
+    )
+
+
+def contactability(
+    referral: Referral, messages: Iterable[Mapping[str, Any]], senders: Iterable[str]
+) -> Contact:
+    """Whether the person may be replied to, on which channel, at which address."""
+    if not referral.safe_to_contact:
+        return Contact(None, "", "Not safe to contact: the message asked not to be contacted.")
+    for message in messages:
+        meta = message.get("meta") or {}
+        if str(meta.get("OptOutType", "")).upper() in OPT_OUT_TYPES:
+            return Contact(None, "", "The person has opted out of messages (STOP).")
+        if meta.get("withheld"):
+            return Contact(None, "", "The number was withheld.")
+    channel = REPLY_CHANNEL.get(referral.channel)
+    if channel is None or channel not in set(senders):
+        return Contact(None, "", f"Replies on {referral.channel} are not available here.")
+    if not referral.sender or (channel == "sms" and not referral.sender.startswith("+")):
+        return Contact(None, "", "There is no number or address to reply to.")
+    return Contact(channel, referral.sender)
