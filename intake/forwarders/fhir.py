@@ -190,7 +190,7 @@ def send(settings: Settings, event: ForwardEvent) -> Delivered:
         raise Rejected(f"the FHIR bundle did not validate: {exc.error_count()} errors") from exc
     try:
         response = httpx.post(
-            settings.fhir_base_url + "/",
+            settings.fhir_base_url.rstrip("/") + "/",
             content=body.encode(),
             headers={"Content-Type": CONTENT_TYPE, "Accept": CONTENT_TYPE},
             timeout=settings.outbound_timeout,
