@@ -63,6 +63,8 @@ KEPT_FIELDS = (
 def event_from_form(form: Mapping[str, Any], received_at: datetime | None = None) -> dict[str, Any]:
     """Twilio's form → the plain dict a voice job carries (pure; unknown fields dropped)."""
     event: dict[str, Any] = {key: str(form[key]) for key in KEPT_FIELDS if form.get(key)}
+    if "From" in form:
+        event["From"] = str(form["From"])  # an empty caller ID is a withheld one, not unknown
     event["received_at"] = (received_at or datetime.now(UTC)).isoformat()
     return event
 

@@ -26,7 +26,7 @@ from typing import Any
 from redis.exceptions import RedisError
 from rq import Queue, get_current_job
 
-from intake import forwarders, pipeline, voice_store
+from intake import forwarding, pipeline, voice_store
 from intake.models import URGENCIES, URGENCY_RANK, InboundMessage, Referral, utcnow
 from intake.queue import INBOUND_RETRY, queue_name, safe_job_id
 from intake.runtime import Runtime
@@ -184,6 +184,7 @@ def _sync(runtime: Runtime, call: dict[str, Any]) -> Referral | None:
         "note": _note(call),
     }
     values: dict[str, Any] = {
+        "sender": call["sender"],  # a blank caller is filled in by a later event
         "raw_text": call["transcript"] or _note(call),
         "urgency": urgency,
         "safeguarding": sorted(set(referral.safeguarding) | set(fresh.safeguarding)),
@@ -202,8 +203,12 @@ def _sync(runtime: Runtime, call: dict[str, Any]) -> Referral | None:
     return store.get_referral_by_id(referral.id)
 
 
-def _finish(runtime: Runtime, call_sid: str) -> str:
-    """Forward and acknowledge once the referral says all it will (outside the lock)."""
+def _finish(runtime: Runtime, call_sid: str, *, updated: bool = False) -> str:
+    """Forward and acknowledge once the referral says all it will (outside the lock).
+
+    `updated`: the referral had already been handed on (an emergency from the menu, a flagged
+    voicemail) and has just changed, so the case system gets an update too.
+    """
     call = voice_store.get_call(runtime.store, call_sid)
     if call is None:
         return "no call"
@@ -212,8 +217,10 @@ def _finish(runtime: Runtime, call_sid: str) -> str:
         return "no referral"
     status = call["transcript_status"]
     settled = status in ("completed", "unavailable") or call["menu_choice"] == MENU_DANGER
-    if settled and referral.forward_status != "delivered":
-        forwarders.forward(runtime.settings, runtime.store, referral)
+    if settled:
+        forwarding.schedule(runtime, referral, "created")  # deduped on (reference, event)
+        if updated:
+            forwarding.schedule(runtime, referral, "updated")  # deduped on the content
     if status == "completed" or (
         status == "unavailable" and runtime.settings.voice_ack_without_transcript
     ):
@@ -316,6 +323,9 @@ def _apply_transcript(
     """Record a transcript (or its failure) and re-screen; a later success beats a failure."""
     with _lock(runtime, call_sid):
         call = _reload(runtime, call_sid)
+        was_settled = call["transcript_status"] == "unavailable" or call["menu_choice"] == (
+            MENU_DANGER
+        )
         values: dict[str, Any] = {}
         if not call["recording_url"] and recording_url:
             values.update(recording_url=recording_url, recording_at=utcnow())
@@ -345,7 +355,7 @@ def _apply_transcript(
         "transcript": call["transcript_status"],
         "reference": referral.reference if referral else None,
         "urgency": referral.urgency if referral else None,
-        "finish": _finish(runtime, call_sid),
+        "finish": _finish(runtime, call_sid, updated=was_settled and transcript.ok),
     }
 
 
