@@ -21,6 +21,7 @@ run: install
 	$(BIN)/intake run
 
 test: install
+	scripts/ensure-chromium.sh
 	$(BIN)/python -m pytest
 
 lint: install

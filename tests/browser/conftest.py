@@ -1,0 +1,99 @@
+"""A real Chromium (Debian's, at /usr/bin/chromium) driven by Playwright's sync API.
+
+`make test` runs `scripts/ensure-chromium.sh` first. When Chromium still cannot be started the
+browser tests are skipped with a loud reason, never silently.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from intake.config import Settings
+from intake.dashboard_store import DashboardStore
+from intake.models import InboundMessage, utcnow
+from intake.pipeline import handle_inbound
+from intake.runtime import Runtime
+from intake.users import add_user
+
+CHROMIUM = os.environ.get("INTAKE_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+OUTPUT = Path(__file__).resolve().parents[2] / "test-output"
+PASSWORD = "a long enough passphrase"
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    # the session cookie stays Secure: Chromium accepts Secure cookies on loopback http
+    return settings.with_(secret_key="browser-test-" + "y" * 20, org_name="Northgate Advocacy")
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    if not Path(CHROMIUM).exists():
+        pytest.skip(
+            f"!!! BROWSER TESTS SKIPPED: {CHROMIUM} is not installed "
+            "(run scripts/ensure-chromium.sh or apt-get install chromium) !!!"
+        )
+    from playwright.sync_api import Error, sync_playwright
+
+    with sync_playwright() as playwright:
+        try:
+            chromium = playwright.chromium.launch(
+                executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+            )
+        except Error as exc:
+            pytest.skip(f"!!! BROWSER TESTS SKIPPED: Chromium would not start: {exc} !!!")
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: object) -> Iterator[object]:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})  # type: ignore[attr-defined]
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def output_dir() -> Path:
+    OUTPUT.mkdir(exist_ok=True)
+    return OUTPUT
+
+
+@pytest.fixture
+def advocate_account(runtime: Runtime) -> str:
+    email = "duty.advocate@example.org"
+    add_user(DashboardStore(runtime.store), email, PASSWORD, "advocate")
+    return email
+
+
+@pytest.fixture
+def seed(runtime: Runtime) -> Callable[..., str]:
+    def make(body: str, *, sender: str, received_at: datetime | None = None) -> str:
+        message = InboundMessage(
+            channel="sms",
+            provider_id="SM" + secrets.token_hex(16),
+            sender=sender,
+            recipient="+447700900001",
+            body=body,
+            received_at=received_at or utcnow(),
+        )
+        return handle_inbound(runtime, message).reference
+
+    return make
