@@ -14,9 +14,11 @@ first; `Store.create_schema` also creates them once the module is imported.
 from __future__ import annotations
 
 import threading
+import weakref
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
 from intake.models import utcnow
@@ -65,19 +67,20 @@ forward_attempts = sa.Table(
     sa.Index("ix_forward_attempts_event", "forward_event_id"),
 )
 
-_created: set[int] = set()
+# Engines whose database has the tables; weak, so a new engine never inherits an old one's id.
+_created: weakref.WeakSet[Engine] = weakref.WeakSet()
 _lock = threading.Lock()
 
 
 def ensure(store: Store) -> None:
     """Create the two tables on this database once per process (cheap after the first call)."""
-    key = id(store.engine)
-    if key in _created:
+    engine = store.engine
+    if engine in _created:
         return
     with _lock:
-        if key not in _created:
-            metadata.create_all(store.engine, tables=[forward_events, forward_attempts])
-            _created.add(key)
+        if engine not in _created:
+            metadata.create_all(engine, tables=[forward_events, forward_attempts])
+            _created.add(engine)
 
 
 def claim_event(

@@ -284,3 +284,16 @@ def test_a_retry_skips_targets_that_already_took_the_event(
         ("fhir", "delivered"),
     ]
     assert rt.store.get_referral(referral.reference).forward_status == "delivered"
+
+
+def test_a_refusal_is_final_in_a_forking_worker_too(rt: Runtime, case_system: CaseSystem) -> None:
+    """The production worker forks per job; the refusal must still skip RQ's retries."""
+    from worker import build_worker
+
+    case_system.answer_next(400)
+    referral = add_referral(rt)
+    forwarding.schedule(rt, referral)
+    build_worker(rt, simple=False).work(burst=True)
+    assert scheduled(rt) == {}
+    assert outcomes(rt, referral.id) == [("rejected", 400)]
+    assert forwarding.failed(rt.store)[0]["job_id"] in failed_registry(rt)
