@@ -85,6 +85,7 @@ class Settings:
     sla_urgent_minutes: int = 240
     sla_routine_working_days: int = 2
     oncall_manager_contact: str = ""
+    oncall_duty_contacts: tuple[str, ...] = ()
 
     # voicemail (issue 4): opening hours, keypad menu, recording, transcription, voice prompts
     voice_opening_hours: str = "mon-fri 09:00-17:00"
@@ -170,6 +171,7 @@ def load_settings(environ: dict[str, str] | None = None, *, dotenv: bool = True)
         sla_urgent_minutes=int(env("SLA_URGENT_MINUTES") or 240),
         sla_routine_working_days=int(env("SLA_ROUTINE_WORKING_DAYS") or 2),
         oncall_manager_contact=env("ONCALL_MANAGER_CONTACT") or "",
+        oncall_duty_contacts=_list(env("ONCALL_DUTY_CONTACTS")),
         voice_opening_hours=env("VOICE_OPENING_HOURS") or Settings.voice_opening_hours,
         voice_timezone=env("VOICE_TIMEZONE") or Settings.voice_timezone,
         voice_bank_holidays_file=Path(

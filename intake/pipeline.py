@@ -9,11 +9,12 @@ finishes what is left: forwarding if it is not yet delivered, the acknowledgemen
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy.exc import IntegrityError
 
-from intake import acknowledge, forwarding, outbound, ratelimit
+from intake import acknowledge, alerts, forwarding, outbound, ratelimit
 from intake.extraction import extract
 from intake.models import InboundMessage, Referral
 from intake.reference import new_reference
@@ -103,6 +104,7 @@ def send_acknowledgement(runtime: Runtime, referral: Referral, message: InboundM
 
 def handle_inbound(runtime: Runtime, message: InboundMessage) -> Result:
     referral, created = store_referral(runtime, message)
+    alert_failed = raise_later(alerts.alert_emergency, runtime, referral)
     if referral.forward_status != "delivered":
         forwarding.schedule(runtime, referral, "created")  # deduped on (reference, event id)
     ack = send_acknowledgement(runtime, referral, message)
@@ -114,4 +116,16 @@ def handle_inbound(runtime: Runtime, message: InboundMessage) -> Result:
         referral.urgency,
         ack,
     )
+    if alert_failed:
+        raise alert_failed  # the job's retry sends it; everything else above is idempotent
     return Result(reference=referral.reference, created=created, acknowledgement=ack)
+
+
+def raise_later(step: Callable[..., object], *args: object) -> outbound.Unreachable | None:
+    """Run a notifying step whose provider may be down without holding up the rest of the job."""
+    try:
+        step(*args)
+    except outbound.Unreachable as exc:
+        log.error("%s could not reach its provider; the job will be retried", step.__name__)
+        return exc
+    return None
