@@ -3,6 +3,7 @@ and a Twilio stand-in that can hold its answer (so a job is deterministically mi
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -117,10 +118,30 @@ def children(pid: int) -> list[int]:
         return []
 
 
+def work_horse(worker_pid: int) -> int:
+    """The worker's work horse: RQ forks it into a process group of its own (`os.setpgrp`),
+    which tells it apart from the scheduler process."""
+    horses = [pid for pid in children(worker_pid) if _pgid(pid) == pid]
+    if len(horses) != 1:
+        raise AssertionError(f"expected one work horse under {worker_pid}, found {horses}")
+    return horses[0]
+
+
+def _pgid(pid: int) -> int | None:
+    try:
+        return os.getpgid(pid)
+    except OSError:
+        return None
+
+
 def kill_group(process: subprocess.Popen[bytes]) -> None:
-    """SIGKILL a worker and its work horse together (the worker runs in its own session)."""
+    """SIGKILL a worker, its scheduler and its work horse together."""
+    horses = [pid for pid in children(process.pid) if _pgid(pid) == pid]
     if process.poll() is None:
         os.killpg(process.pid, signal.SIGKILL)
+    for horse in horses:
+        with contextlib.suppress(OSError):
+            os.kill(horse, signal.SIGKILL)
     process.wait(timeout=10)
 
 
