@@ -75,7 +75,7 @@ def test_triage_an_emergency_sms_end_to_end(
     assert page.locator("#claimed-by").inner_text() == advocate_account
 
     before = len(twilio.messages)
-    page.get_by_label("Message").select_option("call_back")
+    page.get_by_label("Reply message").select_option("call_back")
     page.get_by_role("button", name="Send reply").click()
     assert page.get_by_role("status").inner_text() == "Reply sent."
     sent = twilio.messages[before:]

@@ -14,7 +14,12 @@ from markupsafe import Markup, escape
 
 from intake.sla import human_duration
 
-CHANNEL_LABELS = {"sms": ("💬", "SMS"), "email": ("✉️", "Email"), "voice": ("📞", "Voicemail")}
+# (icon under /static, label); the icon is decorative, the label is always shown
+CHANNEL_LABELS = {
+    "sms": ("sms.svg", "SMS"),
+    "email": ("email.svg", "Email"),
+    "voice": ("voice.svg", "Voicemail"),
+}
 SUMMARY_LENGTH = 110
 # Extracted fields shown first and in this order; others follow alphabetically.
 FIELD_ORDER = (
@@ -36,7 +41,7 @@ FIELD_ORDER = (
 
 
 def channel_label(channel: str) -> tuple[str, str]:
-    return CHANNEL_LABELS.get(channel, ("•", channel.title()))
+    return CHANNEL_LABELS.get(channel, ("sms.svg", channel.title()))
 
 
 def summary(text: str, length: int = SUMMARY_LENGTH) -> str:

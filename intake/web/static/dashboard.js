@@ -42,6 +42,9 @@
         var again = body.querySelector('a[href="' + focused + '"]');
         if (again) { again.focus(); }
       }
+      var count = document.getElementById("queue-count");
+      var n = refs(body).length;
+      if (count) { count.textContent = n + " referral" + (n === 1 ? "" : "s"); }
       if (fresh.length) {
         status.textContent = fresh.length + " new referral" + (fresh.length === 1 ? "" : "s") + " in the queue.";
       }
