@@ -191,11 +191,12 @@ def test_transcript_that_never_arrives_is_flagged_by_the_timeout_job(
         seconds=runtime.settings.voice_transcript_timeout
     )
 
-    early = voicemail.transcript_timeout(runtime, call.call_sid, now=deadline - timedelta(seconds=1))
+    second = timedelta(seconds=1)
+    early = voicemail.transcript_timeout(runtime, call.call_sid, now=deadline - second)
     assert early["flagged"] is False
     assert referral_for(runtime, call).fields["voicemail"]["transcript_status"] == "pending"
 
-    late = voicemail.transcript_timeout(runtime, call.call_sid, now=deadline + timedelta(seconds=1))
+    late = voicemail.transcript_timeout(runtime, call.call_sid, now=deadline + second)
     assert late["flagged"] is True
     referral = referral_for(runtime, call)
     assert referral.fields["voicemail"]["transcript_status"] == "unavailable"

@@ -270,9 +270,8 @@ def test_live_incoming_call_answers_twiml_with_public_callback_urls(
     callback = record.get("recordingStatusCallback") or ""
     assert callback == BASE + "/twilio/voice/recording"
     # Twilio will sign exactly that URL when it calls back; the app must accept it.
-    accepted = post_signed(
-        http, live_url + "/twilio/voice/recording", call.recording(), AUTH_TOKEN, signed_url=callback
-    )
+    recording_url = live_url + "/twilio/voice/recording"
+    accepted = post_signed(http, recording_url, call.recording(), AUTH_TOKEN, signed_url=callback)
     assert accepted.status_code == 200
     refused = post(http, live_url, "/twilio/voice/recording", call.recording())
     assert refused.status_code == 403
