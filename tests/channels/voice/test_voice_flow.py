@@ -406,3 +406,15 @@ def test_recording_before_the_call_is_known_waits_for_it(runtime: Runtime) -> No
     assert referral.raw_text == ROUTINE
     stored = voice_store.get_call(runtime.store, call.call_sid)
     assert stored is not None and stored["sender"] == call.caller
+
+
+def test_redis_unreachable_answers_503(runtime: Runtime, http: httpx.Client) -> None:
+    from intake.queue import connect
+    from intake.web.app import create_app
+    from tests.support.servers import free_port, serve
+
+    runtime.redis = connect(f"redis://127.0.0.1:{free_port()}/0")  # nothing listens there
+    call = Call()
+    with serve(create_app(runtime)) as url:
+        assert post(http, url, "/twilio/voice", call.incoming()).status_code == 503
+        assert post(http, url, "/twilio/voice/recording", call.recording()).status_code == 503
