@@ -156,6 +156,18 @@ def _apply_rule(rule: Rule, live: list[Hit]) -> Hit | None:
     return None
 
 
+def _drop_fallback(live: list[Hit], fallback_ids: frozenset[str]) -> list[Hit]:
+    """Fallback sections ("being abused", no kind named) give way to any specific category.
+
+    They exist so that a disclosure is never left without a category; once a specific kind is
+    found they would only add a guessed one.
+    """
+    if not any(h.source in fallback_ids for h in live):
+        return live
+    specific = any(h.category in _SAFEGUARDING and h.source not in fallback_ids for h in live)
+    return [h for h in live if h.source not in fallback_ids] if specific else live
+
+
 def screen_text(
     text: str, channel: str | None = None, lex: Lexicon | None = None
 ) -> ScreeningResult:
@@ -174,6 +186,9 @@ def screen_text(
             if made is not None:
                 made.index()
                 live.append(made)
+
+    if lex.fallback_ids:
+        live = _drop_fallback(live, lex.fallback_ids)
 
     rank = 0
     matches: dict[tuple[str, int, int], Match] = {}

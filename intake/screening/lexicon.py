@@ -44,6 +44,7 @@ class Section:
     urgency: str
     regex: re.Pattern[str]
     anchors: frozenset[str] | None  # run the regex only if one is in the message; None = always
+    fallback: bool = False  # counts only when no other safeguarding category is found
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +77,7 @@ class Lexicon:
     clause_breaks: frozenset[str]
     sentence_breaks: frozenset[str]
     english: frozenset[str]
+    fallback_ids: frozenset[str] = frozenset()
 
 
 def _load(name: str) -> dict[str, Any]:
@@ -183,6 +185,7 @@ def build() -> Lexicon:
             urgency=s.get("urgency", "routine"),
             regex=_alternation(s.get("phrases", []), s.get("patterns", []), plain),
             anchors=_anchors(s.get("phrases", []), s.get("patterns", []), plain),
+            fallback=bool(s.get("fallback", False)),
         )
         for s in lex["section"]
     )
@@ -220,6 +223,7 @@ def build() -> Lexicon:
         clause_breaks=frozenset(" ".join(plain(w).words) for w in scope["clause_breaks"]),
         sentence_breaks=frozenset(" ".join(plain(w).words) for w in scope["sentence_breaks"]),
         english=english,
+        fallback_ids=frozenset(s.id for s in sections if s.fallback),
     )
 
 
