@@ -104,6 +104,13 @@ class Settings:
     voice_language: str = "en-GB"
     voice_ack_without_transcript: bool = False
 
+    # SMS conversation and merging (issue 6): texts from one number within the window join one
+    # referral; at most `conversation_max_questions` questions per referral; cross-channel
+    # merges only into referrals received in the last `merge_window_days`.
+    conversation_window_minutes: float = 10.0
+    conversation_max_questions: int = 3
+    merge_window_days: int = 14
+
     @property
     def sqlite_path(self) -> Path:
         return self.data_dir / "intake.db"
@@ -187,4 +194,7 @@ def load_settings(environ: dict[str, str] | None = None, *, dotenv: bool = True)
         voice_say_voice=env("VOICE_SAY_VOICE") or Settings.voice_say_voice,
         voice_language=env("VOICE_LANGUAGE") or Settings.voice_language,
         voice_ack_without_transcript=_bool(env("VOICE_ACK_WITHOUT_TRANSCRIPT"), False),
+        conversation_window_minutes=float(env("CONVERSATION_WINDOW_MINUTES") or 10),
+        conversation_max_questions=int(env("CONVERSATION_MAX_QUESTIONS") or 3),
+        merge_window_days=int(env("MERGE_WINDOW_DAYS") or 14),
     )

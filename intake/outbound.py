@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from intake import optout
 from intake.config import Settings
 from intake.store import Store
 
@@ -31,7 +32,7 @@ class Unreachable(Exception):
 
 @dataclass(frozen=True)
 class Outcome:
-    status: str  # sent, rejected, duplicate
+    status: str  # sent, rejected, duplicate, suppressed (an opted-out number)
     provider_id: str | None = None
     detail: str = ""
 
@@ -96,10 +97,16 @@ def send(
     )
     if claim is None:
         return Outcome("duplicate")
+    if channel == "sms" and optout.is_opted_out(store, to):  # STOP until START (intake.optout)
+        store.finish_outbound(claim, status="suppressed", detail="opted out")
+        log.info("%s %s for referral %s not sent: number opted out", channel, kind, referral_id)
+        return Outcome("suppressed", detail="opted out")
     try:
         provider_id = sender(settings, to, body)
     except Rejected as exc:
         store.finish_outbound(claim, status="rejected", detail=str(exc))
+        if channel == "sms" and "code 21610" in str(exc):
+            optout.note_provider_opt_out(store, to, f"outbound:{claim}")
         log.warning("%s %s for referral %s rejected: %s", channel, kind, referral_id, exc)
         return Outcome("rejected", detail=str(exc))
     except Unreachable:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.exc import IntegrityError
 
-from intake import acknowledge, alerts, forwarding, outbound, ratelimit
+from intake import acknowledge, alerts, conversation, forwarding, merge, outbound, ratelimit
 from intake.extraction import extract
 from intake.models import InboundMessage, Referral
 from intake.reference import new_reference
@@ -60,6 +60,15 @@ def store_referral(runtime: Runtime, message: InboundMessage) -> tuple[Referral,
     if existing:
         return existing, False
     referral = build_referral(message)
+    match = merge.find_certain(runtime, message, referral)  # the same person on another channel
+    if match is not None:
+        target, how = match
+        try:
+            return merge.absorb(runtime, target, message, how=f"merge:{how}"), False
+        except DuplicateMessage:
+            found = store.find_referral_for_message(message.channel, message.provider_id)
+            assert found is not None
+            return found, False
     for _attempt in range(5):
         try:
             referral = store.create_referral(referral, message)
@@ -78,6 +87,7 @@ def store_referral(runtime: Runtime, message: InboundMessage) -> tuple[Referral,
         referral_id=referral.id,
         detail={"channel": message.channel, "urgency": referral.urgency},
     )
+    merge.link_possible(runtime, referral)  # possible duplicates: linked for a person, not merged
     return referral, True
 
 
@@ -87,6 +97,7 @@ def send_acknowledgement(runtime: Runtime, referral: Referral, message: InboundM
         return f"skipped: {decision.reason}"
     if not ratelimit.admit_acknowledgement(runtime, referral, message, decision.dedupe_key):
         return "skipped: rate limited"
+    decision = conversation.with_first_question(runtime, referral, message, decision)
     outcome = outbound.send(
         runtime.settings,
         runtime.store,
@@ -103,7 +114,19 @@ def send_acknowledgement(runtime: Runtime, referral: Referral, message: InboundM
 
 
 def handle_inbound(runtime: Runtime, message: InboundMessage) -> Result:
+    if message.channel != "sms":
+        return _handle_inbound(runtime, message)
+    with conversation.sender_lock(runtime, message.sender):
+        handled = conversation.intercept(runtime, message)  # STOP/HELP/START, or a reply
+        if handled is not None:
+            return Result(handled.reference, created=False, acknowledgement=handled.outcome)
+        return _handle_inbound(runtime, message)
+
+
+def _handle_inbound(runtime: Runtime, message: InboundMessage) -> Result:
     referral, created = store_referral(runtime, message)
+    if message.channel == "sms":
+        conversation.start(runtime, referral, message)  # later texts within the window join it
     alert_failed = raise_later(alerts.alert_emergency, runtime, referral)
     if referral.forward_status != "delivered":
         forwarding.schedule(runtime, referral, "created")  # deduped on (reference, event id)

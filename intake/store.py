@@ -184,6 +184,52 @@ voice_calls = sa.Table(
 )
 
 
+# SMS conversations (issue 6): one row per SMS referral, so a later text from the same number
+# within the window joins it and the questions asked so far are known (`intake.conversation`).
+sms_conversations = sa.Table(
+    "sms_conversations",
+    metadata,
+    sa.Column("referral_id", sa.Integer, sa.ForeignKey("referrals.id"), primary_key=True),
+    sa.Column("phone", sa.String(64), nullable=False),
+    sa.Column("asked", sa.JSON, nullable=False, default=list),
+    sa.Column("pending", sa.String(32), nullable=True),
+    sa.Column("stopped", sa.String(32), nullable=True),
+    sa.Column("last_activity_at", UTCDateTime, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False, default=utcnow),
+    sa.Index("ix_sms_conversations_phone", "phone", "last_activity_at"),
+)
+
+# Our own SMS suppression list (STOP ... START), kept even though Twilio keeps one: nothing is
+# sent to a number while `opted_out` is true (`intake.optout`, checked in `intake.outbound`).
+sms_optouts = sa.Table(
+    "sms_optouts",
+    metadata,
+    sa.Column("phone", sa.String(64), primary_key=True),
+    sa.Column("opted_out", sa.Boolean, nullable=False),
+    sa.Column("keyword", sa.String(32), nullable=False, default=""),
+    sa.Column("provider_id", sa.String(255), nullable=False, default=""),
+    sa.Column("changed_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False, default=utcnow),
+)
+
+# Possible duplicates a person should look at (same name and postcode, different contact ...):
+# linked, never merged automatically (`intake.merge`).
+referral_links = sa.Table(
+    "referral_links",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("referral_id", sa.Integer, sa.ForeignKey("referrals.id"), nullable=False),
+    sa.Column("other_id", sa.Integer, sa.ForeignKey("referrals.id"), nullable=False),
+    sa.Column("reason", sa.String(64), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False, default="suggested"),
+    sa.Column("created_at", UTCDateTime, nullable=False, default=utcnow),
+    sa.Column("decided_at", UTCDateTime, nullable=True),
+    sa.Column("decided_by", sa.String(320), nullable=True),
+    sa.UniqueConstraint("referral_id", "other_id", name="uq_referral_links_pair"),
+    sa.Index("ix_referral_links_other", "other_id"),
+)
+
+
 def normalise_url(url: str) -> str:
     """Accept the URLs people paste (`postgres://`, `postgresql://`) and use the psycopg 3 driver."""
     for prefix in ("postgres://", "postgresql://"):

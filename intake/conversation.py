@@ -1,0 +1,459 @@
+"""Texts come in pieces: join them into one referral and ask, one at a time, for what is missing.
+
+A text from a number that has an open SMS conversation whose last activity (a text in, or a
+question out) is within `conversation_window_minutes` joins that referral instead of starting a
+new one. The text is read as the answer to the question last asked (`interpret_answer`), the
+whole conversation is screened and extracted again (urgency is never lowered automatically), the
+referral is forwarded again as an update, and the next question is sent, if any.
+
+Questions (`templates/questions/<key>.txt`, chosen by `intake.extraction.questions`):
+- the first one rides on the acknowledgement, so a person gets one text back, not two;
+- never on an emergency acknowledgement: that text carries the 999 advice and nothing else, and
+  the referral is already forwarded; questions follow only if the person texts again;
+- never when it is not safe to contact, the number opted out, or the referral was closed;
+- at most `conversation_max_questions` per referral, each key at most once; a field extracted
+  with confidence below `CONFIDENT` counts as missing.
+
+STOP / START / HELP are handled here too, before anything else (`intake.optout`).
+Each step is idempotent on the MessageSid: a re-run finds the stored message and only sends
+what was not sent (questions and help texts are deduplicated in the outbound table).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from redis.exceptions import LockError, RedisError
+
+from intake import acknowledge, alerts, merge, optout, outbound, ratelimit
+from intake.extraction import extract
+from intake.extraction.questions import interpret_answer, next_question, question_text
+from intake.models import InboundMessage, Referral, utcnow
+from intake.runtime import Runtime
+from intake.store import DuplicateMessage, Store, messages, referrals, sms_conversations
+from intake.templating import render_text
+
+log = logging.getLogger(__name__)
+
+SYSTEM_ACTOR = "system"
+CHANNEL = "sms"
+CONFIDENT = 0.5
+LOCK_SECONDS = 120
+
+
+@dataclass(frozen=True)
+class Conversation:
+    referral_id: int
+    phone: str
+    asked: list[str]
+    pending: str | None
+    stopped: str | None
+    last_activity_at: datetime
+
+
+@dataclass(frozen=True)
+class Handled:
+    """What the conversation did with a text the pipeline should not treat as a new referral."""
+
+    reference: str
+    outcome: str
+
+
+# -- storage ----------------------------------------------------------------------------------
+
+
+def _row(row: sa.Row[Any]) -> Conversation:
+    m = row._mapping
+    return Conversation(
+        referral_id=m["referral_id"],
+        phone=m["phone"],
+        asked=list(m["asked"] or []),
+        pending=m["pending"],
+        stopped=m["stopped"],
+        last_activity_at=m["last_activity_at"],
+    )
+
+
+def get(store: Store, referral_id: int) -> Conversation | None:
+    with store.engine.connect() as conn:
+        row = conn.execute(
+            sa.select(sms_conversations).where(sms_conversations.c.referral_id == referral_id)
+        ).first()
+    return _row(row) if row else None
+
+
+def open_conversation(
+    store: Store, phone: str, at: datetime, window: timedelta
+) -> Conversation | None:
+    """The latest conversation with `phone` still open at `at` (last activity within `window`)."""
+    query = (
+        sa.select(sms_conversations)
+        .join(referrals, referrals.c.id == sms_conversations.c.referral_id)
+        .where(
+            sms_conversations.c.phone == optout.normalise_phone(phone),
+            sms_conversations.c.last_activity_at >= at - window,
+            referrals.c.status != "closed",
+        )
+        .order_by(sms_conversations.c.last_activity_at.desc())
+        .limit(1)
+    )
+    with store.engine.connect() as conn:
+        row = conn.execute(query).first()
+    return _row(row) if row else None
+
+
+def _update(store: Store, referral_id: int, **values: Any) -> None:
+    with store.engine.begin() as conn:
+        conn.execute(
+            sms_conversations.update()
+            .where(sms_conversations.c.referral_id == referral_id)
+            .values(**values)
+        )
+
+
+def _touch(store: Store, conv: Conversation, at: datetime, **values: Any) -> None:
+    _update(store, conv.referral_id, last_activity_at=max(conv.last_activity_at, at), **values)
+
+
+def start(runtime: Runtime, referral: Referral, message: InboundMessage) -> Conversation:
+    """Open (or find) the conversation for an SMS referral's first text from this number."""
+    assert referral.id is not None
+    store = runtime.store
+    found = get(store, referral.id)
+    if found is not None:
+        return found
+    try:
+        with store.engine.begin() as conn:
+            conn.execute(
+                sms_conversations.insert().values(
+                    referral_id=referral.id,
+                    phone=optout.normalise_phone(message.sender),
+                    asked=[],
+                    pending=None,
+                    stopped=None,
+                    last_activity_at=message.received_at,
+                    created_at=utcnow(),
+                )
+            )
+    except sa.exc.IntegrityError:
+        pass  # another run made it
+    made = get(store, referral.id)
+    assert made is not None
+    return made
+
+
+@contextmanager
+def sender_lock(runtime: Runtime, phone: str) -> Iterator[None]:
+    """One text per number at a time, so two pieces processed at once cannot make two referrals."""
+    digest = hashlib.sha256(optout.normalise_phone(phone).encode()).hexdigest()[:32]
+    lock = runtime.redis.lock(
+        f"{runtime.settings.queue_prefix}:conversation:{digest}",
+        timeout=LOCK_SECONDS,
+        blocking_timeout=LOCK_SECONDS / 2,
+    )
+    try:
+        acquired = lock.acquire()
+    except RedisError as exc:
+        log.warning("conversation lock unavailable (%s): going on without it", type(exc).__name__)
+        acquired = False
+    try:
+        yield
+    finally:
+        if acquired:
+            try:
+                lock.release()
+            except LockError:
+                log.warning("conversation lock expired before the text was handled")
+
+
+# -- questions --------------------------------------------------------------------------------
+
+
+def confident_fields(fields: dict[str, Any]) -> dict[str, Any]:
+    """The fields we are sure enough of not to ask about (pure)."""
+    confidence = fields.get("confidence") or {}
+    return {
+        k: v
+        for k, v in fields.items()
+        if not isinstance(confidence.get(k), int | float) or confidence[k] >= CONFIDENT
+    }
+
+
+def _may_ask(runtime: Runtime, referral: Referral, conv: Conversation | None) -> str | None:
+    """Why no question may go to this referral's number now, or None."""
+    if conv is None:
+        return "no conversation"
+    if conv.stopped:
+        return conv.stopped
+    if referral.status == "closed":
+        return "closed"
+    if not referral.safe_to_contact or referral.fields.get("safe_to_contact") is False:
+        return "not safe to contact"
+    if optout.is_opted_out(runtime.store, conv.phone):
+        return "opted out"
+    return None
+
+
+def _question(runtime: Runtime, referral: Referral, conv: Conversation) -> tuple[str, str] | None:
+    settings = runtime.settings
+    return next_question(
+        confident_fields(referral.fields),
+        conv.asked,
+        settings.conversation_max_questions,
+        settings.templates_dir / "questions",
+    )
+
+
+def with_first_question(
+    runtime: Runtime, referral: Referral, message: InboundMessage, plan: acknowledge.Plan
+) -> acknowledge.Plan:
+    """The acknowledgement, with the first question added when one should be asked."""
+    if message.channel != CHANNEL or plan.channel != CHANNEL or referral.id is None:
+        return plan
+    if referral.urgency == "emergency":
+        return plan  # the 999 advice goes alone
+    store = runtime.store
+    conv = get(store, referral.id)
+    if conv is None or _may_ask(runtime, referral, conv):
+        return plan
+    if any(o["dedupe_key"] == plan.dedupe_key for o in store.outbound_for(referral.id)):
+        return plan  # already sent (a re-run): nothing new to record
+    if conv.asked:
+        key = conv.asked[0]  # a retry of an acknowledgement that failed to send
+        text = question_text(key, runtime.settings.templates_dir / "questions")
+    else:
+        chosen = _question(runtime, referral, conv)
+        if chosen is None:
+            return plan
+        key, text = chosen
+        _touch(store, conv, utcnow(), asked=[key], pending=key)
+        _audit_question(store, referral.id, key)
+    return replace(plan, body=f"{plan.body}\n\n{text}")
+
+
+def _audit_question(store: Store, referral_id: int, key: str) -> None:
+    detail = {"key": key}
+    store.audit(SYSTEM_ACTOR, "referral.question_asked", referral_id=referral_id, detail=detail)
+
+
+def ask_next(runtime: Runtime, referral: Referral) -> str:
+    """Send the next question, if one should be asked; returns what happened."""
+    assert referral.id is not None
+    store = runtime.store
+    conv = get(store, referral.id)
+    reason = _may_ask(runtime, referral, conv)
+    if reason or conv is None:
+        return f"no question: {reason}"
+    chosen = _question(runtime, referral, conv)
+    if chosen is None:
+        limit = runtime.settings.conversation_max_questions
+        why = "limit reached" if len(conv.asked) >= limit else "nothing missing"
+        return f"no question: {why}"
+    key, text = chosen
+    outcome = outbound.send(
+        runtime.settings,
+        store,
+        channel=CHANNEL,
+        to=conv.phone,
+        body=text,
+        kind="question",
+        referral_id=referral.id,
+        dedupe_key=f"question:{referral.reference}:{key}",
+    )
+    if outcome.status in ("sent", "duplicate", "rejected"):
+        # Recorded after sending: a retry re-sends nothing (the dedupe key) and records it then.
+        _touch(store, conv, utcnow(), asked=[*conv.asked, key], pending=key)
+        if outcome.status == "sent":
+            _audit_question(store, referral.id, key)
+    return f"asked {key}: {outcome.status}"
+
+
+# -- a text from someone we are talking to ----------------------------------------------------
+
+
+def intercept(runtime: Runtime, message: InboundMessage) -> Handled | None:
+    """Handle a text that is a keyword or part of an open conversation; None for a new referral.
+
+    Call under `sender_lock(runtime, message.sender)`.
+    """
+    store = runtime.store
+    word = optout.keyword_of(
+        message.body, message.meta, opted_out=optout.is_opted_out(store, message.sender)
+    )
+    if word is not None:
+        return _keyword(runtime, message, word)
+    existing = store.find_referral_for_message(CHANNEL, message.provider_id)
+    if existing is not None:
+        if not _joined_by_conversation(store, message.provider_id):
+            return None  # the referral's first text: the pipeline finishes its own steps
+        alerts.alert_emergency(runtime, existing)  # idempotent; a retry after a failed alert
+        escalated = _emergency_advice(runtime, existing, message)
+        asked = "no question: emergency advice sent" if escalated else ask_next(runtime, existing)
+        return Handled(existing.reference, "already stored; " + asked)
+    window = timedelta(minutes=runtime.settings.conversation_window_minutes)
+    conv = open_conversation(store, message.sender, message.received_at, window)
+    if conv is None:
+        return None
+    referral = store.get_referral_by_id(conv.referral_id)
+    assert referral is not None
+    return _continue(runtime, referral, conv, message)
+
+
+def _joined_by_conversation(store: Store, provider_id: str) -> bool:
+    with store.engine.connect() as conn:
+        meta = conn.execute(
+            sa.select(messages.c.meta).where(
+                messages.c.channel == CHANNEL, messages.c.provider_id == provider_id
+            )
+        ).scalar_one_or_none()
+    return isinstance(meta, dict) and meta.get("joined_by") == "conversation"
+
+
+def _continue(
+    runtime: Runtime, referral: Referral, conv: Conversation, message: InboundMessage
+) -> Handled:
+    store = runtime.store
+    assert referral.id is not None
+    earlier = [m["body"] for m in store.messages_for(referral.id) if m["channel"] == CHANNEL]
+    combined = "\n".join(b for b in [*earlier, message.body] if b)
+    extraction = extract(combined, CHANNEL, message.sender)
+    at = message.received_at.isoformat()
+    fields = merge.fill_fields(
+        referral.fields,
+        extraction.to_dict(),
+        {"source": "conversation", "message": message.provider_id, "at": at},
+    )
+    answer = interpret_answer(conv.pending, message.body) if conv.pending else {}
+    if answer:
+        fields = merge.apply_answer(
+            fields,
+            answer,
+            {
+                "source": "sms_answer",
+                "question": conv.pending,
+                "message": message.provider_id,
+                "at": at,
+            },
+        )
+    try:
+        updated = merge.absorb(runtime, referral, message, how="conversation", fields=fields)
+    except DuplicateMessage:
+        return Handled(referral.reference, "already stored")
+    _touch(store, conv, message.received_at, pending=None if answer else conv.pending)
+    if answer:
+        store.audit(
+            SYSTEM_ACTOR,
+            "referral.question_answered",
+            referral_id=referral.id,
+            detail={"key": conv.pending, "fields": sorted(k for k in answer if k not in ("need",))},
+        )
+    alerts.alert_emergency(runtime, updated)  # once per contact, only for emergencies
+    if _emergency_advice(runtime, updated, message):
+        asked = "no question: emergency advice sent"
+    else:
+        asked = ask_next(runtime, updated)
+    log.info(
+        "referral %s: text joined the conversation (%s), urgency %s, %s",
+        updated.reference,
+        f"answered {conv.pending}" if answer else "no answer recognised",
+        updated.urgency,
+        asked,
+    )
+    return Handled(updated.reference, f"continued; {asked}")
+
+
+def _emergency_advice(runtime: Runtime, referral: Referral, message: InboundMessage) -> bool:
+    """Send the 999 advice now if the conversation became an emergency; True if it went now.
+
+    A referral that was an emergency from its first text had the advice in its acknowledgement
+    (recognised by its body), so later texts go on to questions as usual.
+    """
+    if referral.urgency != "emergency" or referral.id is None:
+        return False
+    plan = acknowledge.plan(runtime.settings, referral, message)
+    if isinstance(plan, acknowledge.Skip):
+        return False
+    for sent in runtime.store.outbound_for(referral.id):
+        same = sent["kind"] == "ack" and sent["recipient"] == plan.to
+        if same and sent["body"].startswith(plan.body):
+            return False
+    outcome = outbound.send(
+        runtime.settings,
+        runtime.store,
+        channel=plan.channel,
+        to=plan.to,
+        body=plan.body,
+        kind="ack",
+        referral_id=referral.id,
+        dedupe_key=f"ack-emergency:{referral.reference}:{message.sender}",
+    )
+    return outcome.status == "sent"
+
+
+# -- STOP, START, HELP ------------------------------------------------------------------------
+
+
+def _keyword(runtime: Runtime, message: InboundMessage, word: str) -> Handled:
+    store, settings = runtime.store, runtime.settings
+    window = timedelta(minutes=settings.conversation_window_minutes)
+    conv = open_conversation(store, message.sender, message.received_at, window)
+    reference = ""
+    if conv is not None:
+        referral = store.get_referral_by_id(conv.referral_id)
+        reference = referral.reference if referral else ""
+        stored = replace(message, meta={**message.meta, "joined_by": f"keyword:{word}"})
+        with contextlib.suppress(DuplicateMessage):
+            store.add_message(conv.referral_id, stored)  # the advocate sees the STOP too
+    if word in ("stop", "start"):
+        opted_out = word == "stop"
+        changed = optout.record(
+            store,
+            message.sender,
+            opted_out=opted_out,
+            keyword=message.body.strip().upper()[:32] or word.upper(),
+            provider_id=message.provider_id,
+            at=message.received_at,
+        )
+        if conv is not None and changed:
+            _update(store, conv.referral_id, stopped="opted out" if opted_out else None)
+        store.audit(
+            SYSTEM_ACTOR,
+            "sms.opted_out" if opted_out else "sms.opted_in",
+            referral_id=conv.referral_id if conv else None,
+            detail={"keyword": word, "applied": changed},
+        )
+        log.info("sms %s: %s", message.provider_id, "opted out" if opted_out else "opted back in")
+        return Handled(reference, "opted out" if opted_out else "opted in")
+    dedupe_key = f"help:{message.provider_id}"
+    admitted = ratelimit.admit(
+        settings, runtime.redis, channel=CHANNEL, sender=message.sender, member=dedupe_key,
+        kind="help",
+    )
+    if not admitted:
+        return Handled(reference, "help: rate limited")
+    body = render_text(
+        settings.templates_dir,
+        "sms/help.txt",
+        org_name=settings.org_name,
+        crisis_line=settings.crisis_line,
+        reference=reference,
+    )
+    outcome = outbound.send(
+        settings,
+        store,
+        channel=CHANNEL,
+        to=message.sender,
+        body=body,
+        kind="help",
+        referral_id=conv.referral_id if conv else None,
+        dedupe_key=dedupe_key,
+    )
+    return Handled(reference, f"help: {outcome.status}")

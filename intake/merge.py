@@ -1,0 +1,450 @@
+"""One person, one referral: merging messages across channels, linking possible duplicates.
+
+A message joins an existing referral automatically only when that is certain:
+- it quotes the referral's reference (REF-XXXXXX), or
+- it comes on another channel (a text, then an email) and shares a phone number or an email
+  address with the referral (sender, or a contact in either one's fields), and the two do not
+  name different people (a social worker refers many clients from one address).
+
+Anything weaker (same name and postcode, same NHS number, the same contact on the same channel
+outside the conversation window) is only *linked* in `referral_links` for a person to confirm:
+merging two people's referrals would be worse than showing one person twice.
+
+Voice referrals are left alone: a call's referral is rebuilt from its call record on every event.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from intake import forwarding
+from intake.extraction import extract
+from intake.models import URGENCY_RANK, InboundMessage, Referral, utcnow
+from intake.reference import find_reference
+from intake.runtime import Runtime
+from intake.screening import screen
+from intake.store import (
+    DuplicateMessage,
+    Store,
+    attachments,
+    messages,
+    referral_links,
+    referrals,
+)
+
+log = logging.getLogger(__name__)
+
+SYSTEM_ACTOR = "system"
+MERGE_CHANNELS = ("sms", "email")
+CANDIDATE_LIMIT = 500
+_META_KEYS = ("confidence", "provenance")
+_EMPTY: tuple[Any, ...] = (None, "", [], {})
+
+
+# -- pure helpers -----------------------------------------------------------------------------
+
+
+def _norm_contact(value: object) -> str | None:
+    if not isinstance(value, str) or not value.strip():
+        return None
+    value = value.strip()
+    if "@" in value:
+        return value.lower()
+    digits = re.sub(r"[\s()-]", "", value)
+    return digits if len(digits) >= 7 else None
+
+
+def contacts(sender: str, fields: dict[str, Any]) -> set[str]:
+    """Phone numbers and email addresses that identify whoever sent or is named as the contact."""
+    found = {_norm_contact(sender)}
+    for holder in (fields, fields.get("referrer") or {}):
+        if isinstance(holder, dict):
+            found.add(_norm_contact(holder.get("phone")))
+            found.add(_norm_contact(holder.get("email")))
+    return {c for c in found if c}
+
+
+def _norm_name(value: object) -> str | None:
+    if not isinstance(value, str):
+        return None
+    words = re.findall(r"[a-z]+", value.lower())
+    return " ".join(words) or None
+
+
+def subject(fields: dict[str, Any]) -> dict[str, str]:
+    """Who the referral is about: name, date of birth, NHS number, postcode (when stated)."""
+    name = fields.get("subject_name") or fields.get("name")
+    out = {
+        "name": _norm_name(name),
+        "dob": str(fields["dob"]) if fields.get("dob") else None,
+        "nhs_number": re.sub(r"\D", "", str(fields.get("nhs_number") or "")) or None,
+        "postcode": re.sub(r"\s", "", str(fields.get("postcode") or "")).upper() or None,
+    }
+    return {k: v for k, v in out.items() if v}
+
+
+def different_people(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Whether two referrals' fields name different people (stated name, DOB or NHS no. differ)."""
+    sa_, sb = subject(a), subject(b)
+    return any(k in sa_ and k in sb and sa_[k] != sb[k] for k in ("name", "dob", "nhs_number"))
+
+
+def duplicate_reason(a: dict[str, Any], b: dict[str, Any]) -> str | None:
+    """Why two referrals may be about the same person, or None (pure)."""
+    sa_, sb = subject(a), subject(b)
+    if sa_.get("nhs_number") and sa_.get("nhs_number") == sb.get("nhs_number"):
+        return "same_nhs_number"
+    if sa_.get("name") and sa_.get("name") == sb.get("name"):
+        if sa_.get("postcode") and sa_.get("postcode") == sb.get("postcode"):
+            return "same_name_and_postcode"
+        if sa_.get("dob") and sa_.get("dob") == sb.get("dob"):
+            return "same_name_and_dob"
+    return None
+
+
+def fill_fields(
+    existing: dict[str, Any], new: dict[str, Any], provenance: dict[str, Any]
+) -> dict[str, Any]:
+    """`existing` plus what `new` adds; a known value is never replaced by a guess from text.
+
+    The one exception is safety: a later "don't contact me" always wins.
+    """
+    out = dict(existing)
+    confidence = dict(existing.get("confidence") or {})
+    sources = dict(existing.get("provenance") or {})
+    new_conf = new.get("confidence") or {}
+    for key, value in new.items():
+        if key in _META_KEYS or value in _EMPTY:
+            continue
+        unsafe = key == "safe_to_contact" and value is False and out.get(key) is not False
+        if out.get(key) not in _EMPTY and not unsafe:
+            continue
+        out[key] = value
+        if key in new_conf:
+            confidence[key] = new_conf[key]
+        sources[key] = provenance
+    if confidence:
+        out["confidence"] = confidence
+    if sources:
+        out["provenance"] = sources
+    return out
+
+
+def apply_answer(
+    existing: dict[str, Any],
+    answer: dict[str, Any],
+    provenance: dict[str, Any],
+    confidence: float = 0.9,
+) -> dict[str, Any]:
+    """Fields the person gave in reply to a question: they replace what was guessed before."""
+    out = dict(existing)
+    conf = dict(existing.get("confidence") or {})
+    sources = dict(existing.get("provenance") or {})
+    for key, value in answer.items():
+        if key in _META_KEYS or value in _EMPTY:
+            continue
+        out[key] = value
+        conf[key] = confidence
+        sources[key] = provenance
+    out["confidence"], out["provenance"] = conf, sources
+    return out
+
+
+def most_urgent(*levels: str) -> str:
+    return min(levels, key=lambda level: URGENCY_RANK.get(level, len(URGENCY_RANK)))
+
+
+# -- updating a referral with a new message ---------------------------------------------------
+
+
+def absorb(
+    runtime: Runtime,
+    referral: Referral,
+    message: InboundMessage,
+    *,
+    how: str,
+    fields: dict[str, Any] | None = None,
+) -> Referral:
+    """Add `message` to `referral`, screen the whole conversation again, update the fields.
+
+    `fields` is the referral's new field set when the caller worked it out (the SMS conversation
+    applies answers); otherwise what the message's own extraction adds is filled in. Urgency is
+    never lowered automatically: a later, calmer message is flagged for review instead.
+    Raises `DuplicateMessage` if the message is already stored (a re-run).
+    """
+    store = runtime.store
+    assert referral.id is not None
+    stored = InboundMessage(
+        channel=message.channel,
+        provider_id=message.provider_id,
+        sender=message.sender,
+        recipient=message.recipient,
+        body=message.body,
+        received_at=message.received_at,
+        meta={**message.meta, "joined_by": how},
+    )
+    store.add_message(referral.id, stored)
+    combined = "\n".join(m["body"] for m in store.messages_for(referral.id) if m["body"])
+    screening = screen(combined, message.channel)
+    if fields is None:
+        extraction = extract(message.body, message.channel, message.sender)
+        provenance = {"source": how, "channel": message.channel, "message": message.provider_id}
+        fields = fill_fields(referral.fields, extraction.to_dict(), provenance)
+    urgency = most_urgent(referral.urgency, screening.urgency)
+    screening_dict = screening.to_dict()
+    if URGENCY_RANK.get(screening.urgency, 2) > URGENCY_RANK.get(referral.urgency, 2):
+        screening_dict["urgency"] = referral.urgency
+        screening_dict["needs_review"] = True
+        screening_dict["review_reason"] = (
+            f"the conversation now reads {screening.urgency}; urgency kept at {referral.urgency}"
+        )
+    safe = (
+        referral.safe_to_contact
+        and screening.safe_to_contact
+        and fields.get("safe_to_contact") is not False
+    )
+    store.update_referral(
+        referral.id,
+        urgency=urgency,
+        safeguarding=sorted(set(referral.safeguarding) | set(screening.safeguarding)),
+        screening=screening_dict,
+        fields=fields,
+        safe_to_contact=safe,
+    )
+    store.audit(
+        SYSTEM_ACTOR,
+        "referral.message_added",
+        referral_id=referral.id,
+        detail={"channel": message.channel, "joined_by": how, "urgency": screening.urgency},
+    )
+    if urgency != referral.urgency:
+        store.audit(
+            SYSTEM_ACTOR,
+            "referral.escalated",
+            referral_id=referral.id,
+            detail={"from": referral.urgency, "to": urgency, "by": how},
+        )
+    updated = store.get_referral_by_id(referral.id)
+    assert updated is not None
+    forwarding.schedule(runtime, updated, "updated")  # deduped on the referral's content
+    return updated
+
+
+# -- finding the referral a new message belongs to --------------------------------------------
+
+
+def _open_since(runtime: Runtime) -> Any:
+    since = utcnow() - timedelta(days=runtime.settings.merge_window_days)
+    return sa.and_(referrals.c.status != "closed", referrals.c.received_at >= since)
+
+
+def _candidates(store: Store, condition: Any) -> list[Referral]:
+    from intake.store import _row_to_referral
+
+    query = (
+        sa.select(referrals)
+        .where(condition)
+        .order_by(referrals.c.received_at.desc(), referrals.c.id.desc())
+        .limit(CANDIDATE_LIMIT)
+    )
+    with store.engine.connect() as conn:
+        return [_row_to_referral(row) for row in conn.execute(query)]
+
+
+def _message_senders(store: Store, referral_ids: list[int]) -> dict[int, set[str]]:
+    if not referral_ids:
+        return {}
+    query = sa.select(messages.c.referral_id, messages.c.sender, messages.c.channel).where(
+        messages.c.referral_id.in_(referral_ids)
+    )
+    out: dict[int, set[str]] = {}
+    with store.engine.connect() as conn:
+        for rid, sender, channel in conn.execute(query):
+            value = _norm_contact(sender)
+            if value:
+                out.setdefault(rid, set()).add(f"{channel}|{value}")
+    return out
+
+
+def find_certain(
+    runtime: Runtime, message: InboundMessage, fresh: Referral
+) -> tuple[Referral, str] | None:
+    """The referral `message` certainly belongs to, and why (`reference` or `contact`)."""
+    if message.channel not in MERGE_CHANNELS:
+        return None
+    store = runtime.store
+    quoted = find_reference(message.body)
+    if quoted:
+        found = store.get_referral(quoted)
+        if found is not None and found.status != "closed":
+            return found, "reference"
+    mine = contacts(message.sender, fresh.fields)
+    if not mine:
+        return None
+    pool = _candidates(
+        store,
+        sa.and_(
+            _open_since(runtime),
+            referrals.c.channel.in_(MERGE_CHANNELS),
+            referrals.c.channel != message.channel,
+        ),
+    )
+    senders = _message_senders(store, [r.id for r in pool if r.id is not None])
+    for candidate in pool:
+        theirs = contacts(candidate.sender, candidate.fields)
+        theirs |= {
+            value.split("|", 1)[1]
+            for value in senders.get(candidate.id or 0, set())
+            if not value.startswith(f"{message.channel}|")
+        }
+        if mine & theirs and not different_people(candidate.fields, fresh.fields):
+            return candidate, "contact"
+    return None
+
+
+def link_possible(runtime: Runtime, referral: Referral) -> list[tuple[int, str]]:
+    """Link `referral` to earlier open referrals that may be the same person; (other_id, reason)."""
+    assert referral.id is not None
+    store = runtime.store
+    pool = _candidates(store, sa.and_(_open_since(runtime), referrals.c.id != referral.id))
+    mine = contacts(referral.sender, referral.fields)
+    made: list[tuple[int, str]] = []
+    for candidate in pool:
+        reason = duplicate_reason(referral.fields, candidate.fields)
+        if (
+            reason is None
+            and mine & contacts(candidate.sender, candidate.fields)
+            and not different_people(referral.fields, candidate.fields)
+        ):
+            reason = "same_contact"
+        if not reason or candidate.id is None:
+            continue
+        if _insert_link(store, referral.id, candidate.id, reason):
+            made.append((candidate.id, reason))
+    if made:
+        store.audit(
+            SYSTEM_ACTOR,
+            "referral.possible_duplicate",
+            referral_id=referral.id,
+            detail={"links": [{"other_id": o, "reason": r} for o, r in made]},
+        )
+    return made
+
+
+def _insert_link(store: Store, referral_id: int, other_id: int, reason: str) -> bool:
+    try:
+        with store.engine.begin() as conn:
+            conn.execute(
+                referral_links.insert().values(
+                    referral_id=referral_id,
+                    other_id=other_id,
+                    reason=reason,
+                    status="suggested",
+                    created_at=utcnow(),
+                )
+            )
+        return True
+    except IntegrityError:
+        return False
+
+
+def links_for(store: Store, referral_id: int) -> list[dict[str, Any]]:
+    """Every link touching a referral, either side, oldest first."""
+    query = (
+        sa.select(referral_links)
+        .where(
+            sa.or_(
+                referral_links.c.referral_id == referral_id,
+                referral_links.c.other_id == referral_id,
+            )
+        )
+        .order_by(referral_links.c.id)
+    )
+    with store.engine.connect() as conn:
+        return [dict(row._mapping) for row in conn.execute(query)]
+
+
+def decide(runtime: Runtime, link_id: int, *, confirm: bool, actor: str) -> Referral | None:
+    """A person's answer on a link: confirm (merge the newer into the older) or reject.
+
+    Returns the referral that remains after a confirmed merge. The newer referral's messages and
+    attachments move to the older one, which gains its missing fields; the newer is closed with
+    `merged_into` in its fields so nothing is lost.
+    """
+    store = runtime.store
+    with store.engine.connect() as conn:
+        row = conn.execute(sa.select(referral_links).where(referral_links.c.id == link_id)).first()
+    if row is None or row.status != "suggested":
+        return None
+    now = utcnow()
+    if not confirm:
+        with store.engine.begin() as conn:
+            conn.execute(
+                referral_links.update()
+                .where(referral_links.c.id == link_id)
+                .values(status="rejected", decided_at=now, decided_by=actor)
+            )
+        store.audit(actor, "referral.link_rejected", referral_id=row.referral_id)
+        return None
+    newer = store.get_referral_by_id(row.referral_id)
+    older = store.get_referral_by_id(row.other_id)
+    assert newer is not None and older is not None and older.id is not None
+    provenance = {"source": "confirmed_merge", "by": actor, "from": newer.reference}
+    fields = fill_fields(older.fields, newer.fields, provenance)
+    with store.engine.begin() as conn:
+        conn.execute(
+            messages.update().where(messages.c.referral_id == newer.id).values(referral_id=older.id)
+        )
+        conn.execute(
+            attachments.update()
+            .where(attachments.c.referral_id == newer.id)
+            .values(referral_id=older.id)
+        )
+        conn.execute(
+            referral_links.update()
+            .where(referral_links.c.id == link_id)
+            .values(status="confirmed", decided_at=now, decided_by=actor)
+        )
+    store.update_referral(
+        older.id,
+        fields=fields,
+        urgency=most_urgent(older.urgency, newer.urgency),
+        safeguarding=sorted(set(older.safeguarding) | set(newer.safeguarding)),
+        safe_to_contact=older.safe_to_contact and newer.safe_to_contact,
+    )
+    store.update_referral(
+        row.referral_id,
+        status="closed",
+        fields={**newer.fields, "merged_into": older.reference},
+    )
+    store.audit(
+        actor,
+        "referral.merged",
+        referral_id=older.id,
+        detail={"from": newer.reference, "link": link_id},
+    )
+    merged = store.get_referral_by_id(older.id)
+    assert merged is not None
+    forwarding.schedule(runtime, merged, "updated")
+    return merged
+
+
+__all__ = [
+    "DuplicateMessage",
+    "absorb",
+    "apply_answer",
+    "contacts",
+    "decide",
+    "different_people",
+    "duplicate_reason",
+    "fill_fields",
+    "find_certain",
+    "link_possible",
+    "links_for",
+]
