@@ -130,8 +130,35 @@ def _alternation(phrases: list[str], patterns: list[str], norm: Normaliser) -> r
     return re.compile(r"(?<![^ ])(?:" + "|".join(bodies) + r")(?![^ ])")
 
 
+def _phrase_anchors(phrase: str, norm: Normaliser) -> set[str] | None:
+    """Words of which at least one must occur wherever `phrase` matches, or None if unknown.
+
+    A literal word is one such word (the longest is the rarest). Failing that, one word from
+    every alternative of an {a|b|c} group: whichever alternative matched left its word.
+    """
+    def usable(word: str) -> list[str]:
+        # "to"/"for" also match "2"/"4" and a prefix word matches longer words: not anchors.
+        if word.endswith("*"):
+            return []
+        return [x for x in norm(word).words if x not in ("to", "for")]
+
+    literal = [x for w in _ALT.sub(" ", phrase).split() for x in usable(w)]
+    if literal:
+        return {max(literal, key=len)}
+    for group in _ALT.findall(phrase):
+        words: set[str] = set()
+        for alt in group.split("|"):
+            found = [x for w in alt.split() for x in usable(w)]
+            if not found:
+                break
+            words.add(max(found, key=len))
+        else:
+            return words
+    return None
+
+
 def _anchors(phrases: list[str], patterns: list[str], norm: Normaliser) -> frozenset[str] | None:
-    """One required word per phrase (its longest literal word), or None if one has none.
+    """Words of which one must be in the message for the section to match, or None (always run).
 
     A cheap set test on the message's words then skips most sections' regexes.
     """
@@ -139,11 +166,10 @@ def _anchors(phrases: list[str], patterns: list[str], norm: Normaliser) -> froze
         return None
     anchors: set[str] = set()
     for p in phrases:
-        literal = [w for w in _ALT.sub(" ", p).split() if not w.endswith("*")]
-        words = [x for w in literal for x in norm(w).words]
-        if not words:
+        found = _phrase_anchors(p, norm)
+        if found is None:
             return None
-        anchors.add(max(words, key=len))
+        anchors |= found
     return frozenset(anchors)
 
 

@@ -8,6 +8,7 @@ spellings, and the offset map lets every match point at exactly what the person 
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -21,20 +22,34 @@ _KEEP_PUNCT = frozenset(",/")
 
 @dataclass(frozen=True, slots=True)
 class NormText:
-    """Normalised words joined by single spaces, with per-character original offsets."""
+    """Normalised words joined by single spaces, with a map back to the original offsets.
+
+    Offsets are kept per word, not per character: building per-character tables cost more
+    than matching, and only the few matched spans are ever mapped back.
+    """
 
     text: str
-    starts: tuple[int, ...]  # original start offset of each normalised character
-    ends: tuple[int, ...]  # original end offset of each normalised character
     token_starts: tuple[int, ...]  # index in `text` where each normalised word begins
     words: tuple[str, ...]
     alpha_tokens: int  # original alphabetic words (for the language check)
     known_tokens: int  # ... of which are English, text-speak or lexicon words
     fuzzy: tuple[tuple[int, str, str], ...]  # (word index, typed, corrected)
+    origins: tuple[tuple[int, int, bool], ...] = ()  # per word: original start, end, typed as is
 
     def span(self, start: int, end: int) -> tuple[int, int]:
-        """Map a [start, end) span of the normalised text to the original text."""
-        return self.starts[start], self.ends[end - 1]
+        """Map a [start, end) span of the normalised text to the original text.
+
+        Spans start and end on word boundaries (the matcher guarantees it); a word typed as
+        is maps character for character, a replaced word ("kms") maps to the whole token.
+        """
+        ts = self.token_starts
+        i = bisect_right(ts, start) - 1
+        j = bisect_right(ts, end - 1) - 1
+        s0, _e0, exact0 = self.origins[i]
+        s1, e1, exact1 = self.origins[j]
+        a = s0 + (start - ts[i]) if exact0 else s0
+        b = s1 + (end - ts[j]) if exact1 else e1
+        return a, b
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,20 +109,20 @@ class Normaliser:
 
     def __call__(self, text: str) -> NormText:
         out: list[str] = []
-        starts: list[int] = []
-        ends: list[int] = []
         token_starts: list[int] = []
         words: list[str] = []
+        origins: list[tuple[int, int, bool]] = []
         fuzzy: list[tuple[int, str, str]] = []
         alpha = known = 0
         pos = 0
         ts = self._vocab.textspeak
+        word = self._word
         for m in _TOKEN.finditer(text):
             tok = m.group()
             s, e = m.span()
             first = tok[0]
             if first.isalnum():
-                repl, is_known, typo = self._word(tok)
+                repl, is_known, typo = word(tok)
                 if first.isalpha():
                     alpha += 1
                     known += is_known
@@ -121,30 +136,26 @@ class Normaliser:
                 repl = ts.get(tok)
                 if repl is None:
                     continue
-            for piece in repl.split(" "):
+            if " " in repl:
+                pieces = repl.split(" ")
+                exact = False
+            else:
+                pieces = (repl,)
+                exact = len(repl) == e - s and repl == tok.lower()
+            for piece in pieces:
                 if out:
-                    out.append(" ")
-                    starts.append(s)
-                    ends.append(e)
                     pos += 1
                 token_starts.append(pos)
                 words.append(piece)
                 out.append(piece)
-                n = len(piece)
-                if piece == tok.lower() and n == e - s:
-                    starts.extend(range(s, e))
-                    ends.extend(range(s + 1, e + 1))
-                else:
-                    starts.extend([s] * n)
-                    ends.extend([e] * n)
-                pos += n
+                origins.append((s, e, exact))
+                pos += len(piece)
         return NormText(
-            text="".join(out),
-            starts=tuple(starts),
-            ends=tuple(ends),
+            text=" ".join(out),
             token_starts=tuple(token_starts),
             words=tuple(words),
             alpha_tokens=alpha,
             known_tokens=known,
             fuzzy=tuple(fuzzy),
+            origins=tuple(origins),
         )
