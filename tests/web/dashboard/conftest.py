@@ -70,7 +70,7 @@ Seed = Callable[..., str]
 
 @pytest.fixture
 def seed(runtime: Runtime) -> Seed:
-    """Send a message through the real pipeline (screen, extract, store, ack); returns its reference."""
+    """Send a message through the real pipeline (screen, extract, store, ack): its reference."""
 
     def make(
         body: str,
@@ -98,6 +98,4 @@ def post_action(
     client: httpx.Client, base: str, reference: str, action: str, **data: str
 ) -> httpx.Response:
     token = csrf_from(client.get(f"{base}/referrals/{reference}").text)
-    return client.post(
-        f"{base}/referrals/{reference}/{action}", data={"csrf_token": token, **data}
-    )
+    return client.post(f"{base}/referrals/{reference}/{action}", data={"csrf_token": token, **data})

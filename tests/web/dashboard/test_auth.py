@@ -30,7 +30,9 @@ def test_pages_need_a_login(live_url: str, http: httpx.Client) -> None:
     response = http.get(live_url + "/")
     assert response.status_code == 303
     assert response.headers["location"].startswith("/login")
-    assert http.get(live_url + "/queue/rows", headers={"X-Requested-With": "fetch"}).status_code == 401
+    assert (
+        http.get(live_url + "/queue/rows", headers={"X-Requested-With": "fetch"}).status_code == 401
+    )
 
 
 def test_log_in_sets_a_safe_session_cookie_and_shows_the_queue(
@@ -105,9 +107,7 @@ def test_a_success_resets_the_failure_count(runtime: Runtime, accounts: Dashboar
 def test_login_without_csrf_token_is_refused(live_url: str, accounts: DashboardStore) -> None:
     with httpx.Client(timeout=10) as client:
         client.get(live_url + "/login")
-        response = client.post(
-            live_url + "/login", data={"email": ADVOCATE, "password": PASSWORD}
-        )
+        response = client.post(live_url + "/login", data={"email": ADVOCATE, "password": PASSWORD})
         assert response.status_code == 403
         assert client.get(live_url + "/").status_code == 303
 

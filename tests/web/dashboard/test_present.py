@@ -23,12 +23,14 @@ def test_highlight_merges_overlaps_and_escapes() -> None:
 
 def test_highlight_ignores_bad_offsets() -> None:
     text = "hello"
-    assert present.highlight(text, [{"start": 3, "end": 99}, {"start": "x"}, "junk", {"start": 4, "end": 2}]) == (
-        'hel<mark class="match">lo</mark>'
-    )
+    assert present.highlight(
+        text, [{"start": 3, "end": 99}, {"start": "x"}, "junk", {"start": 4, "end": 2}]
+    ) == ('hel<mark class="match">lo</mark>')
 
 
-@given(st.text(max_size=60), st.lists(st.tuples(st.integers(-5, 70), st.integers(-5, 70)), max_size=5))
+@given(
+    st.text(max_size=60), st.lists(st.tuples(st.integers(-5, 70), st.integers(-5, 70)), max_size=5)
+)
 def test_highlight_never_changes_the_text(text: str, spans: list[tuple[int, int]]) -> None:
     html = present.highlight(text, [{"start": s, "end": e} for s, e in spans])
     stripped = str(html)
@@ -66,7 +68,9 @@ def test_contactability() -> None:
     assert not replies.contactability(_referral(safe_to_contact=False), [], ["sms"]).possible
     opted = replies.contactability(_referral(), [{"meta": {"OptOutType": "STOP"}}], ["sms"])
     assert not opted.possible and "opted out" in opted.reason
-    assert not replies.contactability(_referral(channel="email", sender="a@b.org"), [], ["sms"]).possible
+    assert not replies.contactability(
+        _referral(channel="email", sender="a@b.org"), [], ["sms"]
+    ).possible
     assert replies.contactability(_referral(channel="voice"), [], ["sms"]).channel == "sms"
 
 

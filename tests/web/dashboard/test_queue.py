@@ -12,7 +12,9 @@ from intake.runtime import Runtime
 from tests.web.dashboard.conftest import post_action
 
 EMERGENCY = "ive taken all my tablets i cant do this anymore"
-URGENT_SG = "My neighbour is taking all of my dads pension money and he is scared of him, please help"
+URGENT_SG = (
+    "My neighbour is taking all of my dads pension money and he is scared of him, please help"
+)
 ROUTINE = "Hello, I would like help making a complaint about my mums GP surgery in Leeds"
 
 

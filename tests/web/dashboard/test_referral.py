@@ -37,16 +37,16 @@ def test_page_shows_the_thread_including_the_acknowledgement(
     assert "Sent ack by SMS to +447700900123 (sent)" in html
 
 
-def test_voicemail_has_a_player_and_transcript(
-    live_url: str, advocate: httpx.Client, seed
-) -> None:
+def test_voicemail_has_a_player_and_transcript(live_url: str, advocate: httpx.Client, seed) -> None:
     reference = seed(
         "Hello its Mo calling for my uncle who is on a section at the Royal, he wants an advocate",
         channel="voice",
         meta={"recording_url": "https://api.twilio.com/recordings/RE123.mp3"},
     )
     html = advocate.get(f"{live_url}/referrals/{reference}").text
-    assert '<audio controls preload="none" src="https://api.twilio.com/recordings/RE123.mp3">' in html
+    assert (
+        '<audio controls preload="none" src="https://api.twilio.com/recordings/RE123.mp3">' in html
+    )
     assert "<strong>Transcript:</strong> Hello its Mo calling" in html
 
 
@@ -73,8 +73,15 @@ def test_claim_unclaim_triage_and_close(
     post_action(advocate, live_url, reference, "close", outcome="Referred to an advocate")
     assert runtime.store.get_referral(reference).status == "closed"
     assert dstore.work(rid)["outcome"] == "Referred to an advocate"
-    done = [a for _, a in actions(runtime, reference) if a.startswith("referral.") and "view" not in a]
-    assert done[-4:] == ["referral.claimed", "referral.unclaimed", "referral.triaged", "referral.closed"]
+    done = [
+        a for _, a in actions(runtime, reference) if a.startswith("referral.") and "view" not in a
+    ]
+    assert done[-4:] == [
+        "referral.claimed",
+        "referral.unclaimed",
+        "referral.triaged",
+        "referral.closed",
+    ]
 
 
 def test_change_urgency_needs_a_reason(
@@ -89,7 +96,9 @@ def test_change_urgency_needs_a_reason(
     )
     referral = runtime.store.get_referral(reference)
     assert referral.urgency == "urgent"
-    [entry] = [e for e in runtime.store.audit_for(referral.id) if e["action"] == "referral.urgency_changed"]
+    [entry] = [
+        e for e in runtime.store.audit_for(referral.id) if e["action"] == "referral.urgency_changed"
+    ]
     assert entry["detail"] == {"from": "routine", "to": "urgent", "reason": "Review is tomorrow"}
     assert entry["actor"] == ADVOCATE
 
@@ -119,9 +128,7 @@ def test_reply_goes_to_the_person_on_their_channel(
 ) -> None:
     reference = seed("Could I have an advocate for my mums care review please")
     before = len(twilio.messages)
-    response = post_action(
-        advocate, live_url, reference, "reply", template="call_back", nonce="n1"
-    )
+    response = post_action(advocate, live_url, reference, "reply", template="call_back", nonce="n1")
     assert response.status_code == 303
     [sent] = twilio.messages[before:]
     assert sent.value("To") == "+447700900123"

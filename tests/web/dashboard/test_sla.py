@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 import httpx
 
 from intake import sla
-from intake.runtime import Runtime
 from intake.models import utcnow
+from intake.runtime import Runtime
 from tests.support.twilio_standin import TwilioStandIn
 from tests.web.dashboard.conftest import post_action
 
@@ -42,7 +42,9 @@ def test_overdue_marking_and_the_clock_stopping() -> None:
     late = sla.timer(received, "emergency", "open", received + timedelta(minutes=20), POLICY)
     assert on_time is not None and not on_time.overdue and on_time.label == "due in 5 min"
     assert late is not None and late.overdue and late.label == "overdue by 5 min"
-    assert sla.timer(received, "emergency", "triaged", received + timedelta(hours=1), POLICY) is None
+    assert (
+        sla.timer(received, "emergency", "triaged", received + timedelta(hours=1), POLICY) is None
+    )
 
 
 def test_alert_channel() -> None:
@@ -51,9 +53,7 @@ def test_alert_channel() -> None:
     assert sla.alert_channel("  ") is None
 
 
-def test_overdue_rows_are_marked_on_the_queue(
-    live_url: str, advocate: httpx.Client, seed
-) -> None:
+def test_overdue_rows_are_marked_on_the_queue(live_url: str, advocate: httpx.Client, seed) -> None:
     late = seed(
         "ive taken all my tablets i cant do this anymore",
         received_at=utcnow() - timedelta(minutes=40),
