@@ -244,10 +244,17 @@ def _audit_question(store: Store, referral_id: int, key: str) -> None:
     store.audit(SYSTEM_ACTOR, "referral.question_asked", referral_id=referral_id, detail=detail)
 
 
-def ask_next(runtime: Runtime, referral: Referral) -> str:
-    """Send the next question, if one should be asked; returns what happened."""
+def ask_next(runtime: Runtime, referral: Referral, trigger: str) -> str:
+    """Send the next question after the text `trigger` (its MessageSid), if one should be asked.
+
+    One question at most per text: the dedupe key names the text it follows, so a redelivered
+    or retried text never asks a second one.
+    """
     assert referral.id is not None
     store = runtime.store
+    dedupe_key = f"question:{referral.reference}:{trigger}"
+    if any(o["dedupe_key"] == dedupe_key for o in store.outbound_for(referral.id)):
+        return "no question: already asked after this text"
     conv = get(store, referral.id)
     reason = _may_ask(runtime, referral, conv)
     if reason or conv is None:
@@ -266,7 +273,7 @@ def ask_next(runtime: Runtime, referral: Referral) -> str:
         body=text,
         kind="question",
         referral_id=referral.id,
-        dedupe_key=f"question:{referral.reference}:{key}",
+        dedupe_key=dedupe_key,
     )
     if outcome.status in ("sent", "duplicate", "rejected"):
         # Recorded after sending: a retry re-sends nothing (the dedupe key) and records it then.
@@ -295,8 +302,7 @@ def intercept(runtime: Runtime, message: InboundMessage) -> Handled | None:
         if not _joined_by_conversation(store, message.provider_id):
             return None  # the referral's first text: the pipeline finishes its own steps
         alerts.alert_emergency(runtime, existing)  # idempotent; a retry after a failed alert
-        escalated = _emergency_advice(runtime, existing, message)
-        asked = "no question: emergency advice sent" if escalated else ask_next(runtime, existing)
+        asked = _follow_up(runtime, existing, message)
         return Handled(existing.reference, "already stored; " + asked)
     window = timedelta(minutes=runtime.settings.conversation_window_minutes)
     conv = open_conversation(store, message.sender, message.received_at, window)
@@ -356,10 +362,7 @@ def _continue(
             detail={"key": conv.pending, "fields": sorted(k for k in answer if k not in ("need",))},
         )
     alerts.alert_emergency(runtime, updated)  # once per contact, only for emergencies
-    if _emergency_advice(runtime, updated, message):
-        asked = "no question: emergency advice sent"
-    else:
-        asked = ask_next(runtime, updated)
+    asked = _follow_up(runtime, updated, message)
     log.info(
         "referral %s: text joined the conversation (%s), urgency %s, %s",
         updated.reference,
@@ -370,7 +373,20 @@ def _continue(
     return Handled(updated.reference, f"continued; {asked}")
 
 
-def _emergency_advice(runtime: Runtime, referral: Referral, message: InboundMessage) -> bool:
+def _follow_up(runtime: Runtime, referral: Referral, message: InboundMessage) -> str:
+    """After a joining text: the 999 advice if it just became an emergency, else a question."""
+    key = f"ack-emergency:{referral.reference}:{message.provider_id}"
+    sent = runtime.store.outbound_for(referral.id or 0)
+    if any(o["dedupe_key"] == key for o in sent) or _emergency_advice(
+        runtime, referral, message, key
+    ):
+        return "no question: emergency advice sent"
+    return ask_next(runtime, referral, message.provider_id)
+
+
+def _emergency_advice(
+    runtime: Runtime, referral: Referral, message: InboundMessage, dedupe_key: str
+) -> bool:
     """Send the 999 advice now if the conversation became an emergency; True if it went now.
 
     A referral that was an emergency from its first text had the advice in its acknowledgement
@@ -393,7 +409,7 @@ def _emergency_advice(runtime: Runtime, referral: Referral, message: InboundMess
         body=plan.body,
         kind="ack",
         referral_id=referral.id,
-        dedupe_key=f"ack-emergency:{referral.reference}:{message.sender}",
+        dedupe_key=dedupe_key,
     )
     return outcome.status == "sent"
 
