@@ -105,6 +105,19 @@ def _forwarding(runtime: Runtime, referral_id: int) -> list[dict[str, Any]] | No
         return None
 
 
+def _contact(
+    runtime: Runtime, referral: Referral, messages: list[dict[str, Any]]
+) -> replies.Contact:
+    optout = _optional("intake.optout")
+    opted_out = bool(
+        optout is not None
+        and referral.sender
+        and referral.channel in ("sms", "voice")
+        and optout.is_opted_out(runtime.store, referral.sender)
+    )
+    return replies.contactability(referral, messages, outbound.SENDERS, opted_out=opted_out)
+
+
 @auth.require("advocate")
 async def referral_page(request: Request, user: User) -> Response:
     runtime = _runtime(request)
@@ -118,7 +131,7 @@ async def referral_page(request: Request, user: User) -> Response:
         matches = (referral.screening or {}).get("matches") or []
         values = present.flat_fields(referral.fields)
         messages = runtime.store.messages_for(referral.id)
-        contact = replies.contactability(referral, messages, outbound.SENDERS)
+        contact = _contact(runtime, referral, messages)
         timer = sla.timer(
             referral.received_at,
             referral.urgency,
@@ -239,9 +252,7 @@ def _act(runtime: Runtime, user: User, reference: str, action: str, form: FormDa
 
 def _reply(runtime: Runtime, user: User, referral: Referral, form: FormData) -> str:
     assert referral.id is not None
-    contact = replies.contactability(
-        referral, runtime.store.messages_for(referral.id), outbound.SENDERS
-    )
+    contact = _contact(runtime, referral, runtime.store.messages_for(referral.id))
     if not contact.possible or contact.channel is None:
         raise HTTPException(409, contact.reason)
     name = _text(form, "template", 64)

@@ -59,11 +59,20 @@ def render_reply(settings: Settings, name: str, referral: Referral) -> str:
 
 
 def contactability(
-    referral: Referral, messages: Iterable[Mapping[str, Any]], senders: Iterable[str]
+    referral: Referral,
+    messages: Iterable[Mapping[str, Any]],
+    senders: Iterable[str],
+    *,
+    opted_out: bool = False,
 ) -> Contact:
-    """Whether the person may be replied to, on which channel, at which address."""
+    """Whether the person may be replied to, on which channel, at which address.
+
+    `opted_out` is the suppression list's answer for the sender (texted STOP since).
+    """
     if not referral.safe_to_contact:
         return Contact(None, "", "Not safe to contact: the message asked not to be contacted.")
+    if opted_out:
+        return Contact(None, "", "The person has opted out of messages (STOP).")
     for message in messages:
         meta = message.get("meta") or {}
         if str(meta.get("OptOutType", "")).upper() in OPT_OUT_TYPES:

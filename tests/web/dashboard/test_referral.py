@@ -154,7 +154,10 @@ def test_no_reply_when_not_safe_to_contact_or_opted_out(
     before = len(twilio.messages)
     refused = post_action(advocate, live_url, unsafe, "reply", template="call_back")
     assert refused.status_code == 409
-    stopped = seed("STOP", sender="+447700900802", meta={"OptOutType": "STOP"})
+    stopped = seed("Can I get an advocate for my care review", sender="+447700900802")
+    seed("STOP", sender="+447700900802", meta={"OptOutType": "STOP"})
+    before = len(twilio.messages)
+    assert "opted out" in advocate.get(f"{live_url}/referrals/{stopped}").text
     refused = post_action(advocate, live_url, stopped, "reply", template="call_back")
     assert refused.status_code == 409
     assert len(twilio.messages) == before
