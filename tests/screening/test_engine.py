@@ -201,3 +201,72 @@ def test_result_dict_shape() -> None:
     assert set(d) == {"urgency", "safeguarding", "matches", "negated", "safe_to_contact",
                       "needs_review", "language"}
     assert set(d["matches"][0]) == {"category", "phrase", "start", "end", "rule"}
+
+
+# --- broader families and mechanisms added after held-out batch 2 -------------------------
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        ("my girlfriend bit me last night", "physical"),
+        ("her partner keeps knocking her about", "domestic"),
+        ("the night staff tied him to the chair", "physical"),
+        ("his nephew has been using his bank card", "financial"),
+        ("the carers haven't turned up since tuesday", "neglect"),
+        ("they left her in her own urine all morning", "neglect"),
+        ("he makes me sleep in the back of the van and takes all my wages", "modern_slavery"),
+        ("she keeps being abused and i dont know what to do", "psychological"),
+    ],
+)
+def test_families_generalise(text: str, category: str) -> None:
+    result = screen(text)
+    assert category in result.safeguarding
+    assert result.urgency in ("urgent", "emergency")
+
+
+def test_fallback_category_gives_way_to_a_specific_one() -> None:
+    """'Being abused' alone gets a category; with a named kind it adds no guessed one."""
+    assert screen("a woman at my church is being abused").safeguarding == ["psychological"]
+    # a family member named: the family rule makes it domestic, and the guess is dropped
+    assert screen("my sister is being abused").safeguarding == ["domestic"]
+    named = screen("my sister is being abused, he took her bank card")
+    assert "financial" in named.safeguarding
+    assert "psychological" not in named.safeguarding
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "gonna take every tablet in the house",
+        "mum is on the floor and the carers never came this morning",
+        "my sons saying hes going to hang himself",
+    ],
+)
+def test_new_emergency_rules(text: str) -> None:
+    assert screen(text).urgency == "emergency"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "i pulled my back lifting mum so cant come in",
+        "i have 3 missed calls from your office",
+        "because of my disability i need someone to come with me",
+        "my dad fell and hit his head, we want to complain about the discharge",
+        "she had a suicide attempt in 2015 and is well now, needs help with benefits",
+        "i go hungry at the end of the month since my pip stopped",
+        "he won't let anyone help him with his garden",
+        "i am going to take all my paperwork to the meeting",
+    ],
+)
+def test_family_hard_negatives_stay_routine(text: str) -> None:
+    assert screen(text).urgency == "routine"
+
+
+def test_offsets_point_at_what_was_typed() -> None:
+    text = "Hi. My  Partner HIT me and im scared, kms"
+    result = screen(text)
+    assert result.matches
+    for m in result.matches:
+        assert text[m.start:m.end] == m.phrase
+    assert any(m.phrase == "kms" for m in result.matches)

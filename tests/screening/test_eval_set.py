@@ -11,6 +11,7 @@ from intake.screening.evaluate import evaluate
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 HOLDOUT = Path(__file__).resolve().parent / "data" / "holdout_batch2.jsonl"
+BLIND = Path(__file__).resolve().parent / "data" / "holdout_batch3.jsonl"
 
 
 def _load(path: Path) -> list[dict]:
@@ -48,14 +49,29 @@ def test_safe_to_contact_and_review_flags(eval_report: dict) -> None:
     assert eval_report["needs_review_accuracy"] >= 0.95
 
 
-def test_holdout_does_not_regress() -> None:
-    """Batch 2 was written after tuning and never tuned on: a floor at the measured figures.
-
-    These are low on purpose: they are what a phrase lexicon achieves on unseen wording.
-    Raise them as the lexicon improves; do not tune on this file without replacing it.
+def test_batch2_does_not_regress() -> None:
+    """Batch 2 was held out for the first lexicon, then its misses were used to broaden the
+    lexicon families: it is now a regression set, no longer a measure of generalisation.
+    Measured after that work: emergency 14/14, urgent 29/29, any-safeguarding 1.0, routine 0/18.
     """
     report = evaluate(_load(HOLDOUT))
-    assert report["per_class"]["emergency"]["recall"] >= 0.5
+    assert report["per_class"]["emergency"]["recall"] >= 0.92
+    assert report["per_class"]["urgent"]["recall"] >= 0.90
+    assert report["any_safeguarding_recall"] >= 0.95
+    assert report["routine_wrongly_raised"] <= 0.10
+
+
+def test_blind_batch3_floor() -> None:
+    """Batch 3 (150 messages) was written before the lexicon was read and never tuned on:
+    the honest measure of unseen wording. Floors sit at the measured figures (emergency
+    recall 0.805, urgent recall 0.889, any-safeguarding 0.906, routine raised 0.073).
+    Raise them only with a new blind batch; do not tune on this file.
+    """
+    report = evaluate(_load(BLIND))
+    assert report["n"] >= 120
+    assert report["per_class"]["emergency"]["recall"] >= 0.80
+    assert report["per_class"]["urgent"]["recall"] >= 0.85
+    assert report["any_safeguarding_recall"] >= 0.90
     assert report["routine_wrongly_raised"] <= 0.10
 
 
