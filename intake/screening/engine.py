@@ -122,6 +122,8 @@ def _apply_contexts(lex: Lexicon, nt: NormText, hits: list[Hit]) -> set[str]:
                 message_hit = ctx.cues.search(nt.text) is not None
                 if not message_hit:
                     continue
+        elif ctx.cues is not None and ctx.cues.search(nt.text) is None:
+            continue  # a cue absent from the whole message is absent from every window
         for hit in hits:
             if not hit.live:
                 continue
@@ -181,11 +183,17 @@ def screen_text(
     for h in live:
         h.index()
     if live:
+        present: set[str] = set()
+        for h in live:
+            present |= h.keys
         for rule in lex.rules:
+            if any(present.isdisjoint(g) for g in rule.groups):
+                continue  # some group has no hit at all: the rule cannot fire
             made = _apply_rule(rule, live)
             if made is not None:
                 made.index()
                 live.append(made)
+                present |= made.keys
 
     if lex.fallback_ids:
         live = _drop_fallback(live, lex.fallback_ids)
