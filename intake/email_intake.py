@@ -24,7 +24,7 @@ from typing import Any
 
 from channels.email.autoreply import Classification, classify
 from channels.email.parse import ParsedEmail, find_reference, parse_email
-from intake import email_ack, email_store, forwarding, outbound, pipeline, ratelimit
+from intake import alerts, email_ack, email_store, forwarding, outbound, pipeline, ratelimit
 from intake.acknowledge import Skip
 from intake.extraction import extract
 from intake.models import InboundMessage, Referral, utcnow
@@ -293,6 +293,7 @@ def process_email(runtime: Runtime, payload: dict[str, Any]) -> dict[str, Any]:
         safe = referral.safe_to_contact
         if referral.forward_status != "delivered":
             forwarding.schedule(runtime, referral, "created")
+    alerts.alert_emergency(runtime, referral)  # once per contact; a reply may have escalated it
     assert referral.id is not None
     row_id = email_store.message_row_id(store, provider_id)
     saved = 0

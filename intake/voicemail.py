@@ -26,7 +26,7 @@ from typing import Any
 from redis.exceptions import RedisError
 from rq import Queue, get_current_job
 
-from intake import forwarding, pipeline, voice_store
+from intake import alerts, forwarding, pipeline, voice_store
 from intake.models import URGENCIES, URGENCY_RANK, InboundMessage, Referral, utcnow
 from intake.queue import INBOUND_RETRY, queue_name, safe_job_id
 from intake.runtime import Runtime
@@ -218,6 +218,7 @@ def _finish(runtime: Runtime, call_sid: str, *, updated: bool = False) -> str:
     status = call["transcript_status"]
     settled = status in ("completed", "unavailable") or call["menu_choice"] == MENU_DANGER
     if settled:
+        alerts.alert_emergency(runtime, referral)  # once per contact, only for emergencies
         forwarding.schedule(runtime, referral, "created")  # deduped on (reference, event)
         if updated:
             forwarding.schedule(runtime, referral, "updated")  # deduped on the content
