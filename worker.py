@@ -15,6 +15,7 @@ from intake import runtime
 from intake.config import load_settings
 from intake.queue import queues
 from intake.runtime import Runtime
+from intake.screening import warm_up
 
 
 def build_worker(rt: Runtime, *, simple: bool = False, name: str | None = None) -> Worker:
@@ -38,6 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(levelname)s %(message)s")
     rt = Runtime.build(load_settings())
     runtime.install(rt)
+    warm_up()  # compiled once here, inherited by every forked job
     worker = build_worker(rt, simple=args.simple, name=args.name)
     worker.work(burst=args.burst, with_scheduler=True, logging_level="INFO")
     return 0

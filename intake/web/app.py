@@ -7,10 +7,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 
 from channels import sms, voice, voice_api
 from intake.runtime import Runtime
+from intake.screening import warm_up
 from intake.web import api, failed, health, openapi
 from intake.web.dashboard import install as install_dashboard
 from intake.web.limits import BodySizeLimit
@@ -21,6 +23,7 @@ log = logging.getLogger(__name__)
 def create_app(runtime: Runtime) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await run_in_threadpool(warm_up)  # the webhook's quick screen must not pay for it
         yield
         runtime.close()
 
