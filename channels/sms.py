@@ -42,7 +42,9 @@ KEPT_FIELDS = (
 )
 
 
-def message_from_form(form: Mapping[str, Any], received_at: datetime | None = None) -> InboundMessage:
+def message_from_form(
+    form: Mapping[str, Any], received_at: datetime | None = None
+) -> InboundMessage:
     """Twilio's inbound SMS form → `InboundMessage` (pure; unknown fields are ignored)."""
     meta: dict[str, Any] = {key: str(form[key]) for key in KEPT_FIELDS if form.get(key)}
     try:
@@ -50,7 +52,10 @@ def message_from_form(form: Mapping[str, Any], received_at: datetime | None = No
     except ValueError:
         num_media = 0
     media = [
-        {"url": str(form.get(f"MediaUrl{i}", "")), "content_type": str(form.get(f"MediaContentType{i}", ""))}
+        {
+            "url": str(form.get(f"MediaUrl{i}", "")),
+            "content_type": str(form.get(f"MediaContentType{i}", "")),
+        }
         for i in range(num_media)
         if form.get(f"MediaUrl{i}")
     ]
@@ -83,7 +88,9 @@ async def sms_webhook(request: Request) -> Response:
             enqueue_inbound, settings, runtime.redis, message, priority=priority
         )
     except QueueUnavailable:
-        log.error("queue unavailable: refused SMS %s with 503 so Twilio retries", message.provider_id)
+        log.error(
+            "queue unavailable: refused SMS %s with 503 so Twilio retries", message.provider_id
+        )
         return PlainTextResponse("queue unavailable, try again", status_code=503)
     return Response(EMPTY_TWIML, media_type="application/xml")
 

@@ -124,7 +124,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         log.warning("TWILIO_AUTH_TOKEN is not set: every Twilio webhook will be refused (403)")
     if not settings.api_token:
         log.warning("INTAKE_API_TOKEN is not set: the JSON API will refuse every request (401)")
-    commands = {name: [sys.executable, "-m", "intake.cli", name] for name in ("web", "smtp", "worker")}
+    commands = {
+        name: [sys.executable, "-m", "intake.cli", name] for name in ("web", "smtp", "worker")
+    }
     children: dict[str, subprocess.Popen[bytes]] = {}
     stopping = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -256,10 +258,14 @@ def cmd_sla_check(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="intake", description="Referral intake for advocacy services.")
+    parser = argparse.ArgumentParser(
+        prog="intake", description="Referral intake for advocacy services."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    def add(name: str, func: Callable[[argparse.Namespace], int], help: str) -> argparse.ArgumentParser:
+    def add(
+        name: str, func: Callable[[argparse.Namespace], int], help: str
+    ) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help, description=help)
         p.set_defaults(func=func)
         return p

@@ -1,8 +1,8 @@
 """The shapes every part of intake agrees on.
 
 Channel adapters produce an `InboundMessage`; the worker turns it into (or adds it to) a `Referral`.
-Jobs carry messages as plain dicts (`to_payload`), never pickled objects, so a worker running a newer
-version of the code can still read what an older web process queued.
+Jobs carry messages as plain dicts (`to_payload`), never pickled objects, so a worker running a
+newer version of the code can still read what an older web process queued.
 """
 
 from __future__ import annotations

@@ -231,7 +231,7 @@ referral_links = sa.Table(
 
 
 def normalise_url(url: str) -> str:
-    """Accept the URLs people paste (`postgres://`, `postgresql://`) and use the psycopg 3 driver."""
+    """Accept the URLs people paste (`postgres://`, `postgresql://`); use the psycopg 3 driver."""
     for prefix in ("postgres://", "postgresql://"):
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix) :]

@@ -53,13 +53,21 @@ def oncall_runtime(runtime: Runtime, relay: tuple[Relay, int]) -> Runtime:
 def text(http: httpx.Client, live_url: str, sid: str, body: str) -> None:
     """A signed webhook as Twilio sends it to the public URL."""
     response = post_signed(
-        http, live_url + "/twilio/sms", form(sid, body), AUTH_TOKEN, signed_url=PUBLIC + "/twilio/sms"
+        http,
+        live_url + "/twilio/sms",
+        form(sid, body),
+        AUTH_TOKEN,
+        signed_url=PUBLIC + "/twilio/sms",
     )
     assert response.status_code == 200
 
 
 def test_emergency_alerts_each_contact_once_without_the_message_text(
-    oncall_runtime: Runtime, live_url: str, http: httpx.Client, twilio: TwilioStandIn, relay: tuple[Relay, int]
+    oncall_runtime: Runtime,
+    live_url: str,
+    http: httpx.Client,
+    twilio: TwilioStandIn,
+    relay: tuple[Relay, int],
 ) -> None:
     body = "ive taken all my tablets tonight nobody would miss me"
     for _ in range(2):  # a redelivery must not alert twice
@@ -82,7 +90,11 @@ def test_emergency_alerts_each_contact_once_without_the_message_text(
 
 
 def test_routine_referral_alerts_nobody(
-    oncall_runtime: Runtime, live_url: str, http: httpx.Client, twilio: TwilioStandIn, relay: tuple[Relay, int]
+    oncall_runtime: Runtime,
+    live_url: str,
+    http: httpx.Client,
+    twilio: TwilioStandIn,
+    relay: tuple[Relay, int],
 ) -> None:
     text(http, live_url, "SM" + "8" * 32, "what does an advocate do?")
     drain(oncall_runtime)
@@ -104,6 +116,7 @@ def test_alert_provider_down_still_acknowledges_then_retries(
     from intake.queue import queues
 
     scheduled = sum(
-        ScheduledJobRegistry(queue=q).count for q in queues(oncall_runtime.settings, oncall_runtime.redis)
+        ScheduledJobRegistry(queue=q).count
+        for q in queues(oncall_runtime.settings, oncall_runtime.redis)
     )
     assert scheduled == 1  # the job waits for its retry, which will send only the alert

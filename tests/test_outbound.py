@@ -36,7 +36,9 @@ def test_opted_out_number_is_recorded_not_retried(runtime: Runtime, twilio: Twil
     assert send(runtime, "k2").status == "duplicate"  # the refusal is remembered
 
 
-def test_twilio_down_releases_the_claim_for_a_retry(runtime: Runtime, twilio: TwilioStandIn) -> None:
+def test_twilio_down_releases_the_claim_for_a_retry(
+    runtime: Runtime, twilio: TwilioStandIn
+) -> None:
     twilio.fail_next(1, status=503)
     with pytest.raises(outbound.Unreachable):
         send(runtime, "k3")

@@ -46,8 +46,16 @@ def referrals(http: httpx.Client, url: str) -> list[dict[str, object]]:
 def test_text_becomes_a_stored_referral_and_is_acknowledged(
     runtime: Runtime, live_url: str, http: httpx.Client, twilio: TwilioStandIn
 ) -> None:
-    body = "Hi my dad is on a ward at St Mary's and they want to move him to a care home, he can't decide for himself"
-    assert post_signed(http, live_url + "/twilio/sms", form("SM" + "1" * 32, body), AUTH_TOKEN).status_code == 200
+    body = (
+        "Hi my dad is on a ward at St Mary's and they want to move him to a care home, "
+        "he can't decide for himself"
+    )
+    assert (
+        post_signed(
+            http, live_url + "/twilio/sms", form("SM" + "1" * 32, body), AUTH_TOKEN
+        ).status_code
+        == 200
+    )
     assert twilio.messages == []  # nothing is sent before a worker runs
 
     drain(runtime)
@@ -138,7 +146,9 @@ def test_the_intake_worker_command_processes_the_queue(
     runtime: Runtime, live_url: str, http: httpx.Client, twilio: TwilioStandIn
 ) -> None:
     """The Procfile's worker process (forking RQ worker) does the same as the in-process one."""
-    post_signed(http, live_url + "/twilio/sms", form("SM" + "8" * 32, "please call me back"), AUTH_TOKEN)
+    post_signed(
+        http, live_url + "/twilio/sms", form("SM" + "8" * 32, "please call me back"), AUTH_TOKEN
+    )
     settings = runtime.settings
     env = dict(
         os.environ,

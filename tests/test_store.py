@@ -71,7 +71,12 @@ def test_same_provider_id_on_another_channel_is_not_a_duplicate(store: Store) ->
 
 
 def test_queue_order_is_most_urgent_then_oldest(store: Store) -> None:
-    plan = [("SM1", "routine", 0), ("SM2", "urgent", 5), ("SM3", "emergency", 9), ("SM4", "urgent", 1)]
+    plan = [
+        ("SM1", "routine", 0),
+        ("SM2", "urgent", 5),
+        ("SM3", "emergency", 9),
+        ("SM4", "urgent", 1),
+    ]
     for sid, urgency, minutes in plan:
         msg = message(sid, at=T0 + timedelta(minutes=minutes))
         store.create_referral(referral(msg, urgency), msg)
@@ -99,7 +104,9 @@ def test_outbound_claim_is_at_most_once(store: Store) -> None:
 def test_audit_trail(store: Store) -> None:
     msg = message("SM1")
     ref = store.create_referral(referral(msg), msg)
-    store.audit("advocate@example.org", "referral.viewed", referral_id=ref.id, detail={"via": "test"})
+    store.audit(
+        "advocate@example.org", "referral.viewed", referral_id=ref.id, detail={"via": "test"}
+    )
     [entry] = store.audit_for(ref.id)
     assert (entry["actor"], entry["action"], entry["detail"]) == (
         "advocate@example.org",

@@ -31,7 +31,9 @@ def _check(runtime: Runtime) -> dict[str, str]:
 async def healthz(request: Request) -> JSONResponse:
     checks = await run_in_threadpool(_check, request.app.state.runtime)
     ok = all(value == "ok" for value in checks.values())
-    return JSONResponse({"status": "ok" if ok else "degraded", **checks}, status_code=200 if ok else 503)
+    return JSONResponse(
+        {"status": "ok" if ok else "degraded", **checks}, status_code=200 if ok else 503
+    )
 
 
 routes = [Route("/healthz", healthz, methods=["GET"])]

@@ -22,15 +22,32 @@ BASE_FORM = {
 }
 
 CASES = [
-    ("plain text", BASE_FORM, {"channel": "sms", "sender": "+447700900123", "body": BASE_FORM["Body"]}),
+    (
+        "plain text",
+        BASE_FORM,
+        {"channel": "sms", "sender": "+447700900123", "body": BASE_FORM["Body"]},
+    ),
     (
         "picture message",
-        {**BASE_FORM, "NumMedia": "1", "MediaUrl0": "https://api.twilio.com/m/ME1", "MediaContentType0": "image/jpeg"},
+        {
+            **BASE_FORM,
+            "NumMedia": "1",
+            "MediaUrl0": "https://api.twilio.com/m/ME1",
+            "MediaContentType0": "image/jpeg",
+        },
         {"media": [{"url": "https://api.twilio.com/m/ME1", "content_type": "image/jpeg"}]},
     ),
-    ("opt-out keyword", {**BASE_FORM, "Body": "STOP", "OptOutType": "STOP"}, {"OptOutType": "STOP"}),
+    (
+        "opt-out keyword",
+        {**BASE_FORM, "Body": "STOP", "OptOutType": "STOP"},
+        {"OptOutType": "STOP"},
+    ),
     ("empty body", {**BASE_FORM, "Body": ""}, {"body": ""}),
-    ("unknown fields ignored", {**BASE_FORM, "SomethingNew": "x"}, {"provider_id": BASE_FORM["MessageSid"]}),
+    (
+        "unknown fields ignored",
+        {**BASE_FORM, "SomethingNew": "x"},
+        {"provider_id": BASE_FORM["MessageSid"]},
+    ),
     ("bad NumMedia", {**BASE_FORM, "NumMedia": "lots"}, {"body": BASE_FORM["Body"]}),
 ]
 

@@ -18,7 +18,9 @@ AUTH = {"Authorization": f"Bearer {API_TOKEN}"}
     [{}, {"Authorization": "Bearer wrong"}, {"Authorization": f"Basic {API_TOKEN}"}],
     ids=["none", "wrong-token", "wrong-scheme"],
 )
-def test_api_needs_the_bearer_token(live_url: str, http: httpx.Client, headers: dict[str, str]) -> None:
+def test_api_needs_the_bearer_token(
+    live_url: str, http: httpx.Client, headers: dict[str, str]
+) -> None:
     for path in ("/api/referrals", "/api/referrals/REF-ABCDEF"):
         response = http.get(live_url + path, headers=headers)
         assert response.status_code == 401
@@ -33,7 +35,9 @@ def test_views_are_audited(runtime: Runtime, live_url: str, http: httpx.Client) 
     referral, _ = store_referral(
         runtime, InboundMessage("sms", "SM1", "+447700900123", "+447700900001", "hello")
     )
-    assert http.get(live_url + f"/api/referrals/{referral.reference}", headers=AUTH).status_code == 200
+    assert (
+        http.get(live_url + f"/api/referrals/{referral.reference}", headers=AUTH).status_code == 200
+    )
     actions = [(a["actor"], a["action"]) for a in runtime.store.audit_for(referral.id)]
     assert ("api", "referral.viewed") in actions
 
