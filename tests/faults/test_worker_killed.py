@@ -69,6 +69,7 @@ def test_work_horse_killed_mid_send_is_retried_and_never_texts_twice(
         horse = work_horse(worker.pid)
         os.kill(horse, signal.SIGKILL)
         holding_twilio.release()
+        lapse_leases(rt, kill_settings)
         # RQ's worker sees its horse die, fails the job, and the job's Retry runs it again
         wait_for(lambda: _finished(job), timeout=40)
     finally:
@@ -104,6 +105,7 @@ def test_whole_worker_killed_mid_job_is_recovered_from_the_started_registry(
     # The dead worker's scheduler lock would lapse after 61 s; lapse it now.
     for name in (queue_name(kill_settings, p) for p in ("high", "default")):
         rt.redis.delete(SCHEDULER_LOCKING_KEY_TEMPLATE % name)
+    lapse_leases(rt, kill_settings)
     second = start_worker(kill_settings, tmp_path / "worker2.log")
     try:
         wait_for(lambda: _finished(job), timeout=40)
@@ -111,6 +113,13 @@ def test_whole_worker_killed_mid_job_is_recovered_from_the_started_registry(
         stop(second)
     _assert_processed_once(rt, holding_twilio)
     rt.close()
+
+
+def lapse_leases(rt: Runtime, settings: Settings) -> None:
+    """Expire the per-sender conversation lock the killed job held (a 120 s lease; a retry
+    would otherwise wait up to 60 s for it, then go on without it)."""
+    for key in rt.redis.scan_iter(match=f"{settings.queue_prefix}:conversation:*"):
+        rt.redis.delete(key)
 
 
 def _assert_processed_once(rt: Runtime, twilio: HoldingTwilio) -> None:
