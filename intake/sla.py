@@ -117,7 +117,7 @@ def alert_text(reference: str, overdue_by: timedelta, base_url: str | None) -> s
 
 def check_overdue(runtime: Runtime, now: datetime | None = None) -> list[str]:
     """Alert on-call once per unclaimed, overdue emergency; returns the references alerted now."""
-    from intake import outbound
+    from intake import alerts, outbound
     from intake.dashboard_store import DashboardStore
     from intake.models import utcnow
 
@@ -136,13 +136,11 @@ def check_overdue(runtime: Runtime, now: datetime | None = None) -> list[str]:
         if now <= due:
             continue
         try:
-            result = outbound.send(
-                settings,
-                runtime.store,
-                channel=channel,
-                to=settings.oncall_manager_contact.strip(),
-                body=alert_text(referral.reference, now - due, settings.public_base_url),
-                kind="alert",
+            result = alerts.notify(
+                runtime,
+                settings.oncall_manager_contact.strip(),
+                subject=f"intake: emergency {referral.reference} unclaimed past its time",
+                text=alert_text(referral.reference, now - due, settings.public_base_url),
                 referral_id=referral.id,
                 dedupe_key=f"sla-alert:{referral.reference}",
             )

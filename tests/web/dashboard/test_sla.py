@@ -105,3 +105,38 @@ def test_claimed_emergency_does_not_alert(
 def test_no_alert_without_an_on_call_contact(runtime: Runtime, seed) -> None:
     seed("ive taken all my tablets", received_at=utcnow() - timedelta(hours=1))
     assert sla.check_overdue(runtime) == []
+
+
+def test_overdue_alert_by_email_is_a_proper_message(runtime: Runtime, seed) -> None:
+    """An email on-call contact gets a real email (subject, no message text) through the relay."""
+    from aiosmtpd.controller import Controller
+
+    from tests.support.servers import free_port
+
+    received: list[bytes] = []
+
+    class Relay:
+        async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
+            received.append(envelope.original_content)  # type: ignore[attr-defined]
+            return "250 OK"
+
+    port = free_port()
+    controller = Controller(Relay(), hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        runtime.settings = runtime.settings.with_(
+            oncall_manager_contact="manager@advocacy.example.org",
+            smtp_relay_url=f"smtp://127.0.0.1:{port}",
+            email_from="intake@advocacy.example.org",
+        )
+        late = seed(
+            "ive taken all my tablets i cant do this anymore",
+            received_at=utcnow() - timedelta(minutes=20),
+        )
+        assert sla.check_overdue(runtime) == [late]
+    finally:
+        controller.stop()
+    [raw] = received
+    assert b"unclaimed past its time" in raw
+    assert b"Subject: intake: emergency " + late.encode() in raw
+    assert b"tablets" not in raw
