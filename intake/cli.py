@@ -24,6 +24,13 @@ from intake.embedded_redis import EmbeddedRedis
 log = logging.getLogger("intake")
 
 LOG_FORMAT = "%(asctime)s %(name)s %(levelname)s %(message)s"
+# What `intake run` supervises: the Procfile's processes, in the order they are started.
+PROCFILE_PROCESSES = {
+    "web": ["web"],
+    "smtp": ["smtp"],
+    "worker": ["worker"],
+    "clock": ["sla-check", "--every", "60"],
+}
 
 
 def _logging(level: str = "INFO") -> None:
@@ -125,7 +132,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not settings.api_token:
         log.warning("INTAKE_API_TOKEN is not set: the JSON API will refuse every request (401)")
     commands = {
-        name: [sys.executable, "-m", "intake.cli", name] for name in ("web", "smtp", "worker")
+        name: [sys.executable, "-m", "intake.cli", *argv]
+        for name, argv in PROCFILE_PROCESSES.items()
     }
     children: dict[str, subprocess.Popen[bytes]] = {}
     stopping = threading.Event()
