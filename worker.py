@@ -27,6 +27,9 @@ def build_worker(rt: Runtime, *, simple: bool = False, name: str | None = None) 
         connection=rt.redis,
         name=name,
         log_job_description=False,
+        # RQ finds jobs abandoned by a dead worker when it cleans its registries; every minute
+        # rather than every ten, so a crashed worker's message is retried within minutes.
+        maintenance_interval=60,
     )
 
 

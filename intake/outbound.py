@@ -4,7 +4,9 @@ Every text or email intake sends (acknowledgement, question, alert, reply) goes 
 claim a row in the store under a dedupe key, hand the message to the channel, record the outcome.
 A provider that refused the message (an opted-out number, an invalid address) is recorded and not
 retried; a provider that could not be reached releases the claim and raises, so the job's retry
-sends it later.
+sends it later. A request that may have reached the provider without an answer (a read timeout,
+a connection dropped mid-response) is recorded as `uncertain` and never sent again: a person can
+check the provider's log, but nobody gets the same text twice.
 """
 
 from __future__ import annotations
@@ -30,9 +32,29 @@ class Unreachable(Exception):
     """The provider could not be reached or failed on its side: try again later."""
 
 
+class Uncertain(Exception):
+    """The request may have reached the provider, but no answer came: sending again could
+    send twice."""
+
+
+def _reached_provider(exc: BaseException) -> bool:
+    """Whether a failed HTTP request may have been delivered (read timeout, dropped answer)."""
+    import requests
+
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return False
+    if isinstance(exc, requests.exceptions.ReadTimeout):
+        return True
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        text = repr(exc)
+        refused = ("NewConnectionError", "Connection refused", "Name or service not known")
+        return not any(marker in text for marker in refused)
+    return False
+
+
 @dataclass(frozen=True)
 class Outcome:
-    status: str  # sent, rejected, duplicate, suppressed (an opted-out number)
+    status: str  # sent, rejected, uncertain, duplicate, suppressed (an opted-out number)
     provider_id: str | None = None
     detail: str = ""
 
@@ -51,7 +73,9 @@ def _sms_sender(settings: Settings, to: str, body: str) -> str:
     except TwilioException as exc:
         raise Unreachable(str(exc)) from exc
     except OSError as exc:
-        raise Unreachable(str(exc)) from exc
+        if _reached_provider(exc):
+            raise Uncertain(f"no answer from twilio: {type(exc).__name__}") from exc
+        raise Unreachable(f"twilio unreachable: {type(exc).__name__}") from exc
 
 
 def _email_sender(settings: Settings, to: str, body: str) -> str:
@@ -112,6 +136,10 @@ def send(
     except Unreachable:
         store.release_outbound(claim)
         raise
+    except Uncertain as exc:
+        store.finish_outbound(claim, status="uncertain", detail=str(exc))
+        log.error("%s %s for referral %s: %s; not resent", channel, kind, referral_id, exc)
+        return Outcome("uncertain", detail=str(exc))
     store.finish_outbound(claim, status="sent", provider_id=provider_id)
     log.info("sent %s %s for referral %s", channel, kind, referral_id)
     return Outcome("sent", provider_id=provider_id)

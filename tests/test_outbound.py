@@ -52,3 +52,15 @@ def test_twilio_unreachable_raises_unreachable(runtime: Runtime) -> None:
     runtime.settings = runtime.settings.with_(twilio_api_base_url=f"http://127.0.0.1:{free_port()}")
     with pytest.raises(outbound.Unreachable):
         send(runtime, "k4")
+
+
+def test_no_answer_from_twilio_is_uncertain_and_never_resent(
+    runtime: Runtime, twilio: TwilioStandIn
+) -> None:
+    """A read timeout may mean Twilio sent the text: record it, don't send it again."""
+    runtime.settings = runtime.settings.with_(outbound_timeout=0.5)
+    twilio.delay_next(1, seconds=2.0)
+    outcome = send(runtime, "k5")
+    assert outcome.status == "uncertain"
+    assert send(runtime, "k5").status == "duplicate"  # a retried job does not send it again
+    assert len(twilio.messages) == 1

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import secrets
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -32,6 +33,7 @@ class TwilioStandIn:
     server: ThreadingHTTPServer
     requests: list[Recorded] = field(default_factory=list)
     failures: list[tuple[int, int]] = field(default_factory=list)  # (http status, twilio code)
+    delays: list[float] = field(default_factory=list)  # seconds to wait before answering
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -42,6 +44,11 @@ class TwilioStandIn:
     def fail_next(self, times: int, status: int = 500, code: int = 20500) -> None:
         with self.lock:
             self.failures.extend([(status, code)] * times)
+
+    def delay_next(self, times: int, seconds: float) -> None:
+        """Record the next requests but answer them only after `seconds` (a slow provider)."""
+        with self.lock:
+            self.delays.extend([seconds] * times)
 
     @property
     def messages(self) -> list[Recorded]:
@@ -67,6 +74,9 @@ def start() -> TwilioStandIn:
             with standin.lock:
                 standin.requests.append(record)
                 failure = standin.failures.pop(0) if standin.failures else None
+                delay = standin.delays.pop(0) if standin.delays else 0.0
+            if delay:
+                time.sleep(delay)
             if failure:
                 status, code = failure
                 self._json(status, {"code": code, "message": "stand-in failure", "status": status})
