@@ -129,13 +129,17 @@ def test_no_acknowledgement_when_it_is_not_safe_to_contact(
 
 
 def test_most_urgent_first_in_the_api(runtime: Runtime, live_url: str, http: httpx.Client) -> None:
-    texts = [
-        ("SM" + "5" * 32, "Could someone tell me what an advocate does?"),
-        ("SM" + "6" * 32, "He is going to kill me tonight he has a knife"),
-        ("SM" + "7" * 32, "My son was sectioned under section 3 yesterday, tribunal is on Friday"),
+    texts = [  # three people (texts from one number within minutes join one conversation)
+        ("SM" + "5" * 32, "Could someone tell me what an advocate does?", "+447700900201"),
+        ("SM" + "6" * 32, "He is going to kill me tonight he has a knife", "+447700900202"),
+        (
+            "SM" + "7" * 32,
+            "My son was sectioned under section 3 yesterday, tribunal is on Friday",
+            "+447700900203",
+        ),
     ]
-    for sid, body in texts:
-        post_signed(http, live_url + "/twilio/sms", form(sid, body), AUTH_TOKEN)
+    for sid, body, sender in texts:
+        post_signed(http, live_url + "/twilio/sms", form(sid, body, sender), AUTH_TOKEN)
     drain(runtime)
     urgencies = [r["urgency"] for r in referrals(http, live_url)]
     assert urgencies == ["emergency", "urgent", "routine"]
