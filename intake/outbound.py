@@ -111,6 +111,10 @@ def send(
     sender = SENDERS.get(channel)
     if sender is None:
         raise ValueError(f"no sender for channel {channel!r}")
+    # Read the opt-out (STOP until START, intake.optout) before claiming, not after: a database
+    # failure between a committed claim and the send would leave a `sending` row that makes every
+    # retry think the text went, when nothing was sent (tests/faults/test_database_outage.py).
+    opted_out = channel == "sms" and optout.is_opted_out(store, to)
     claim = store.claim_outbound(
         referral_id=referral_id,
         kind=kind,
@@ -121,7 +125,7 @@ def send(
     )
     if claim is None:
         return Outcome("duplicate")
-    if channel == "sms" and optout.is_opted_out(store, to):  # STOP until START (intake.optout)
+    if opted_out:
         store.finish_outbound(claim, status="suppressed", detail="opted out")
         log.info("%s %s for referral %s not sent: number opted out", channel, kind, referral_id)
         return Outcome("suppressed", detail="opted out")

@@ -3,7 +3,9 @@ reach it through the proxy, while the test itself still reaches the database dir
 
 Switched off, the listening socket is closed (new connections are refused, as by a stopped
 server) and every open connection is cut (as by a restart or a lost network), so pooled
-connections die too. Switched on, it listens again on the same port.
+connections die too. Switched on, it listens again on the same port. A `tripwire` sees each
+chunk the clients send and may switch the proxy off just before that chunk is passed on: the
+connection drops at a chosen point of a job, not at a chosen time.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
+from collections.abc import Callable
 
 from tests.support.servers import free_port
 
@@ -25,6 +28,8 @@ class TcpProxy:
         self._stopping = threading.Event()
         self._accepter: threading.Thread | None = None
         self.accepted = 0  # connections passed through, for the test's own sanity checks
+        self.tripwire: Callable[[bytes], bool] | None = None
+        self.tripped = threading.Event()
 
     @property
     def is_up(self) -> bool:
@@ -78,12 +83,17 @@ class TcpProxy:
                     return
                 self._sockets.update((client, upstream))
                 self.accepted += 1
-            for src, dst in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pump, args=(src, dst), daemon=True).start()
+            for src, dst, outgoing in ((client, upstream, True), (upstream, client, False)):
+                threading.Thread(target=self._pump, args=(src, dst, outgoing), daemon=True).start()
 
-    def _pump(self, src: socket.socket, dst: socket.socket) -> None:
+    def _pump(self, src: socket.socket, dst: socket.socket, outgoing: bool) -> None:
         try:
             while data := src.recv(65536):
+                if outgoing and self.tripwire is not None and self.tripwire(data):
+                    self.tripwire = None
+                    self.tripped.set()
+                    self.down()  # the chunk never reaches the server
+                    return
                 dst.sendall(data)
         except OSError:
             pass

@@ -14,7 +14,7 @@ it, and the retry must create both. SQLite gets the same check with a SQLite tri
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -355,3 +355,59 @@ def test_sqlite_message_insert_failing_leaves_no_referral_and_the_retry_stores_b
         _assert_each_processed_once(rt, engine, twilio, range(5, 7))
     finally:
         engine.dispose()
+
+
+# -- PostgreSQL: the connection drops right after the acknowledgement is claimed ---------------
+
+
+def after_the_claim() -> Callable[[bytes], bool]:
+    """A tripwire for the first statement after the acknowledgement's claim is committed."""
+    stage = 0
+
+    def trip(chunk: bytes) -> bool:
+        nonlocal stage
+        if stage == 0 and b"INSERT INTO outbound" in chunk:
+            stage = 1
+        elif stage == 1 and b"COMMIT" in chunk:
+            stage = 2
+        elif stage == 2:
+            return True
+        return False
+
+    return trip
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_connection_lost_after_the_ack_is_claimed_still_texts_once(
+    pg_runtime: Runtime,
+    proxy: TcpProxy,
+    direct: sa.Engine,
+    twilio: TwilioStandIn,
+    http: httpx.Client,
+) -> None:
+    rt = pg_runtime
+    with serve(create_app(rt)) as url:
+        status = post_signed(http, url + "/twilio/sms", text(7), rt.settings.twilio_auth_token)
+        assert status.status_code == 200
+    proxy.tripwire = after_the_claim()
+    drain(rt)
+    assert proxy.tripped.is_set()
+    [waiting] = inbound_jobs(rt, scheduled(rt)).values()  # the job failed and waits to retry
+    assert waiting.retries_left == 4
+    assert stored_sids(direct) == [text(7)["MessageSid"]]  # the referral itself was stored
+
+    proxy.up()
+    assert run_due_retries(rt) == 1
+    drain(rt)
+
+    # Whatever the claim was followed by, the text goes exactly once: never zero times
+    # because a claim outlived a failure before the send, never twice because of the retry.
+    assert acked(twilio) == [text(7)["From"]]
+    [referral] = rt.store.list_referrals()
+    [ack] = rt.store.outbound_for(referral.id or 0)
+    # Twilio took it but its answer could not be recorded: the row stays `sending` for a person
+    # to see (at most once, as the README says), and the retry did not send it again.
+    assert ack["status"] == "sending"
+    assert waiting.get_status(refresh=True) == JobStatus.FINISHED
+    assert scheduled(rt) == {} and failed_for_good(rt) == []
