@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from intake import forwarders, outbound, sla
+from intake import forwarders, merge, outbound, sla
 from intake.dashboard_store import DashboardStore, User
 from intake.models import URGENCIES, Referral, utcnow
 from intake.runtime import Runtime
@@ -105,6 +105,17 @@ def _forwarding(runtime: Runtime, referral_id: int) -> list[dict[str, Any]] | No
         return None
 
 
+def _links(runtime: Runtime, referral_id: int) -> list[dict[str, Any]]:
+    """Possible duplicates of this referral and what people decided, with the other reference."""
+    found = []
+    for link in merge.links_for(runtime.store, referral_id):
+        other_id = link["other_id"] if link["referral_id"] == referral_id else link["referral_id"]
+        other = runtime.store.get_referral_by_id(other_id)
+        if other is not None:
+            found.append({**link, "other": other})
+    return found
+
+
 def _contact(
     runtime: Runtime, referral: Referral, messages: list[dict[str, Any]]
 ) -> replies.Contact:
@@ -149,6 +160,7 @@ async def referral_page(request: Request, user: User) -> Response:
             "work": dstore.work(referral.id),
             "notes": dstore.notes_for(referral.id),
             "forwarding": _forwarding(runtime, referral.id),
+            "links": _links(runtime, referral.id),
             "contact": contact,
             "reply_templates": replies.reply_templates(runtime.settings.templates_dir),
             "timer": timer,
@@ -238,6 +250,8 @@ def _act(runtime: Runtime, user: User, reference: str, action: str, form: FormDa
         return "No change."
     if action == "reply":
         return _reply(runtime, user, referral, form)
+    if action == "link":
+        return _decide_link(runtime, user, rid, form)
     if action == "forward":
         return _forward(runtime, user, referral)
     if action == "close":
@@ -291,6 +305,24 @@ def _reply(runtime: Runtime, user: User, referral: Referral, form: FormData) -> 
         "duplicate": "That reply was already sent.",
         "rejected": f"The provider refused the reply: {result.detail}",
     }.get(result.status, result.status)
+
+
+def _decide_link(runtime: Runtime, user: User, referral_id: int, form: FormData) -> str:
+    """Confirm (merge) or reject a suggested duplicate; only a link that touches this referral."""
+    decision = _text(form, "decision", 16)
+    try:
+        link_id = int(_text(form, "link", 16))
+    except ValueError:
+        raise HTTPException(400, "No such link.") from None
+    if decision not in ("confirm", "reject"):
+        raise HTTPException(400, "Choose confirm or reject.")
+    ours = {link["id"] for link in merge.links_for(runtime.store, referral_id)}
+    if link_id not in ours:
+        raise HTTPException(404, "No such link on this referral.")
+    kept = merge.decide(runtime, link_id, confirm=decision == "confirm", actor=user.email)
+    if decision == "reject":
+        return "Marked as not the same person."
+    return f"Merged into {kept.reference}." if kept else "That link was already decided."
 
 
 def _forward(runtime: Runtime, user: User, referral: Referral) -> str:
