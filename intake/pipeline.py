@@ -20,7 +20,7 @@ from intake.models import InboundMessage, Referral
 from intake.reference import new_reference
 from intake.runtime import Runtime
 from intake.screening import screen
-from intake.store import DuplicateMessage
+from intake.store import DuplicateMessage, Store
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +58,8 @@ def store_referral(runtime: Runtime, message: InboundMessage) -> tuple[Referral,
     store = runtime.store
     existing = store.find_referral_for_message(message.channel, message.provider_id)
     if existing:
+        if existing.id is not None and _first_message_is(store, existing.id, message):
+            merge.link_possible(runtime, existing)  # idempotent: a crash may have cut it short
         return existing, False
     referral = build_referral(message)
     match = merge.find_certain(runtime, message, referral)  # the same person on another channel
@@ -81,14 +83,14 @@ def store_referral(runtime: Runtime, message: InboundMessage) -> tuple[Referral,
             referral.reference = new_reference()  # a reference clash: vanishingly rare
     else:
         raise RuntimeError("could not allocate a unique reference")
-    store.audit(
-        SYSTEM_ACTOR,
-        "referral.created",
-        referral_id=referral.id,
-        detail={"channel": message.channel, "urgency": referral.urgency},
-    )
     merge.link_possible(runtime, referral)  # possible duplicates: linked for a person, not merged
     return referral, True
+
+
+def _first_message_is(store: Store, referral_id: int, message: InboundMessage) -> bool:
+    """Whether this referral was created from this message (a re-run of its first job)."""
+    first = store.messages_for(referral_id)[:1]
+    return bool(first) and first[0]["provider_id"] == message.provider_id
 
 
 def send_acknowledgement(runtime: Runtime, referral: Referral, message: InboundMessage) -> str:

@@ -322,7 +322,7 @@ class Store:
         return _row_to_referral(row) if row else None
 
     def create_referral(self, referral: Referral, message: InboundMessage) -> Referral:
-        """Insert a referral and its first message in one transaction.
+        """Insert a referral, its first message and the `referral.created` audit entry at once.
 
         Raises `DuplicateMessage` when the message is already stored, so two workers racing on
         the same redelivered message leave exactly one referral behind.
@@ -351,6 +351,16 @@ class Store:
                     referrals.insert().values(**values).returning(referrals.c.id)
                 ).scalar_one()
                 self._insert_message(conn, referral_id, message)
+                # In the same transaction, so no referral ever exists without its audit entry.
+                conn.execute(
+                    audit_log.insert().values(
+                        at=now,
+                        actor="system",
+                        action="referral.created",
+                        referral_id=referral_id,
+                        detail={"channel": message.channel, "urgency": referral.urgency},
+                    )
+                )
         except IntegrityError as exc:
             if self.find_referral_for_message(message.channel, message.provider_id):
                 raise DuplicateMessage(message.provider_id) from exc

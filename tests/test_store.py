@@ -107,7 +107,8 @@ def test_audit_trail(store: Store) -> None:
     store.audit(
         "advocate@example.org", "referral.viewed", referral_id=ref.id, detail={"via": "test"}
     )
-    [entry] = store.audit_for(ref.id)
+    created, entry = store.audit_for(ref.id)  # creation is audited in the same transaction
+    assert (created["actor"], created["action"]) == ("system", "referral.created")
     assert (entry["actor"], entry["action"], entry["detail"]) == (
         "advocate@example.org",
         "referral.viewed",
