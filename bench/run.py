@@ -33,12 +33,12 @@ from datetime import UTC
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.load import closed_loop, open_loop  # noqa: E402
+from bench.load import LoadResult  # noqa: E402
 from intake.config import Settings  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
@@ -46,6 +46,8 @@ TOKEN = "bench-auth-token-0123456789abcdef"
 ACCOUNT = "AC" + "b" * 32
 FROM = "+447700900001"
 PIPELINE_N = 400
+# End to end runs the workers as `intake worker` does by default: forking.
+E2E_SIMPLE = False
 
 
 # -- infrastructure -------------------------------------------------------------------------
@@ -124,6 +126,10 @@ class Recorder:
         recorder = self
 
         class Handler(BaseHTTPRequestHandler):
+            # Buffered: headers and body leave in one send. Unbuffered, the body waits behind
+            # Nagle for the ACK of the headers, which stalled every acknowledgement by ms.
+            wbufsize = 65536
+
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
@@ -205,21 +211,26 @@ def signed_forms(
 
 
 @contextmanager
-def server(kind: str, settings: Settings) -> Iterator[str]:
+def server(kind: str, settings: Settings) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, str(ROOT / "bench" / "serve.py"), kind, str(port)], env=env_for(settings)
     )
     try:
         wait_port(port)
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{port}", proc
     finally:
         proc.terminate()
         proc.wait(timeout=10)
 
 
-def workers(settings: Settings, count: int, burst: bool) -> list[subprocess.Popen[bytes]]:
-    args = [sys.executable, str(ROOT / "worker.py"), "--simple"] + (["--burst"] if burst else [])
+def workers(
+    settings: Settings, count: int, burst: bool, simple: bool
+) -> list[subprocess.Popen[bytes]]:
+    """`count` worker.py processes; `simple` = RQ SimpleWorker (jobs in-process), else the
+    forking Worker that `intake worker` runs by default (a fork per job)."""
+    args = [sys.executable, str(ROOT / "worker.py")]
+    args += (["--simple"] if simple else []) + (["--burst"] if burst else [])
     return [
         subprocess.Popen(
             args, env=env_for(settings), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
@@ -236,25 +247,69 @@ def pct(values: list[float], p: float) -> float:
 # -- the benchmarks -------------------------------------------------------------------------
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU a process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_load(
+    base: str, forms: list[tuple[str, dict[str, str], dict[str, str]]], **spec: Any
+) -> LoadResult:
+    """Run bench/load.py in a process of its own over these signed requests."""
+    where = urlsplit(base)
+    spec.update(
+        host=where.hostname,
+        port=where.port,
+        requests=[[urlsplit(url).path, urlencode(form), headers] for url, form, headers in forms],
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        spec_path, out_path = Path(tmp) / "spec.json", Path(tmp) / "out.json"
+        spec_path.write_text(json.dumps(spec), "utf-8")
+        subprocess.run(
+            [sys.executable, str(ROOT / "bench" / "load.py"), str(spec_path), str(out_path)],
+            check=True,
+        )
+        out = json.loads(out_path.read_text("utf-8"))
+    return LoadResult(
+        out["requests"],
+        out["errors"],
+        out["seconds"],
+        out["latencies"],
+        [(t, i) for t, i in out["sent"]],
+        out["cpu_s"],
+    )
+
+
 def bench_webhook(settings: Settings) -> dict[str, Any]:
+    """Both servers: same serve.py, same uvicorn settings, same load generator process."""
     out: dict[str, Any] = {}
     for kind in ("bare", "app"):
-        with server(kind, settings) as base:
+        with server(kind, settings) as (base, proc):
             requests = signed_forms(base, 3000)
-            asyncio.run(closed_loop(requests[:200], 1.0, 16))  # warm up
-            result = asyncio.run(closed_loop(requests, 6.0, 16))
+            run_load(base, requests[:400], mode="closed", seconds=1.0, concurrency=16)  # warm up
+            cpu0 = cpu_seconds(proc.pid)
+            result = run_load(base, requests, mode="closed", seconds=6.0, concurrency=16)
+            server_cpu = cpu_seconds(proc.pid) - cpu0
             out[kind] = {
                 "per_s": round(result.rate),
                 "p50_ms": round(result.pct(50), 2),
                 "p99_ms": round(result.pct(99), 2),
                 "errors": result.errors,
+                # fractions of one core over the run, so a starved server shows as such
+                "server_cpu_cores": round(server_cpu / result.seconds, 2),
+                "loadgen_cpu_cores": round(result.cpu_s / result.seconds, 2),
             }
             if kind == "app":
-                steady, _sent = asyncio.run(open_loop(signed_forms(base, 1200, 10_000), 200, 6.0))
+                steady = run_load(
+                    base, signed_forms(base, 1200, 10_000), mode="open", rate=200, seconds=6.0
+                )
                 out["app_at_200_per_s"] = {
                     "p50_ms": round(steady.pct(50), 2),
                     "p99_ms": round(steady.pct(99), 2),
+                    "max_ms": round(max(steady.latencies) * 1000, 2),
                     "errors": steady.errors,
+                    "loadgen_cpu_cores": round(steady.cpu_s / steady.seconds, 2),
                 }
         clear_prefix(settings)
     out["ratio"] = round(out["app"]["per_s"] / out["bare"]["per_s"], 3)
@@ -320,7 +375,7 @@ def bench_email(settings: Settings) -> dict[str, Any]:
     return out
 
 
-def _drain_rate(settings: Settings, count: int) -> float:
+def _drain_rate(settings: Settings, count: int, simple: bool) -> float:
     """Run `count` burst workers over what is queued; jobs/s from first start to last end."""
     from redis import Redis
     from rq.job import Job
@@ -328,7 +383,7 @@ def _drain_rate(settings: Settings, count: int) -> float:
 
     from intake.queue import queues
 
-    procs = workers(settings, count, burst=True)
+    procs = workers(settings, count, burst=True, simple=simple)
     for proc in procs:
         proc.wait(timeout=240)
     conn = Redis.from_url(settings.redis_url or "")
@@ -344,6 +399,11 @@ def _drain_rate(settings: Settings, count: int) -> float:
 
 
 def bench_pipeline(settings: Settings) -> dict[str, Any]:
+    """Referrals vs no-op jobs, always on the same worker class and the same worker count.
+
+    Both classes are measured: `simple` (SimpleWorker) isolates intake's own cost per job from
+    RQ's; `fork` (Worker, what `intake worker` runs by default) adds a fork per job to both sides.
+    """
     from redis import Redis
     from rq import Queue
 
@@ -352,53 +412,62 @@ def bench_pipeline(settings: Settings) -> dict[str, Any]:
     from intake.store import Store
 
     out: dict[str, Any] = {}
-    for n_workers in (1, 2):
-        for kind in ("noop", "pipeline"):
-            run_settings = settings.with_(queue_prefix=f"{settings.queue_prefix}-{kind}{n_workers}")
-            conn = Redis.from_url(run_settings.redis_url or "")
-            queue = Queue(queue_name(run_settings, "default"), connection=conn)
-            for i in range(PIPELINE_N):
-                if kind == "noop":
-                    queue.enqueue("bench.noop.noop", {"i": i}, result_ttl=3600)
+    for cls in ("simple", "fork"):
+        n_jobs = PIPELINE_N if cls == "simple" else PIPELINE_N // 2
+        for n_workers in (1, 2):
+            for kind in ("noop", "pipeline"):
+                tag = f"{kind}{n_workers}{cls[0]}"
+                run_settings = settings.with_(queue_prefix=f"{settings.queue_prefix}-{tag}")
+                conn = Redis.from_url(run_settings.redis_url or "")
+                queue = Queue(queue_name(run_settings, "default"), connection=conn)
+                for i in range(n_jobs):
+                    if kind == "noop":
+                        queue.enqueue("bench.noop.noop", {"i": i}, result_ttl=3600)
+                    else:
+                        message = InboundMessage(
+                            channel="sms",
+                            provider_id=f"SM{tag}{i:028d}",
+                            sender=f"+4478{n_workers}{'sf'.index(cls[0])}{i:06d}",
+                            recipient=FROM,
+                            body="Please could someone help my dad, he is on a ward and they want "
+                            "to discharge him to a nursing home without asking him",
+                        )
+                        enqueue_inbound(run_settings, conn, message, priority="default")
+                store = Store.from_url(run_settings.effective_database_url)
+                before = store.count_referrals()
+                rate = _drain_rate(run_settings, n_workers, simple=cls == "simple")
+                stored = store.count_referrals() - before
+                store.dispose()
+                key = f"{cls}_{kind}_{n_workers}"
+                if kind == "pipeline":
+                    out[key] = {"referrals_per_s": round(rate, 1), "stored": stored, "of": n_jobs}
                 else:
-                    message = InboundMessage(
-                        channel="sms",
-                        provider_id=f"SM{n_workers}{i:031d}",
-                        sender=f"+4478{n_workers}{i:07d}",
-                        recipient=FROM,
-                        body="Please could someone help my dad, he is on a ward and they want to "
-                        "discharge him to a nursing home without asking him",
-                    )
-                    enqueue_inbound(run_settings, conn, message, priority="default")
-            store = Store.from_url(run_settings.effective_database_url)
-            before = store.count_referrals()
-            rate = _drain_rate(run_settings, n_workers)
-            stored = store.count_referrals() - before
-            store.dispose()
-            if kind == "pipeline":
-                out[f"pipeline_{n_workers}"] = {"referrals_per_s": round(rate, 1), "stored": stored}
-            else:
-                out[f"noop_{n_workers}"] = {"jobs_per_s": round(rate, 1)}
-            clear_prefix(run_settings)
-            conn.close()
-    for n in (1, 2):
-        out[f"ratio_{n}"] = round(
-            out[f"pipeline_{n}"]["referrals_per_s"] / out[f"noop_{n}"]["jobs_per_s"], 3
+                    out[key] = {"jobs_per_s": round(rate, 1)}
+                clear_prefix(run_settings)
+                conn.close()
+        for n in (1, 2):
+            out[f"{cls}_ratio_{n}"] = round(
+                out[f"{cls}_pipeline_{n}"]["referrals_per_s"]
+                / out[f"{cls}_noop_{n}"]["jobs_per_s"],
+                3,
+            )
+        out[f"{cls}_scaling_2_over_1"] = round(
+            out[f"{cls}_pipeline_2"]["referrals_per_s"]
+            / out[f"{cls}_pipeline_1"]["referrals_per_s"],
+            2,
         )
-    out["scaling_2_over_1"] = round(
-        out["pipeline_2"]["referrals_per_s"] / out["pipeline_1"]["referrals_per_s"], 2
-    )
     return out
 
 
 def bench_end_to_end(settings: Settings, recorder: Recorder) -> dict[str, Any]:
     rate, seconds = 50, 8.0
-    procs = workers(settings, 2, burst=False)
+    procs = workers(settings, 2, burst=False, simple=E2E_SIMPLE)
     try:
-        with server("app", settings) as base:
+        with server("app", settings) as (base, _proc):
             requests = signed_forms(base, int(rate * seconds), 50_000)
             time.sleep(2)  # let the workers start
-            result, sent = asyncio.run(open_loop(requests, rate, seconds))
+            result = run_load(base, requests, mode="open", rate=rate, seconds=seconds)
+            sent = result.sent
             numbers = {i: requests[i][1]["From"] for _t, i in sent}
             deadline = time.time() + 90
             while time.time() < deadline:
@@ -423,6 +492,7 @@ def bench_end_to_end(settings: Settings, recorder: Recorder) -> dict[str, Any]:
         "sent": len(sent),
         "acknowledged": len(lat),
         "webhook_errors": result.errors,
+        "workers": "simple" if E2E_SIMPLE else "forking",
         "p50_ms": round(pct(lat, 50), 1),
         "p99_ms": round(pct(lat, 99), 1),
     }
@@ -455,7 +525,17 @@ def machine() -> dict[str, Any]:
         "cpu": model or platform.processor(),
         "python": platform.python_version(),
         "platform": platform.platform(),
+        "uvicorn": uvicorn_stack(),
     }
+
+
+def uvicorn_stack() -> str:
+    """Which event loop and HTTP parser uvicorn's "auto" picks (uvloop/httptools if installed)."""
+    import importlib.util
+
+    loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
+    http = "httptools" if importlib.util.find_spec("httptools") else "h11"
+    return f"{loop}+{http}"
 
 
 def main() -> int:
@@ -508,13 +588,19 @@ def print_table(r: dict[str, Any]) -> None:
     rows = [
         (
             "webhook (signed SMS)",
-            f"{w['app']['per_s']}/s p50 {w['app']['p50_ms']} ms p99 {w['app']['p99_ms']} ms",
+            f"{w['app']['per_s']}/s p50 {w['app']['p50_ms']} p99 {w['app']['p99_ms']} ms",
             f"bare Starlette {w['bare']['per_s']}/s p99 {w['bare']['p99_ms']} ms",
             f"{w['ratio']}x",
         ),
         (
+            "  CPU (cores)",
+            f"server {w['app']['server_cpu_cores']} loadgen {w['app']['loadgen_cpu_cores']}",
+            f"server {w['bare']['server_cpu_cores']} loadgen {w['bare']['loadgen_cpu_cores']}",
+            "",
+        ),
+        (
             "webhook at 200 req/s",
-            f"p50 {w['app_at_200_per_s']['p50_ms']} ms p99 {w['app_at_200_per_s']['p99_ms']} ms",
+            f"p50 {w['app_at_200_per_s']['p50_ms']} p99 {w['app_at_200_per_s']['p99_ms']} ms",
             "goal p99 < 50 ms",
             "",
         ),
@@ -524,23 +610,23 @@ def print_table(r: dict[str, Any]) -> None:
             f"bare aiosmtpd {e['bare']['per_s']}/s",
             f"{e['ratio']}x",
         ),
-        (
-            "pipeline, 1 worker",
-            f"{p['pipeline_1']['referrals_per_s']} referrals/s",
-            f"no-op RQ {p['noop_1']['jobs_per_s']}/s",
-            f"{p['ratio_1']}x",
-        ),
-        (
-            "pipeline, 2 workers",
-            f"{p['pipeline_2']['referrals_per_s']} referrals/s",
-            f"no-op RQ {p['noop_2']['jobs_per_s']}/s",
-            f"{p['ratio_2']}x",
-        ),
-        ("pipeline scaling", f"2 workers / 1 = {p['scaling_2_over_1']}", "", ""),
+    ]
+    for cls, label in (("simple", "SimpleWorker"), ("fork", "forking Worker")):
+        for n in (1, 2):
+            rows.append(
+                (
+                    f"pipeline {n}w {cls}",
+                    f"{p[f'{cls}_pipeline_{n}']['referrals_per_s']} referrals/s",
+                    f"no-op jobs, {label} {p[f'{cls}_noop_{n}']['jobs_per_s']}/s",
+                    f"{p[f'{cls}_ratio_{n}']}x",
+                )
+            )
+        rows.append((f"  scaling {cls}", f"2 workers / 1 = {p[f'{cls}_scaling_2_over_1']}", "", ""))
+    rows += [
         (
             "end to end @50/s",
             f"p50 {x['p50_ms']} ms p99 {x['p99_ms']} ms",
-            f"{x['acknowledged']}/{x['sent']} acknowledged",
+            f"{x['acknowledged']}/{x['sent']} acked, 2 {x['workers']} workers",
             "",
         ),
         (
@@ -553,11 +639,11 @@ def print_table(r: dict[str, Any]) -> None:
     m = r["machine"]
     print(
         f"\nintake benchmark — {m['nproc']} cores, {m['cpu']}, Python {m['python']}, "
-        f"{r['database']}, {r['seconds']} s\n"
+        f"uvicorn {m['uvicorn']}, {r['database']}, {r['seconds']} s\n"
     )
-    print(f"{'what':<22} {'intake':<40} {'baseline (same run)':<34} ratio")
+    print(f"{'what':<22} {'intake':<40} {'baseline (same run)':<40} ratio")
     for row in rows:
-        print(f"{row[0]:<22} {row[1]:<40} {row[2]:<34} {row[3]}")
+        print(f"{row[0]:<22} {row[1]:<40} {row[2]:<40} {row[3]}")
 
 
 if __name__ == "__main__":
