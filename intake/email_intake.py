@@ -16,6 +16,7 @@ there is none, is the message's unique provider id), because RQ may run it twice
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import re
@@ -24,10 +25,9 @@ from typing import Any
 
 from channels.email.autoreply import Classification, classify
 from channels.email.parse import ParsedEmail, find_reference, parse_email
-from intake import alerts, email_ack, email_store, forwarding, outbound, pipeline, ratelimit
-from intake.acknowledge import Skip
+from intake import alerts, email_ack, email_store, forwarding, pipeline
 from intake.extraction import extract
-from intake.models import InboundMessage, Referral, utcnow
+from intake.models import InboundMessage, Referral, received_at_from
 from intake.runtime import Runtime
 from intake.screening import screen
 from intake.store import DuplicateMessage
@@ -53,13 +53,7 @@ def screened_text(parsed: ParsedEmail) -> str:
 
 
 def _received_at(payload: dict[str, Any]) -> datetime:
-    value = payload.get("received_at")
-    if isinstance(value, str):
-        try:
-            return datetime.fromisoformat(value)
-        except ValueError:
-            pass
-    return utcnow()
+    return received_at_from(payload.get("received_at"))
 
 
 def inbound_message(
@@ -179,15 +173,7 @@ def add_to_referral(
     extraction = extract(message.body, CHANNEL, message.sender)
     safe = screening.safe_to_contact and extraction.fields.get("safe_to_contact", True) is not False
     meta = {**message.meta, "threaded_by": threaded_by, "screening": screening.to_dict()}
-    stored = InboundMessage(
-        channel=message.channel,
-        provider_id=message.provider_id,
-        sender=message.sender,
-        recipient=message.recipient,
-        body=message.body,
-        received_at=message.received_at,
-        meta=meta,
-    )
+    stored = dataclasses.replace(message, meta=meta)
     store = runtime.store
     assert referral.id is not None
     try:
@@ -234,23 +220,7 @@ def acknowledge(
     decision = email_ack.plan_email_ack(
         runtime.settings, referral, parsed, classification, safe_to_contact=safe_to_contact
     )
-    if isinstance(decision, Skip):
-        return f"skipped: {decision.reason}"
-    if not ratelimit.admit_acknowledgement(runtime, referral, message, decision.dedupe_key):
-        return "skipped: rate limited"
-    outcome = outbound.send(
-        runtime.settings,
-        runtime.store,
-        channel=decision.channel,
-        to=decision.to,
-        body=decision.body,
-        kind="ack",
-        referral_id=referral.id,
-        dedupe_key=decision.dedupe_key,
-    )
-    if outcome.status == "sent":
-        runtime.store.audit(pipeline.SYSTEM_ACTOR, "referral.acknowledged", referral_id=referral.id)
-    return outcome.status
+    return pipeline.deliver_acknowledgement(runtime, referral, message, decision)
 
 
 def _is_first_message(runtime: Runtime, referral: Referral, provider_id: str) -> bool:
@@ -320,4 +290,3 @@ def process_email(runtime: Runtime, payload: dict[str, Any]) -> dict[str, Any]:
         "threaded_by": threaded_by,
         "acknowledgement": ack,
     }
-

@@ -15,6 +15,7 @@ Voice referrals are left alone: a call's referral is rebuilt from its call recor
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 from datetime import timedelta
@@ -180,15 +181,7 @@ def absorb(
     """
     store = runtime.store
     assert referral.id is not None
-    stored = InboundMessage(
-        channel=message.channel,
-        provider_id=message.provider_id,
-        sender=message.sender,
-        recipient=message.recipient,
-        body=message.body,
-        received_at=message.received_at,
-        meta={**message.meta, "joined_by": how},
-    )
+    stored = dataclasses.replace(message, meta={**message.meta, "joined_by": how})
     store.add_message(referral.id, stored)
     combined = "\n".join(m["body"] for m in store.messages_for(referral.id) if m["body"])
     screening = screen(combined, message.channel)

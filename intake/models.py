@@ -20,6 +20,16 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def received_at_from(value: object) -> datetime:
+    """The time a channel recorded in a job's payload (ISO 8601), else now."""
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            pass
+    return utcnow()
+
+
 @dataclass(frozen=True)
 class InboundMessage:
     """One message as it arrived on one channel, before anything is inferred from it.

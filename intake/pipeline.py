@@ -94,12 +94,30 @@ def _first_message_is(store: Store, referral_id: int, message: InboundMessage) -
 
 
 def send_acknowledgement(runtime: Runtime, referral: Referral, message: InboundMessage) -> str:
-    decision = acknowledge.plan(runtime.settings, referral, message)
+    return deliver_acknowledgement(
+        runtime,
+        referral,
+        message,
+        acknowledge.plan(runtime.settings, referral, message),
+        amend=lambda plan: conversation.with_first_question(runtime, referral, message, plan),
+    )
+
+
+def deliver_acknowledgement(
+    runtime: Runtime,
+    referral: Referral,
+    message: InboundMessage,
+    decision: acknowledge.Plan | acknowledge.Skip,
+    *,
+    amend: Callable[[acknowledge.Plan], acknowledge.Plan] | None = None,
+) -> str:
+    """Send a planned acknowledgement (any channel) through the rate limit, at most once."""
     if isinstance(decision, acknowledge.Skip):
         return f"skipped: {decision.reason}"
     if not ratelimit.admit_acknowledgement(runtime, referral, message, decision.dedupe_key):
         return "skipped: rate limited"
-    decision = conversation.with_first_question(runtime, referral, message, decision)
+    if amend is not None:
+        decision = amend(decision)
     outcome = outbound.send(
         runtime.settings,
         runtime.store,

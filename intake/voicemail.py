@@ -27,7 +27,14 @@ from redis.exceptions import RedisError
 from rq import Queue, get_current_job
 
 from intake import alerts, forwarding, pipeline, voice_store
-from intake.models import URGENCIES, URGENCY_RANK, InboundMessage, Referral, utcnow
+from intake.models import (
+    URGENCIES,
+    URGENCY_RANK,
+    InboundMessage,
+    Referral,
+    received_at_from,
+    utcnow,
+)
 from intake.queue import INBOUND_RETRY, queue_name, safe_job_id
 from intake.runtime import Runtime
 from intake.transcription import Recording, Transcript, engine_for
@@ -64,13 +71,7 @@ def is_withheld(number: str | None) -> bool:
 
 
 def _received_at(event: dict[str, Any]) -> datetime:
-    value = event.get("received_at")
-    if isinstance(value, str):
-        try:
-            return datetime.fromisoformat(value)
-        except ValueError:
-            pass
-    return utcnow()
+    return received_at_from(event.get("received_at"))
 
 
 def _int(value: Any) -> int | None:
