@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import httpx
+
 from intake.config import Settings
 from intake.models import Referral
 
@@ -64,6 +66,25 @@ def for_status(status_code: int, detail: str) -> ForwardError:
     if status_code in (408, 429) or status_code >= 500:
         return Unreachable(detail, status_code)
     return Rejected(detail, status_code)
+
+
+def post(settings: Settings, url: str, body: bytes, headers: dict[str, str]) -> Delivered:
+    """POST one event with the outbound timeout; map the answer onto Delivered or an error."""
+    try:
+        response = httpx.post(
+            url,
+            content=body,
+            headers=headers,
+            timeout=settings.outbound_timeout,
+            follow_redirects=False,
+        )
+    except httpx.TimeoutException as exc:
+        raise Unreachable(f"timed out after {settings.outbound_timeout:g}s") from exc
+    except httpx.HTTPError as exc:
+        raise Unreachable(f"{type(exc).__name__}: {exc}") from exc
+    if 200 <= response.status_code < 300:
+        return Delivered(response.status_code)
+    raise for_status(response.status_code, f"HTTP {response.status_code}: {response.text[:200]}")
 
 
 @dataclass(frozen=True)

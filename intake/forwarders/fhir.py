@@ -15,12 +15,11 @@ import re
 import uuid
 from typing import Any
 
-import httpx
 from pydantic import ValidationError
 
 from intake.config import Settings
 from intake.forwarders import payload
-from intake.forwarders.base import Delivered, ForwardEvent, Rejected, Unreachable, for_status
+from intake.forwarders.base import Delivered, ForwardEvent, Rejected, post
 
 REFERRAL_SYSTEM = "urn:intake:referral-reference"
 SUBJECT_SYSTEM = "urn:intake:referral-subject"
@@ -188,18 +187,9 @@ def send(settings: Settings, event: ForwardEvent) -> Delivered:
         body = validate(build_bundle(event))
     except ValidationError as exc:
         raise Rejected(f"the FHIR bundle did not validate: {exc.error_count()} errors") from exc
-    try:
-        response = httpx.post(
-            settings.fhir_base_url.rstrip("/") + "/",
-            content=body.encode(),
-            headers={"Content-Type": CONTENT_TYPE, "Accept": CONTENT_TYPE},
-            timeout=settings.outbound_timeout,
-            follow_redirects=False,
-        )
-    except httpx.TimeoutException as exc:
-        raise Unreachable(f"timed out after {settings.outbound_timeout:g}s") from exc
-    except httpx.HTTPError as exc:
-        raise Unreachable(f"{type(exc).__name__}: {exc}") from exc
-    if 200 <= response.status_code < 300:
-        return Delivered(response.status_code)
-    raise for_status(response.status_code, f"HTTP {response.status_code}: {response.text[:200]}")
+    return post(
+        settings,
+        settings.fhir_base_url.rstrip("/") + "/",
+        body.encode(),
+        {"Content-Type": CONTENT_TYPE, "Accept": CONTENT_TYPE},
+    )

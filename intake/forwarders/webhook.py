@@ -9,11 +9,9 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-import httpx
-
 from intake.config import Settings
 from intake.forwarders import payload, signing
-from intake.forwarders.base import Delivered, ForwardEvent, Rejected, Unreachable, for_status
+from intake.forwarders.base import Delivered, ForwardEvent, Rejected, post
 
 USER_AGENT = "intake-forwarder/1"
 
@@ -36,18 +34,4 @@ def send(settings: Settings, event: ForwardEvent) -> Delivered:
         "Idempotency-Key": event.idempotency_key,
         "Intake-Event": f"referral.{event.event}",
     }
-    try:
-        response = httpx.post(
-            settings.case_webhook_url,
-            content=body,
-            headers=headers,
-            timeout=settings.outbound_timeout,
-            follow_redirects=False,
-        )
-    except httpx.TimeoutException as exc:
-        raise Unreachable(f"timed out after {settings.outbound_timeout:g}s") from exc
-    except httpx.HTTPError as exc:
-        raise Unreachable(f"{type(exc).__name__}: {exc}") from exc
-    if 200 <= response.status_code < 300:
-        return Delivered(response.status_code)
-    raise for_status(response.status_code, f"HTTP {response.status_code}: {response.text[:200]}")
+    return post(settings, settings.case_webhook_url, body, headers)
