@@ -31,8 +31,6 @@ def signed_url(settings: Settings, request: Request) -> str:
 
 def signature_is_valid(settings: Settings, request: Request, params: Mapping[str, Any]) -> bool:
     """Refuse anything not signed with our auth token (an unset token refuses everything)."""
-    if not settings.twilio_validate_signatures:
-        return True
     signature = request.headers.get(SIGNATURE_HEADER, "")
     if not signature or not settings.twilio_auth_token:
         return False

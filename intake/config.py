@@ -43,7 +43,6 @@ class Settings:
     twilio_auth_token: str = ""
     twilio_from_number: str = ""
     twilio_api_base_url: str = TWILIO_API_DEFAULT
-    twilio_validate_signatures: bool = True
 
     public_base_url: str | None = None
     api_token: str = ""
@@ -144,7 +143,6 @@ def load_settings(environ: dict[str, str] | None = None, *, dotenv: bool = True)
         twilio_auth_token=env("TWILIO_AUTH_TOKEN") or "",
         twilio_from_number=env("TWILIO_FROM_NUMBER") or "",
         twilio_api_base_url=env("TWILIO_API_BASE_URL") or TWILIO_API_DEFAULT,
-        twilio_validate_signatures=_bool(env("TWILIO_VALIDATE_SIGNATURES"), True),
         public_base_url=(env("PUBLIC_BASE_URL") or "").rstrip("/") or None,
         api_token=env("INTAKE_API_TOKEN") or "",
         host=env("HOST") or "127.0.0.1",
