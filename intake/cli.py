@@ -74,7 +74,7 @@ def cmd_web(args: argparse.Namespace) -> int:
             proxy_headers=True,
             forwarded_allow_ips=os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"),
             log_level="info",
-            access_log=True,
+            access_log=False,  # intake.web.access_log logs requests without query strings
         )
     finally:
         if embedded:

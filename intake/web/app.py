@@ -14,6 +14,7 @@ from channels import sms, voice, voice_api
 from intake.runtime import Runtime
 from intake.screening import warm_up
 from intake.web import api, failed, health, openapi
+from intake.web.access_log import AccessLog
 from intake.web.dashboard import install as install_dashboard
 from intake.web.limits import BodySizeLimit
 
@@ -38,7 +39,10 @@ def create_app(runtime: Runtime) -> Starlette:
             *openapi.routes,
         ],
         lifespan=lifespan,
-        middleware=[Middleware(BodySizeLimit, max_bytes=runtime.settings.max_request_body)],
+        middleware=[
+            Middleware(AccessLog),
+            Middleware(BodySizeLimit, max_bytes=runtime.settings.max_request_body),
+        ],
     )
     app.state.runtime = runtime
     install_dashboard(app, runtime)
