@@ -27,7 +27,14 @@ def warm_up_jobs(rt: Runtime) -> None:
     process took about 160-220 ms against 22 ms for the next ones, nearly all of it importing
     Twilio's REST client (~145 ms) and compiling the extraction vocabularies (~60 ms).
     """
-    from intake import extraction, outbound  # noqa: F401  (outbound registers the senders)
+    # The job functions' modules: a child that imports intake.tasks itself pays ~160 ms per job
+    # (httpx, jinja2, the pipeline's whole import tree), measured with cProfile in the horse.
+    import intake.tasks  # noqa: F401
+    from intake import acknowledge, extraction, outbound  # noqa: F401  (outbound: the senders)
+    from intake.templating import environment
+
+    for name in environment(rt.settings.templates_dir).list_templates(extensions=["txt"]):
+        environment(rt.settings.templates_dir).get_template(name)  # compiled once, inherited
 
     warm_up()  # the screening lexicon (about a second)
     extraction.extract(
