@@ -60,6 +60,8 @@ async def mark_called_back(request: Request) -> JSONResponse:
     try:
         call_id = int(request.path_params["call_id"])
     except ValueError:
+        call_id = 0
+    if not 0 < call_id < 2**63:  # ids are positive 64-bit integers; anything else names nothing
         return JSONResponse({"error": "no such missed call"}, status_code=404)
 
     def mark(runtime: Runtime) -> bool:

@@ -418,3 +418,15 @@ def test_redis_unreachable_answers_503(runtime: Runtime, http: httpx.Client) -> 
     with serve(create_app(runtime)) as url:
         assert post(http, url, "/twilio/voice", call.incoming()).status_code == 503
         assert post(http, url, "/twilio/voice/recording", call.recording()).status_code == 503
+
+
+@pytest.mark.parametrize("call_id", ["0", "-3", "abc", str(2**64), "9" * 40])
+def test_marking_a_missed_call_that_cannot_exist_is_404(
+    live_url: str, http: httpx.Client, call_id: str
+) -> None:
+    """Found by schemathesis: a huge id overflowed SQLite's INTEGER and answered 500."""
+    response = http.post(
+        live_url + f"/api/missed-calls/{call_id}/called-back",
+        headers={"Authorization": f"Bearer {API_TOKEN}"},
+    )
+    assert response.status_code == 404
