@@ -46,7 +46,7 @@ async def download(request: Request, user: User) -> Response:
     reference = request.path_params["reference"]
     attachment_id = request.path_params["attachment_id"]
     table = _table()
-    if table is None:
+    if table is None or not 0 < attachment_id < 2**63:  # larger ids overflow the database
         raise HTTPException(404, "No attachments here.")
 
     def load() -> dict[str, Any]:
