@@ -284,7 +284,7 @@ def run_load(
 def bench_webhook(settings: Settings) -> dict[str, Any]:
     """Both servers: same serve.py, same uvicorn settings, same load generator process."""
     out: dict[str, Any] = {}
-    for kind in ("bare", "app"):
+    for kind in ("bare", "bare_queue", "app"):
         with server(kind, settings) as (base, proc):
             requests = signed_forms(base, 3000)
             run_load(base, requests[:400], mode="closed", seconds=1.0, concurrency=16)  # warm up
@@ -313,6 +313,7 @@ def bench_webhook(settings: Settings) -> dict[str, Any]:
                 }
         clear_prefix(settings)
     out["ratio"] = round(out["app"]["per_s"] / out["bare"]["per_s"], 3)
+    out["ratio_vs_bare_queue"] = round(out["app"]["per_s"] / out["bare_queue"]["per_s"], 3)
     return out
 
 
@@ -591,6 +592,13 @@ def print_table(r: dict[str, Any]) -> None:
             f"{w['app']['per_s']}/s p50 {w['app']['p50_ms']} p99 {w['app']['p99_ms']} ms",
             f"bare Starlette {w['bare']['per_s']}/s p99 {w['bare']['p99_ms']} ms",
             f"{w['ratio']}x",
+        ),
+        (
+            "  vs a bare endpoint that enqueues",
+            "",
+            f"bare Starlette + RQ enqueue {w['bare_queue']['per_s']}/s "
+            f"p99 {w['bare_queue']['p99_ms']} ms",
+            f"{w['ratio_vs_bare_queue']}x",
         ),
         (
             "  CPU (cores)",

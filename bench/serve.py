@@ -1,5 +1,10 @@
-"""Serve either intake's real app or a bare Starlette form endpoint under uvicorn, one process,
-for the webhook benchmark: `python bench/serve.py app|bare PORT` (settings from the environment)."""
+"""Serve intake's real app, a bare Starlette form endpoint, or a bare endpoint that also puts a
+no-op job on RQ, under uvicorn, one process, for the webhook benchmark:
+`python bench/serve.py app|bare|bare_queue PORT` (settings from the environment).
+
+`bare` is the floor of Starlette itself; `bare_queue` adds only what any queued design pays (one
+RQ enqueue, in the thread pool as intake does it), so app/bare_queue is intake's own overhead:
+the signature check, the screen that picks the queue, and the message's shape."""
 
 from __future__ import annotations
 
@@ -22,10 +27,30 @@ async def bare(request: Request) -> Response:
     return Response(EMPTY_TWIML, media_type="application/xml")
 
 
+def bare_queue_app() -> Starlette:
+    from rq import Queue
+    from starlette.concurrency import run_in_threadpool
+
+    from intake.config import load_settings
+    from intake.queue import connect, queue_name
+
+    settings = load_settings(dotenv=False)
+    queue = Queue(queue_name(settings, "default"), connection=connect(settings.redis_url or ""))
+
+    async def bare_queue(request: Request) -> Response:
+        form = await request.form()
+        await run_in_threadpool(queue.enqueue, "bench.noop.noop", dict(form))
+        return Response(EMPTY_TWIML, media_type="application/xml")
+
+    return Starlette(routes=[Route("/twilio/sms", bare_queue, methods=["POST"])])
+
+
 def main() -> None:
     kind, port = sys.argv[1], int(sys.argv[2])
     if kind == "bare":
         app = Starlette(routes=[Route("/twilio/sms", bare, methods=["POST"])])
+    elif kind == "bare_queue":
+        app = bare_queue_app()
     else:
         from intake import runtime
         from intake.config import load_settings
