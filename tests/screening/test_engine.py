@@ -270,3 +270,30 @@ def test_offsets_point_at_what_was_typed() -> None:
     for m in result.matches:
         assert text[m.start:m.end] == m.phrase
     assert any(m.phrase == "kms" for m in result.matches)
+
+
+# Families added after batch 3 (each phrased differently from any labelled set).
+@pytest.mark.parametrize("text, rule", [
+    ("gulped down the whole packet from the bathroom", "ingested_quantity"),
+    ("ive left a note for my sister. forgive me", "farewell_final"),
+    ("the rope is tied round the loft beam", "self.means_in_place"),
+    ("im standing on the edge of the cliffs", "self.means_in_place"),
+    ("she's unconscious and there are empty packets by the bed", "unconscious_after"),
+    ("the 3 year old downstairs has been alone since last night", "child_alone_since"),
+    ("he punched her and she's still lying on the floor", "harm_helpless"),
+])
+def test_new_emergency_families(text: str, rule: str) -> None:
+    res = screen(text)
+    assert res.urgency == "emergency"
+    assert rule in {m.rule for m in res.matches}
+
+
+@pytest.mark.parametrize("text", [
+    "hi its pat about my review can you ring me back thank you and goodbye",
+    "ive made up my mind, i want to complain about the ward. thanks and goodbye",
+    "I'm tired of living in this damp flat, the council won't fix the mould",
+    "sorry my phone was off, can you ring me tomorrow",
+    "we said goodbye to our advocate last week, she was brilliant",
+])
+def test_farewell_words_in_ordinary_messages_stay_routine(text: str) -> None:
+    assert screen(text).urgency == "routine"

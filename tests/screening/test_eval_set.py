@@ -12,6 +12,7 @@ from intake.screening.evaluate import evaluate
 DATA = Path(__file__).resolve().parents[1] / "data"
 HOLDOUT = Path(__file__).resolve().parent / "data" / "holdout_batch2.jsonl"
 BLIND = Path(__file__).resolve().parent / "data" / "holdout_batch3.jsonl"
+BLIND4 = Path(__file__).resolve().parent / "data" / "holdout_batch4.jsonl"
 
 
 def _load(path: Path) -> list[dict]:
@@ -61,18 +62,34 @@ def test_batch2_does_not_regress() -> None:
     assert report["routine_wrongly_raised"] <= 0.10
 
 
-def test_blind_batch3_floor() -> None:
-    """Batch 3 (150 messages) was written before the lexicon was read and never tuned on:
-    the honest measure of unseen wording. Floors sit at the measured figures (emergency
-    recall 0.805, urgent recall 0.889, any-safeguarding 0.906, routine raised 0.073).
-    Raise them only with a new blind batch; do not tune on this file.
+def test_batch3_does_not_regress() -> None:
+    """Batch 3 was blind for the second lexicon (emergency recall 0.805, urgent 0.889,
+    any-safeguarding 0.906, routine raised 0.073); its misses were then used to add broader
+    families (overdose without a drug name, farewells in other words, means in place, a child
+    left alone, harm then helpless). It is now a tuned set: emergency 41/41, urgent 52/54,
+    any-safeguarding 1.0, routine raised 2/55 (two non-English messages raised for review).
     """
     report = evaluate(_load(BLIND))
     assert report["n"] >= 120
-    assert report["per_class"]["emergency"]["recall"] >= 0.80
-    assert report["per_class"]["urgent"]["recall"] >= 0.85
-    assert report["any_safeguarding_recall"] >= 0.90
-    assert report["routine_wrongly_raised"] <= 0.10
+    assert report["per_class"]["emergency"]["recall"] >= 1.0
+    assert report["per_class"]["urgent"]["recall"] >= 0.96
+    assert report["any_safeguarding_recall"] >= 0.99
+    assert report["routine_wrongly_raised"] <= 0.05
+
+
+def test_blind_batch4_floor() -> None:
+    """Batch 4 (169 messages) was written and committed before batch 3's misses or the lexicon
+    were read, and its individual results were never looked at while tuning: the honest
+    measure of unseen wording. Floors sit at the measured figures (emergency recall 0.765,
+    urgent recall 0.927, any-safeguarding 0.859, routine raised 0.032). Raise them only with a
+    new blind batch; do not tune on this file.
+    """
+    report = evaluate(_load(BLIND4))
+    assert report["n"] >= 150
+    assert report["per_class"]["emergency"]["recall"] >= 0.76
+    assert report["per_class"]["urgent"]["recall"] >= 0.92
+    assert report["any_safeguarding_recall"] >= 0.85
+    assert report["routine_wrongly_raised"] <= 0.04
 
 
 def test_evaluate_counts_a_miss() -> None:
