@@ -237,17 +237,32 @@ def _open_since(runtime: Runtime) -> Any:
     return sa.and_(referrals.c.status != "closed", referrals.c.received_at >= since)
 
 
-def _candidates(store: Store, condition: Any) -> list[Referral]:
-    from intake.store import _row_to_referral
+@dataclasses.dataclass(frozen=True)
+class Candidate:
+    """What matching reads of an earlier referral: its id, sender and fields, nothing else."""
 
+    id: int
+    sender: str
+    fields: dict[str, Any]
+
+
+def _candidates(store: Store, condition: Any) -> list[Candidate]:
+    """The newest open referrals matching `condition`, as light rows.
+
+    Only the three columns matching needs: every candidate's `raw_text`, `screening` and
+    `safeguarding` were read and decoded before, for up to `CANDIDATE_LIMIT` rows per message.
+    """
     query = (
-        sa.select(referrals)
+        sa.select(referrals.c.id, referrals.c.sender, referrals.c.fields)
         .where(condition)
         .order_by(referrals.c.received_at.desc(), referrals.c.id.desc())
         .limit(CANDIDATE_LIMIT)
     )
     with store.engine.connect() as conn:
-        return [_row_to_referral(row) for row in conn.execute(query)]
+        return [
+            Candidate(id=rid, sender=sender, fields=dict(fields or {}))
+            for rid, sender, fields in conn.execute(query)
+        ]
 
 
 def _message_senders(store: Store, referral_ids: list[int]) -> dict[int, set[str]]:
@@ -288,16 +303,18 @@ def find_certain(
             referrals.c.channel != message.channel,
         ),
     )
-    senders = _message_senders(store, [r.id for r in pool if r.id is not None])
+    senders = _message_senders(store, [r.id for r in pool])
     for candidate in pool:
         theirs = contacts(candidate.sender, candidate.fields)
         theirs |= {
             value.split("|", 1)[1]
-            for value in senders.get(candidate.id or 0, set())
+            for value in senders.get(candidate.id, set())
             if not value.startswith(f"{message.channel}|")
         }
         if mine & theirs and not different_people(candidate.fields, fresh.fields):
-            return candidate, "contact"
+            found = store.get_referral_by_id(candidate.id)  # the whole row, for the one match
+            if found is not None:
+                return found, "contact"
     return None
 
 
@@ -316,7 +333,7 @@ def link_possible(runtime: Runtime, referral: Referral) -> list[tuple[int, str]]
             and not different_people(referral.fields, candidate.fields)
         ):
             reason = "same_contact"
-        if not reason or candidate.id is None:
+        if not reason:
             continue
         if _insert_link(store, referral.id, candidate.id, reason):
             made.append((candidate.id, reason))

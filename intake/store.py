@@ -66,6 +66,9 @@ referrals = sa.Table(
     sa.Column("updated_at", UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow),
     sa.Index("ix_referrals_queue", "status", "urgency_rank", "received_at"),
     sa.Index("ix_referrals_sender", "sender"),
+    # Duplicate matching reads the newest open referrals within the merge window
+    # (`intake.merge._candidates`): a range on received_at, newest first, at most 500 rows.
+    sa.Index("ix_referrals_received", "received_at"),
 )
 
 messages = sa.Table(
@@ -230,6 +233,9 @@ referral_links = sa.Table(
 )
 
 
+ix_referrals_received = next(i for i in referrals.indexes if i.name == "ix_referrals_received")
+
+
 def normalise_url(url: str) -> str:
     """Accept the URLs people paste (`postgres://`, `postgresql://`); use the psycopg 3 driver."""
     for prefix in ("postgres://", "postgresql://"):
@@ -293,6 +299,14 @@ class Store:
 
     def create_schema(self) -> None:
         metadata.create_all(self.engine)
+        # create_all skips tables that exist, with their indexes: add the ones added later.
+        try:
+            ix_referrals_received.create(self.engine, checkfirst=True)
+        except sa.exc.DBAPIError:
+            # Another process starting at the same moment (web and worker) may have made it.
+            made = sa.inspect(self.engine).get_indexes("referrals")
+            if not any(i["name"] == ix_referrals_received.name for i in made):
+                raise
 
     def drop_schema(self) -> None:
         metadata.drop_all(self.engine)
