@@ -29,6 +29,10 @@ def warm_up_jobs(rt: Runtime) -> None:
     """
     # The job functions' modules: a child that imports intake.tasks itself pays ~160 ms per job
     # (httpx, jinja2, the pipeline's whole import tree), measured with cProfile in the horse.
+    # The senders import their channel lazily (`outbound._sms_sender`): without channels.sms
+    # here every forked job imported it, and Starlette with it (~5 ms per referral, cProfile).
+    import channels.sms  # noqa: F401
+    import intake.email_ack
     import intake.tasks  # noqa: F401
     from intake import acknowledge, extraction, outbound  # noqa: F401  (outbound: the senders)
     from intake.templating import environment
