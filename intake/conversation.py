@@ -38,7 +38,15 @@ from intake.extraction import extract
 from intake.extraction.questions import interpret_answer, next_question, question_text
 from intake.models import InboundMessage, Referral, utcnow
 from intake.runtime import Runtime
-from intake.store import DuplicateMessage, Store, messages, referrals, sms_conversations
+from intake.store import (
+    DuplicateMessage,
+    Store,
+    audit_entry,
+    audit_log,
+    messages,
+    referrals,
+    sms_conversations,
+)
 from intake.templating import render_text
 
 log = logging.getLogger(__name__)
@@ -119,8 +127,23 @@ def _update(store: Store, referral_id: int, **values: Any) -> None:
         )
 
 
-def _touch(store: Store, conv: Conversation, at: datetime, **values: Any) -> None:
-    _update(store, conv.referral_id, last_activity_at=max(conv.last_activity_at, at), **values)
+def _touch(
+    store: Store,
+    conv: Conversation,
+    at: datetime,
+    *,
+    audit: dict[str, Any] | None = None,
+    **values: Any,
+) -> None:
+    """Update the conversation; `audit` (`store.audit_entry(...)`) goes in the same transaction."""
+    with store.engine.begin() as conn:
+        conn.execute(
+            sms_conversations.update()
+            .where(sms_conversations.c.referral_id == conv.referral_id)
+            .values(last_activity_at=max(conv.last_activity_at, at), **values)
+        )
+        if audit is not None:
+            conn.execute(audit_log.insert().values(**audit))
 
 
 def start(runtime: Runtime, referral: Referral, message: InboundMessage) -> Conversation:
@@ -130,24 +153,32 @@ def start(runtime: Runtime, referral: Referral, message: InboundMessage) -> Conv
     found = get(store, referral.id)
     if found is not None:
         return found
+    made = Conversation(
+        referral_id=referral.id,
+        phone=optout.normalise_phone(message.sender),
+        asked=[],
+        pending=None,
+        stopped=None,
+        last_activity_at=message.received_at,
+    )
     try:
         with store.engine.begin() as conn:
             conn.execute(
                 sms_conversations.insert().values(
-                    referral_id=referral.id,
-                    phone=optout.normalise_phone(message.sender),
+                    referral_id=made.referral_id,
+                    phone=made.phone,
                     asked=[],
                     pending=None,
                     stopped=None,
-                    last_activity_at=message.received_at,
+                    last_activity_at=made.last_activity_at,
                     created_at=utcnow(),
                 )
             )
     except sa.exc.IntegrityError:
-        pass  # another run made it
-    made = get(store, referral.id)
-    assert made is not None
-    return made
+        found = get(store, referral.id)  # another run made it between the read and the insert
+        assert found is not None
+        return found
+    return made  # what was inserted: no need to read it back
 
 
 @contextmanager
@@ -187,8 +218,18 @@ def confident_fields(fields: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _may_ask(runtime: Runtime, referral: Referral, conv: Conversation | None) -> str | None:
-    """Why no question may go to this referral's number now, or None."""
+def _may_ask(
+    runtime: Runtime,
+    referral: Referral,
+    conv: Conversation | None,
+    *,
+    opted_out: bool | None = None,
+) -> str | None:
+    """Why no question may go to this referral's number now, or None.
+
+    `opted_out` is the number's opt-out status when the caller read it already in this job
+    (under the sender lock); None reads it here. `outbound.send` checks it again before sending.
+    """
     if conv is None:
         return "no conversation"
     if conv.stopped:
@@ -197,7 +238,9 @@ def _may_ask(runtime: Runtime, referral: Referral, conv: Conversation | None) ->
         return "closed"
     if not referral.safe_to_contact or referral.fields.get("safe_to_contact") is False:
         return "not safe to contact"
-    if optout.is_opted_out(runtime.store, conv.phone):
+    if opted_out is None:
+        opted_out = optout.is_opted_out(runtime.store, conv.phone)
+    if opted_out:
         return "opted out"
     return None
 
@@ -213,16 +256,27 @@ def _question(runtime: Runtime, referral: Referral, conv: Conversation) -> tuple
 
 
 def with_first_question(
-    runtime: Runtime, referral: Referral, message: InboundMessage, plan: acknowledge.Plan
+    runtime: Runtime,
+    referral: Referral,
+    message: InboundMessage,
+    plan: acknowledge.Plan,
+    *,
+    conv: Conversation | None = None,
+    opted_out: bool | None = None,
 ) -> acknowledge.Plan:
-    """The acknowledgement, with the first question added when one should be asked."""
+    """The acknowledgement, with the first question added when one should be asked.
+
+    `conv` (from `start`, earlier in the same job) and `opted_out` (the sender's status read
+    at the start of the job) spare a re-read; either is read here when not given.
+    """
     if message.channel != CHANNEL or plan.channel != CHANNEL or referral.id is None:
         return plan
     if referral.urgency == "emergency":
         return plan  # the 999 advice goes alone
     store = runtime.store
-    conv = get(store, referral.id)
-    if conv is None or _may_ask(runtime, referral, conv):
+    if conv is None or conv.referral_id != referral.id:
+        conv = get(store, referral.id)
+    if conv is None or _may_ask(runtime, referral, conv, opted_out=opted_out):
         return plan
     if any(o["dedupe_key"] == plan.dedupe_key for o in store.outbound_for(referral.id)):
         return plan  # already sent (a re-run): nothing new to record
@@ -234,14 +288,17 @@ def with_first_question(
         if chosen is None:
             return plan
         key, text = chosen
-        _touch(store, conv, utcnow(), asked=[key], pending=key)
-        _audit_question(store, referral.id, key)
+        # The question and its audit entry in one transaction.
+        audit = _question_audit(referral.id, key)
+        _touch(store, conv, utcnow(), asked=[key], pending=key, audit=audit)
     return replace(plan, body=f"{plan.body}\n\n{text}")
 
 
-def _audit_question(store: Store, referral_id: int, key: str) -> None:
+def _question_audit(referral_id: int, key: str) -> dict[str, Any]:
     detail = {"key": key}
-    store.audit(SYSTEM_ACTOR, "referral.question_asked", referral_id=referral_id, detail=detail)
+    return audit_entry(
+        SYSTEM_ACTOR, "referral.question_asked", referral_id=referral_id, detail=detail
+    )
 
 
 def ask_next(runtime: Runtime, referral: Referral, trigger: str) -> str:
@@ -277,24 +334,26 @@ def ask_next(runtime: Runtime, referral: Referral, trigger: str) -> str:
     )
     if outcome.status in ("sent", "duplicate", "rejected"):
         # Recorded after sending: a retry re-sends nothing (the dedupe key) and records it then.
-        _touch(store, conv, utcnow(), asked=[*conv.asked, key], pending=key)
-        if outcome.status == "sent":
-            _audit_question(store, referral.id, key)
+        audit = _question_audit(referral.id, key) if outcome.status == "sent" else None
+        _touch(store, conv, utcnow(), asked=[*conv.asked, key], pending=key, audit=audit)
     return f"asked {key}: {outcome.status}"
 
 
 # -- a text from someone we are talking to ----------------------------------------------------
 
 
-def intercept(runtime: Runtime, message: InboundMessage) -> Handled | None:
+def intercept(
+    runtime: Runtime, message: InboundMessage, *, opted_out: bool | None = None
+) -> Handled | None:
     """Handle a text that is a keyword or part of an open conversation; None for a new referral.
 
-    Call under `sender_lock(runtime, message.sender)`.
+    Call under `sender_lock(runtime, message.sender)`. `opted_out`: the sender's status if the
+    caller read it already (it passes it on to the acknowledgement), else it is read here.
     """
     store = runtime.store
-    word = optout.keyword_of(
-        message.body, message.meta, opted_out=optout.is_opted_out(store, message.sender)
-    )
+    if opted_out is None:
+        opted_out = optout.is_opted_out(store, message.sender)
+    word = optout.keyword_of(message.body, message.meta, opted_out=opted_out)
     if word is not None:
         return _keyword(runtime, message, word)
     existing = store.find_referral_for_message(CHANNEL, message.provider_id)
@@ -353,14 +412,19 @@ def _continue(
         updated = merge.absorb(runtime, referral, message, how="conversation", fields=fields)
     except DuplicateMessage:
         return Handled(referral.reference, "already stored")
-    _touch(store, conv, message.received_at, pending=None if answer else conv.pending)
-    if answer:
-        store.audit(
+    answered = (
+        audit_entry(
             SYSTEM_ACTOR,
             "referral.question_answered",
             referral_id=referral.id,
             detail={"key": conv.pending, "fields": sorted(k for k in answer if k not in ("need",))},
         )
+        if answer
+        else None
+    )
+    _touch(
+        store, conv, message.received_at, pending=None if answer else conv.pending, audit=answered
+    )
     alerts.alert_emergency(runtime, updated)  # once per contact, only for emergencies
     asked = _follow_up(runtime, updated, message)
     log.info(

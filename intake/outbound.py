@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from intake import optout
 from intake.config import Settings
-from intake.store import Store
+from intake.store import Store, audit_entry
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +107,10 @@ def send(
     kind: str,
     referral_id: int | None,
     dedupe_key: str | None,
+    audit_sent: str | None = None,
 ) -> Outcome:
+    """Send once per dedupe key; `audit_sent` is an audit action recorded, by "system", in the
+    same transaction as the `sent` outcome (one commit fewer than auditing afterwards)."""
     sender = SENDERS.get(channel)
     if sender is None:
         raise ValueError(f"no sender for channel {channel!r}")
@@ -144,6 +147,7 @@ def send(
         store.finish_outbound(claim, status="uncertain", detail=str(exc))
         log.error("%s %s for referral %s: %s; not resent", channel, kind, referral_id, exc)
         return Outcome("uncertain", detail=str(exc))
-    store.finish_outbound(claim, status="sent", provider_id=provider_id)
+    audit = audit_entry("system", audit_sent, referral_id=referral_id) if audit_sent else None
+    store.finish_outbound(claim, status="sent", provider_id=provider_id, audit=audit)
     log.info("sent %s %s for referral %s", channel, kind, referral_id)
     return Outcome("sent", provider_id=provider_id)

@@ -14,7 +14,16 @@ from dataclasses import dataclass
 
 from sqlalchemy.exc import IntegrityError
 
-from intake import acknowledge, alerts, conversation, forwarding, merge, outbound, ratelimit
+from intake import (
+    acknowledge,
+    alerts,
+    conversation,
+    forwarding,
+    merge,
+    optout,
+    outbound,
+    ratelimit,
+)
 from intake.extraction import extract
 from intake.models import InboundMessage, Referral
 from intake.reference import new_reference
@@ -93,13 +102,23 @@ def _first_message_is(store: Store, referral_id: int, message: InboundMessage) -
     return bool(first) and first[0]["provider_id"] == message.provider_id
 
 
-def send_acknowledgement(runtime: Runtime, referral: Referral, message: InboundMessage) -> str:
+def send_acknowledgement(
+    runtime: Runtime,
+    referral: Referral,
+    message: InboundMessage,
+    *,
+    conv: conversation.Conversation | None = None,
+    opted_out: bool | None = None,
+) -> str:
+    """`conv` and `opted_out`: what this job already read (spares re-reading them)."""
     return deliver_acknowledgement(
         runtime,
         referral,
         message,
         acknowledge.plan(runtime.settings, referral, message),
-        amend=lambda plan: conversation.with_first_question(runtime, referral, message, plan),
+        amend=lambda plan: conversation.with_first_question(
+            runtime, referral, message, plan, conv=conv, opted_out=opted_out
+        ),
     )
 
 
@@ -127,9 +146,8 @@ def deliver_acknowledgement(
         kind="ack",
         referral_id=referral.id,
         dedupe_key=decision.dedupe_key,
+        audit_sent="referral.acknowledged",  # with the `sent` outcome, in one transaction
     )
-    if outcome.status == "sent":
-        runtime.store.audit(SYSTEM_ACTOR, "referral.acknowledged", referral_id=referral.id)
     return outcome.status
 
 
@@ -137,20 +155,27 @@ def handle_inbound(runtime: Runtime, message: InboundMessage) -> Result:
     if message.channel != "sms":
         return _handle_inbound(runtime, message)
     with conversation.sender_lock(runtime, message.sender):
-        handled = conversation.intercept(runtime, message)  # STOP/HELP/START, or a reply
+        # Read once per job and passed down: STOP/START are texts from this number, which wait
+        # for this lock. It only decides keywords and whether a question rides on the
+        # acknowledgement; `outbound.send` reads it again right before claiming a send.
+        opted_out = optout.is_opted_out(runtime.store, message.sender)
+        handled = conversation.intercept(runtime, message, opted_out=opted_out)  # STOP, a reply
         if handled is not None:
             return Result(handled.reference, created=False, acknowledgement=handled.outcome)
-        return _handle_inbound(runtime, message)
+        return _handle_inbound(runtime, message, opted_out=opted_out)
 
 
-def _handle_inbound(runtime: Runtime, message: InboundMessage) -> Result:
+def _handle_inbound(
+    runtime: Runtime, message: InboundMessage, *, opted_out: bool | None = None
+) -> Result:
     referral, created = store_referral(runtime, message)
+    conv = None
     if message.channel == "sms":
-        conversation.start(runtime, referral, message)  # later texts within the window join it
+        conv = conversation.start(runtime, referral, message)  # later texts in the window join it
     alert_failed = raise_later(alerts.alert_emergency, runtime, referral)
     if referral.forward_status != "delivered":
         forwarding.schedule(runtime, referral, "created")  # deduped on (reference, event id)
-    ack = send_acknowledgement(runtime, referral, message)
+    ack = send_acknowledgement(runtime, referral, message, conv=conv, opted_out=opted_out)
     log.info(
         "referral %s %s from %s: urgency %s, acknowledgement %s",
         referral.reference,

@@ -262,6 +262,19 @@ def make_engine(url: str) -> Engine:
     return sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
 
 
+def audit_entry(
+    actor: str, action: str, *, referral_id: int | None = None, detail: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """An audit row's values, for a caller that writes it inside its own transaction."""
+    return {
+        "at": utcnow(),
+        "actor": actor,
+        "action": action,
+        "referral_id": referral_id,
+        "detail": detail or {},
+    }
+
+
 class DuplicateMessage(Exception):
     """The message is already stored: a redelivery or a retried job."""
 
@@ -507,14 +520,23 @@ class Store:
             conn.execute(outbound.delete().where(outbound.c.id == outbound_id))
 
     def finish_outbound(
-        self, outbound_id: int, *, status: str, provider_id: str | None = None, detail: str = ""
+        self,
+        outbound_id: int,
+        *,
+        status: str,
+        provider_id: str | None = None,
+        detail: str = "",
+        audit: dict[str, Any] | None = None,
     ) -> None:
+        """Record a send's outcome; `audit` (`audit_entry(...)`) goes in the same transaction."""
         with self.engine.begin() as conn:
             conn.execute(
                 outbound.update()
                 .where(outbound.c.id == outbound_id)
                 .values(status=status, provider_id=provider_id, detail=detail, updated_at=utcnow())
             )
+            if audit is not None:
+                conn.execute(audit_log.insert().values(**audit))
 
     def outbound_for(self, referral_id: int) -> list[dict[str, Any]]:
         query = (
@@ -538,11 +560,7 @@ class Store:
         with self.engine.begin() as conn:
             conn.execute(
                 audit_log.insert().values(
-                    at=utcnow(),
-                    actor=actor,
-                    action=action,
-                    referral_id=referral_id,
-                    detail=detail or {},
+                    **audit_entry(actor, action, referral_id=referral_id, detail=detail)
                 )
             )
 
