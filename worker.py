@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+from datetime import timedelta
 
 from rq import SimpleWorker, Worker
 
@@ -54,6 +55,36 @@ def warm_up_jobs(rt: Runtime) -> None:
         rest_client(rt.settings).api  # noqa: B018  (the lazy import of Twilio's REST API)
 
 
+def warm_statement_cache(rt: Runtime) -> None:
+    """Run the pipeline's read queries once in the parent, so forked jobs inherit them compiled.
+
+    SQLAlchemy caches each statement's compiled form on the Engine (an LRU of
+    `query_cache_size` entries, "SQL Compilation Caching" in its docs), keyed on the statement's
+    structure, not its values, and fills it when a statement is first executed. A forked child
+    starts with the parent's cache and its own is thrown away when the job ends, so without this
+    every job compiled every statement again (~15 statements, ~0.8 ms each, cProfile in the horse).
+    Only reads, with values that match nothing (or, for the merge pools, are only read): nothing
+    is written. The writes (a few INSERT/UPDATE shapes) are still compiled once per job.
+    """
+    from intake import conversation, merge, optout
+    from intake.models import InboundMessage, Referral, utcnow
+
+    store, now = rt.store, utcnow()
+    phone = "+447700900000"  # Ofcom's range for drama: nobody's number
+    optout.is_opted_out(store, phone)
+    store.find_referral_for_message("sms", "warm-up")
+    window = timedelta(minutes=rt.settings.conversation_window_minutes)
+    conversation.open_conversation(store, phone, now, window)
+    conversation.get(store, 0)
+    store.get_referral_by_id(0)
+    store.messages_for(0)
+    store.outbound_for(0)
+    merge.link_pool(rt, 0)
+    message = InboundMessage("sms", "warm-up", phone, phone, "", now, {})
+    fresh = Referral(reference="", channel="sms", sender=phone, received_at=now, raw_text="")
+    merge.find_certain(rt, message, fresh)  # reads only; the pool of other channels' referrals
+
+
 def _forget_inherited_connections(rt: Runtime) -> None:
     """In a forked job, drop the pool's parent connections without closing them.
 
@@ -90,6 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     runtime.install(rt)
     warm_up_jobs(rt)  # loaded once here, inherited by every forked job
     if not args.simple:
+        warm_statement_cache(rt)
         os.register_at_fork(after_in_child=lambda: _forget_inherited_connections(rt))
     worker = build_worker(rt, simple=args.simple, name=args.name)
     worker.work(burst=args.burst, with_scheduler=True, logging_level="INFO")

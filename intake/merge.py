@@ -322,7 +322,7 @@ def link_possible(runtime: Runtime, referral: Referral) -> list[tuple[int, str]]
     """Link `referral` to earlier open referrals that may be the same person; (other_id, reason)."""
     assert referral.id is not None
     store = runtime.store
-    pool = _candidates(store, sa.and_(_open_since(runtime), referrals.c.id != referral.id))
+    pool = link_pool(runtime, referral.id)
     mine = contacts(referral.sender, referral.fields)
     made: list[tuple[int, str]] = []
     for candidate in pool:
@@ -345,6 +345,11 @@ def link_possible(runtime: Runtime, referral: Referral) -> list[tuple[int, str]]
             detail={"links": [{"other_id": o, "reason": r} for o, r in made]},
         )
     return made
+
+
+def link_pool(runtime: Runtime, referral_id: int) -> list[Candidate]:
+    """The open referrals in the window that `referral_id` may be a duplicate of (read only)."""
+    return _candidates(runtime.store, sa.and_(_open_since(runtime), referrals.c.id != referral_id))
 
 
 def _insert_link(store: Store, referral_id: int, other_id: int, reason: str) -> bool:
