@@ -104,7 +104,7 @@ def cmd_smtp(args: argparse.Namespace) -> int:
 def cmd_worker(args: argparse.Namespace) -> int:
     import worker
 
-    argv = ["--burst"] if args.burst else []
+    argv = (["--burst"] if args.burst else []) + (["--simple"] if args.simple else [])
     if not os.environ.get("REDIS_URL"):
         settings, embedded = _with_redis(load_settings())
         os.environ["REDIS_URL"] = settings.redis_url or ""
@@ -285,6 +285,9 @@ def build_parser() -> argparse.ArgumentParser:
     add("smtp", cmd_smtp, "serve the SMTP server that takes referral emails")
     worker = add("worker", cmd_worker, "run an RQ worker (high queue first)")
     worker.add_argument("--burst", action="store_true", help="drain the queues, then exit")
+    worker.add_argument(
+        "--simple", action="store_true", help="run jobs in-process (faster, no fork per job)"
+    )
     screen = add("screen", cmd_screen, "screen a message from stdin, print JSON")
     screen.add_argument("--jsonl", action="store_true", help='read JSON lines with a "text" field')
     extract = add("extract", cmd_extract, "extract referral fields from a message on stdin")

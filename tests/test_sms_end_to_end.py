@@ -146,10 +146,11 @@ def test_most_urgent_first_in_the_api(runtime: Runtime, live_url: str, http: htt
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("mode", [[], ["--simple"]], ids=["forking", "simple"])
 def test_the_intake_worker_command_processes_the_queue(
-    runtime: Runtime, live_url: str, http: httpx.Client, twilio: TwilioStandIn
+    runtime: Runtime, live_url: str, http: httpx.Client, twilio: TwilioStandIn, mode: list[str]
 ) -> None:
-    """The Procfile's worker process (forking RQ worker) does the same as the in-process one."""
+    """The Procfile's worker process (forking, or --simple) does what the in-process one does."""
     post_signed(
         http, live_url + "/twilio/sms", form("SM" + "8" * 32, "please call me back"), AUTH_TOKEN
     )
@@ -166,7 +167,7 @@ def test_the_intake_worker_command_processes_the_queue(
         TWILIO_API_BASE_URL=settings.twilio_api_base_url,
     )
     done = subprocess.run(
-        [sys.executable, "-m", "intake.cli", "worker", "--burst"],
+        [sys.executable, "-m", "intake.cli", "worker", "--burst", *mode],
         env=env,
         capture_output=True,
         text=True,
