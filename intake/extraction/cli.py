@@ -10,6 +10,7 @@ from typing import TextIO
 
 from intake.extraction.core import extract
 from intake.extraction.evaluate import evaluate, format_table
+from intake.jsonl import map_lines, text_of
 
 
 def run_extract(stdin: TextIO, stdout: TextIO, jsonl: bool, channel: str) -> int:
@@ -23,21 +24,13 @@ def run_extract(stdin: TextIO, stdout: TextIO, jsonl: bool, channel: str) -> int
         result = extract(stdin.read(), channel)
         stdout.write(json.dumps(result.to_dict(), ensure_ascii=False) + "\n")
         return 0
-    status = 0
-    for line in stdin:
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-            result = extract(
-                str(record["text"]), str(record.get("channel") or channel), record.get("sender")
-            )
-            out: dict[str, object] = result.to_dict()
-        except (ValueError, KeyError, TypeError) as exc:
-            out = {"error": f"{type(exc).__name__}: {exc}"}
-            status = 1
-        stdout.write(json.dumps(out, ensure_ascii=False) + "\n")
-    return status
+    return map_lines(
+        stdin,
+        stdout,
+        lambda record: extract(
+            text_of(record), str(record.get("channel") or channel), record.get("sender")
+        ).to_dict(),
+    )
 
 
 def run_eval(path: str, stdout: TextIO) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any, TextIO
 
+from intake.jsonl import map_lines, text_of
 from intake.screening import screen
 from intake.screening.evaluate import URGENCIES, evaluate
 
@@ -18,21 +19,9 @@ def run_screen(stdin: TextIO, stdout: TextIO, jsonl: bool) -> int:
     if not jsonl:
         stdout.write(json.dumps(screen(stdin.read()).to_dict(), ensure_ascii=False) + "\n")
         return 0
-    status = 0
-    for line in stdin:
-        if not line.strip():
-            continue
-        try:
-            rec = json.loads(line)
-            text = rec["text"]
-            if not isinstance(text, str):
-                raise TypeError("text must be a string")
-            out: dict[str, Any] = screen(text, rec.get("channel")).to_dict()
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            out = {"error": f"bad input line: {type(exc).__name__}"}
-            status = 1
-        stdout.write(json.dumps(out, ensure_ascii=False) + "\n")
-    return status
+    return map_lines(
+        stdin, stdout, lambda record: screen(text_of(record), record.get("channel")).to_dict()
+    )
 
 
 def _load(path: str) -> list[dict[str, Any]]:
