@@ -32,7 +32,8 @@ FUZZY_TARGETS = (
     "codamol", "sertraline", "diazepam", "tramadol", "morphine", "amitriptyline", "quetiapine",
     "naproxen", "strangled", "strangling", "trafficked", "trafficking", "harassing", "sexually",
     "assaulted", "molested", "hoarding", "bruises", "threatening", "humiliating", "myself",
-    "tablets", "sectioned", "tribunal", "eviction", "discharged",
+    "tablets", "sectioned", "tribunal", "eviction", "discharged", "bleeding", "unconscious",
+    "breathing", "strangling",
 )
 FUZZY_CUTOFF = 85.0
 
@@ -157,13 +158,19 @@ def _phrase_anchors(phrase: str, norm: Normaliser) -> set[str] | None:
     return None
 
 
-def _anchors(phrases: list[str], patterns: list[str], norm: Normaliser) -> frozenset[str] | None:
+def _anchors(
+    phrases: list[str], patterns: list[str], norm: Normaliser, declared: list[str] | None = None
+) -> frozenset[str] | None:
     """Words of which one must be in the message for the section to match, or None (always run).
 
-    A cheap set test on the message's words then skips most sections' regexes.
+    A cheap set test on the message's words then skips most sections' regexes. Raw patterns
+    cannot be read for words, so a section with patterns runs always unless its data file
+    declares `anchors` (words every pattern needs).
     """
     if patterns:
-        return None
+        if not declared:
+            return None
+        phrases = [*phrases, *declared]
     anchors: set[str] = set()
     for p in phrases:
         found = _phrase_anchors(p, norm)
@@ -210,7 +217,8 @@ def build() -> Lexicon:
             category=s.get("category", ""),
             urgency=s.get("urgency", "routine"),
             regex=_alternation(s.get("phrases", []), s.get("patterns", []), plain),
-            anchors=_anchors(s.get("phrases", []), s.get("patterns", []), plain),
+            anchors=_anchors(s.get("phrases", []), s.get("patterns", []), plain,
+                             s.get("anchors")),
             fallback=bool(s.get("fallback", False)),
         )
         for s in lex["section"]

@@ -15,8 +15,16 @@ from dataclasses import dataclass
 _TOKEN = re.compile(r"[^\W_]+(?:['’][^\W_]+)*|[.!?;]+|\S", re.UNICODE)
 _REPEAT3 = re.compile(r"([^\W\d_])\1{2,}")
 _DOUBLE = re.compile(r"([^\W\d_])\1")
-_NUM_UNIT = re.compile(r"^(\d+)(mg|g|ml|x|mcg|grams)$")
+_NUM_UNIT = re.compile(r"^(\d+)(mg|g|ml|x|mcg|grams|hr|hrs|h|am|pm|mins|min)$")
+# Digits typed for letters ("ov3rdosed", "k1ll", "su1cide"): decoded only when the result is a
+# known word or corrects to a risk word, so "4am" or "b12" stay as typed.
+_LEET = str.maketrans("013457", "oieast")
+_HAS_DIGIT = re.compile(r"\d")
 _SENTENCE_PUNCT = frozenset(".!?;")
+# Voicemail transcripts and hurried texts carry hesitations that split a phrase in two
+# ("i've um taken all my er tablets"): they are dropped, like a repeated word ("i i want to").
+_FILLERS = frozenset({"um", "umm", "ummm", "erm", "er", "err", "uh", "uhh", "uhm", "hmm", "mm",
+                      "mmm", "ah"})
 _KEEP_PUNCT = frozenset(",/")
 
 
@@ -76,6 +84,12 @@ def _word_forms(raw: str, vocab: Vocabulary) -> tuple[str, bool, str | None]:
     m = _NUM_UNIT.match(flat)
     if m:
         return f"{m.group(1)} {m.group(2)}", True, None
+    if _HAS_DIGIT.search(flat) and not flat.isdigit():
+        decoded = flat.translate(_LEET)
+        if decoded.isalpha():
+            forms = _word_forms(decoded, vocab)
+            if forms[1]:
+                return forms[0], True, forms[2] or flat
     word = _REPEAT3.sub(r"\1\1", flat)
     if word in ts:
         return ts[word], True, None
@@ -123,6 +137,10 @@ class Normaliser:
             first = tok[0]
             if first.isalnum():
                 repl, is_known, typo = word(tok)
+                if repl in _FILLERS or (words and repl == words[-1] and repl.isalpha()):
+                    alpha += 1
+                    known += 1
+                    continue
                 if first.isalpha():
                     alpha += 1
                     known += is_known
