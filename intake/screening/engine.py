@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from bisect import bisect_right
 from dataclasses import dataclass
 
 from intake.screening import language
 from intake.screening.lexicon import (
     CATEGORIES,
+    PREFIX_LEN,
     URGENCY_RANK,
     Context,
     Lexicon,
@@ -18,6 +20,7 @@ from intake.screening.normalise import NormText
 from intake.screening.result import Match, Negated, ScreeningResult
 
 _SAFEGUARDING = frozenset(CATEGORIES)
+_DIGIT = re.compile(r"\d")
 _URGENCY_NAME = {v: k for k, v in URGENCY_RANK.items()}
 
 
@@ -48,7 +51,11 @@ def _find(lex: Lexicon, nt: NormText) -> list[Hit]:
     hits: list[Hit] = []
     ts = nt.token_starts
     text = nt.text
+    # Words, their first letters (for prefix anchors "punc*") and whether any digit occurs.
     present = set(nt.words)
+    present.update([w[:PREFIX_LEN] + "*" for w in present if len(w) >= PREFIX_LEN])
+    if _DIGIT.search(text):
+        present.add("#digit")
     for sec in lex.sections:
         if sec.anchors is not None and sec.anchors.isdisjoint(present):
             continue

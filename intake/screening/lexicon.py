@@ -36,6 +36,7 @@ FUZZY_TARGETS = (
     "breathing", "strangling",
 )
 FUZZY_CUTOFF = 85.0
+PREFIX_LEN = 4  # letters of a prefix word ("punch*") used to decide whether to run a section
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,17 +136,23 @@ def _phrase_anchors(phrase: str, norm: Normaliser) -> set[str] | None:
     """Words of which at least one must occur wherever `phrase` matches, or None if unknown.
 
     A literal word is one such word (the longest is the rarest). Failing that, one word from
-    every alternative of an {a|b|c} group: whichever alternative matched left its word.
+    every alternative of an {a|b|c} group: whichever alternative matched left its word. A
+    prefix word ("punch*") gives its first letters marked with "*" (PREFIX_LEN of them, which
+    every word it matches shares), so a section with prefixes can still be skipped.
     """
     def usable(word: str) -> list[str]:
-        # "to"/"for" also match "2"/"4" and a prefix word matches longer words: not anchors.
+        # "to"/"for" also match "2"/"4": not anchors.
         if word.endswith("*"):
+            words = norm(word.rstrip("*")).words
+            if words and len(words[-1]) >= PREFIX_LEN:
+                return [words[-1][:PREFIX_LEN] + "*"]
             return []
         return [x for x in norm(word).words if x not in ("to", "for")]
 
     literal = [x for w in _ALT.sub(" ", phrase).split() for x in usable(w)]
     if literal:
-        return {max(literal, key=len)}
+        whole = [x for x in literal if not x.endswith("*")]
+        return {max(whole or literal, key=len)}
     for group in _ALT.findall(phrase):
         words: set[str] = set()
         for alt in group.split("|"):
@@ -167,11 +174,11 @@ def _anchors(
     cannot be read for words, so a section with patterns runs always unless its data file
     declares `anchors` (words every pattern needs).
     """
+    anchors: set[str] = set()
     if patterns:
         if not declared:
             return None
-        phrases = [*phrases, *declared]
-    anchors: set[str] = set()
+        anchors.update(declared)  # as written: "#digit" stands for any word with a digit
     for p in phrases:
         found = _phrase_anchors(p, norm)
         if found is None:
