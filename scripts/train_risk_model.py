@@ -99,7 +99,7 @@ def fit(counts: Sequence[dict[str, int]], y_e: np.ndarray, y_u: np.ndarray, *, C
     heads = []
     for y in (y_e, y_u):
         clf = LogisticRegression(C=C, class_weight="balanced" if balanced else None,
-                                 max_iter=5000, solver="liblinear")
+                                 max_iter=5000, solver="liblinear", random_state=0)
         if len(set(y.tolist())) < 2:  # tiny subsets: a constant head still has to exist
             y = y.copy()
             y[0] = 1 - y[0]

@@ -16,6 +16,11 @@ Thresholds (chosen by grouped cross-validation on the training sets, stored in t
 "thresholds"; see the training script's report for the figures):
 - raise to "emergency" when `p_emergency >= thresholds["emergency"]` and the engine said less;
 - raise "routine" to "urgent" when `p_urgent_or_more >= thresholds["urgent"]`.
+Shipped values: emergency 0.495, urgent 0.610 (C=1, class-balanced, every training n-gram kept:
+20,686 features, 0.86 MB). Leave-one-set-out over the five training sets, the model alone found
+0.83 of emergencies (0.71 on batch 4, the set written away from obvious keywords) and raised
+4.8% of routine messages; it also lifts about 10% of urgent messages to emergency, the price of
+recall, which is why every raise is a review item rather than a silent change.
 Every raise carries a review reason naming the model and its strongest features, so a duty
 advocate can see that a model, not a lexicon rule, put the message higher in the queue.
 """
