@@ -21,6 +21,8 @@ from intake.screening.result import Match, Negated, ScreeningResult
 
 _SAFEGUARDING = frozenset(CATEGORIES)
 _DIGIT = re.compile(r"\d")
+REVIEW_PREFIX = "review."  # lexicon sections read only by the safety net
+SAFETY_NET_MIN = 2  # review sections (danger, distress) that must each have a live phrase
 _URGENCY_NAME = {v: k for k, v in URGENCY_RANK.items()}
 
 
@@ -177,6 +179,23 @@ def _drop_fallback(live: list[Hit], fallback_ids: frozenset[str]) -> list[Hit]:
     return [h for h in live if h.source not in fallback_ids] if specific else live
 
 
+def _safety_net(nt: NormText, live: list[Hit]) -> str | None:
+    """A review reason when a message no rule raised still carries two distress phrases.
+
+    A phrase lexicon misses emergencies told in unforeseen words; the words around them
+    ("bleeding", "please help", "scared") are more stable. A phrase from each of two review
+    sections (danger and distress) is needed, so "is this an emergency?" stays routine.
+    """
+    by_section: dict[str, str] = {}
+    for h in live:
+        if h.source.startswith(REVIEW_PREFIX) and h.source not in by_section:
+            by_section[h.source] = nt.text[h.s:h.e]
+    if len(by_section) < SAFETY_NET_MIN:
+        return None
+    return "danger and distress words but no rule matched: " + ", ".join(
+        by_section[k] for k in sorted(by_section))
+
+
 def screen_text(
     text: str, channel: str | None = None, lex: Lexicon | None = None
 ) -> ScreeningResult:
@@ -232,6 +251,8 @@ def screen_text(
             negated[(start, end)] = Negated(text[start:end], start, end)
 
     lang, review = language.detect(text, nt.alpha_tokens, nt.known_tokens)
+    if review is None and rank == 0:
+        review = _safety_net(nt, live)
     if review is not None:
         rank = max(rank, URGENCY_RANK["urgent"])  # unreadable to the lexicon: a person decides
 
