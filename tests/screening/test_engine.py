@@ -297,3 +297,92 @@ def test_new_emergency_families(text: str, rule: str) -> None:
 ])
 def test_farewell_words_in_ordinary_messages_stay_routine(text: str) -> None:
     assert screen(text).urgency == "routine"
+
+
+# Families added after batch 4 (each worded differently from any labelled set).
+@pytest.mark.parametrize("text, rule", [
+    ("my nan has alzheimers and wandered off from the home at 2am in her nightie",
+     "vulnerable_exposed"),
+    ("a kid about 5 is outside on his own in the snow with no coat", "child_exposed"),
+    ("her boyfriend is off his face and the toddler is alone in the bath", "child_hazard_alone"),
+    ("dad is on the kitchen floor, says he's been there all night", "down_for_a_time"),
+    ("he strangles her when he's angry", "physical.threat_family3"),
+    ("by the time anyone gets this i'll have done it", "self.intent_family2"),
+    ("no point carrying on. the hose is on the exhaust", "self.means_in_place"),
+    ("she hit me with a chair, i think my arm is broken and i cant move", "harm_helpless"),
+])
+def test_batch4_emergency_families(text: str, rule: str) -> None:
+    res = screen(text)
+    assert res.urgency == "emergency"
+    assert rule in {m.rule for m in res.matches}
+
+
+@pytest.mark.parametrize("text, category", [
+    ("the residents have their personal allowance kept by the manager", "financial"),
+    ("i dont even see the point in getting up any more", "suicide_self_harm"),
+    ("what's the point.", "suicide_self_harm"),
+    ("mum was left in a soiled bed for hours", "neglect"),
+    ("grandad has lost loads of weight since the new carers started", "neglect"),
+])
+def test_batch4_urgent_families(text: str, category: str) -> None:
+    res = screen(text)
+    assert res.urgency in ("urgent", "emergency")
+    assert category in res.safeguarding
+
+
+@pytest.mark.parametrize("text", [
+    # the three known false alarms, and other wordings of the same ordinary things
+    "my son is 9 and is at home alone after school for an hour",
+    "my 11 year old is home alone for twenty minutes till i get home, is that ok",
+    "the kids are always hungry after school lol",
+    "my boys are always hungry when they get in from football haha",
+    "what's the point of the review",
+    "what is the point of filling in this form again",
+    "dad has lost loads of weight on purpose, he's doing slimming world",
+    "a cup of tea takes the edge off after a long shift",
+    "is this an emergency line or should i ring 999",
+    "I am scared about my assessment next week, please help me fill in the form",
+    "complaint: the ambulance took 3 hours when mum fell last month, she's fine now",
+])
+def test_batch4_false_alarms_stay_routine(text: str) -> None:
+    assert screen(text).urgency == "routine"
+
+
+def test_ordinary_sense_is_reported_as_negated() -> None:
+    res = screen("the kids are always hungry after school lol")
+    assert res.negated and not res.matches
+
+
+@pytest.mark.parametrize("text", [
+    "i've um taken all my er tablets",
+    "i i want to um kill myself",
+    "ov3rdosed on my insulin 1hr ago",
+    "i carnt stop bleading from my arm",
+])
+def test_voicemail_fillers_repeats_and_typed_digits(text: str) -> None:
+    assert screen(text).urgency == "emergency"
+
+
+def test_typed_digits_map_back_to_what_was_typed() -> None:
+    text = "ov3rdosed on my insulin"
+    res = screen(text)
+    assert any(m.phrase.startswith("ov3rdosed") for m in res.matches)
+    for m in res.matches:
+        assert text[m.start:m.end] == m.phrase
+
+
+def test_safety_net_raises_danger_with_distress_for_review() -> None:
+    res = screen("er hi um its about my neighbour shes fallen and theres no answer please help")
+    assert res.urgency == "urgent"
+    assert res.needs_review is not None and "fallen" in res.needs_review
+    assert res.safeguarding == []
+
+
+@pytest.mark.parametrize("text", [
+    "please help me with my housing form",
+    "my dad fell in the garden and hurt his knee, can someone help with a care assessment",
+])
+def test_safety_net_needs_both_danger_and_distress(text: str) -> None:
+    res = screen(text)
+    assert res.urgency == "routine"
+    assert res.needs_review is None
