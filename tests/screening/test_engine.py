@@ -9,6 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from intake.screening import CATEGORIES, Match, screen
+from intake.screening.engine import screen_text as lexicon_screen
+from intake.screening.model import second_opinion
 
 
 def _rules(text: str) -> list[str]:
@@ -55,7 +57,8 @@ def test_misspellings_are_corrected_and_marked(text: str, typed: str) -> None:
 
 
 def test_ordinary_words_are_not_fuzzily_corrected() -> None:
-    r = screen("we are changing the date, the roast was overdone and the fridge is overloaded")
+    text = "we are changing the date, the roast was overdone and the fridge is overloaded"
+    r = lexicon_screen(text, None)  # fuzzy correction is the lexicon's
     assert r.matches == []
     assert r.urgency == "routine"
 
@@ -260,7 +263,8 @@ def test_new_emergency_rules(text: str) -> None:
     ],
 )
 def test_family_hard_negatives_stay_routine(text: str) -> None:
-    assert screen(text).urgency == "routine"
+    """The lexicon's own context handling; the model's second opinion is tested below."""
+    assert lexicon_screen(text, None).urgency == "routine"
 
 
 def test_offsets_point_at_what_was_typed() -> None:
@@ -296,7 +300,7 @@ def test_new_emergency_families(text: str, rule: str) -> None:
     "we said goodbye to our advocate last week, she was brilliant",
 ])
 def test_farewell_words_in_ordinary_messages_stay_routine(text: str) -> None:
-    assert screen(text).urgency == "routine"
+    assert lexicon_screen(text, None).urgency == "routine"
 
 
 # Families added after batch 4 (each worded differently from any labelled set).
@@ -345,7 +349,7 @@ def test_batch4_urgent_families(text: str, category: str) -> None:
     "complaint: the ambulance took 3 hours when mum fell last month, she's fine now",
 ])
 def test_batch4_false_alarms_stay_routine(text: str) -> None:
-    assert screen(text).urgency == "routine"
+    assert lexicon_screen(text, None).urgency == "routine"
 
 
 def test_ordinary_sense_is_reported_as_negated() -> None:
@@ -372,9 +376,13 @@ def test_typed_digits_map_back_to_what_was_typed() -> None:
 
 
 def test_safety_net_raises_danger_with_distress_for_review() -> None:
-    res = screen("er hi um its about my neighbour shes fallen and theres no answer please help")
-    assert res.urgency == "urgent"
-    assert res.needs_review is not None and "fallen" in res.needs_review
+    text = "er hi um its about my neighbour shes fallen and theres no answer please help"
+    lexicon = lexicon_screen(text, None)
+    assert lexicon.urgency == "urgent"
+    assert lexicon.needs_review is not None and "fallen" in lexicon.needs_review
+    res = screen(text)  # the model may raise it further; the lexicon's reason is kept
+    assert res.urgency in ("urgent", "emergency")
+    assert res.needs_review == lexicon.needs_review
     assert res.safeguarding == []
 
 
@@ -386,3 +394,22 @@ def test_safety_net_needs_both_danger_and_distress(text: str) -> None:
     res = screen(text)
     assert res.urgency == "routine"
     assert res.needs_review is None
+
+
+@pytest.mark.parametrize("text", [
+    "i am going to take all my paperwork to the meeting",
+    "ive sorted everything so nobody has to worry about me after tonight",
+    "Could someone tell me what an advocate does?",
+    "my partner hit me last night and i am scared to go home",
+])
+def test_the_model_only_raises_and_always_says_so(text: str) -> None:
+    """screen() = lexicon, then the model's second opinion: never lower, and a raise is marked."""
+    rank = {"routine": 0, "urgent": 1, "emergency": 2}
+    lexicon, combined = lexicon_screen(text, None), screen(text)
+    assert rank[combined.urgency] >= rank[lexicon.urgency]
+    assert combined.urgency == second_opinion(lexicon.urgency, text)[0]
+    if combined.urgency != lexicon.urgency:
+        assert combined.matches == lexicon.matches  # the model adds no phrase matches
+        assert combined.needs_review == lexicon.needs_review or (
+            combined.needs_review or ""
+        ).startswith("model: ")
