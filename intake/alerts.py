@@ -79,6 +79,8 @@ def alert_emergency(runtime: Runtime, referral: Referral) -> list[str]:
         channel=referral.channel,
         categories=referral.safeguarding,
         link=link,
+        # never the model's reason itself: it quotes words of the message
+        by_model=str((referral.screening or {}).get("needs_review") or "").startswith("model:"),
     )
     reached = []
     for contact in settings.oncall_duty_contacts:

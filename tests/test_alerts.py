@@ -120,3 +120,19 @@ def test_alert_provider_down_still_acknowledges_then_retries(
         for q in queues(oncall_runtime.settings, oncall_runtime.redis)
     )
     assert scheduled == 1  # the job waits for its retry, which will send only the alert
+
+
+def test_an_emergency_raised_by_the_model_says_so_without_quoting_the_message(
+    oncall_runtime: Runtime, live_url: str, http: httpx.Client, twilio: TwilioStandIn
+) -> None:
+    oncall_runtime.settings = oncall_runtime.settings.with_(oncall_duty_contacts=(ONCALL_SMS,))
+    body = "ive sorted everything so nobody has to worry about me after tonight"
+    text(http, live_url, "SM" + "6" * 32, body)
+    drain(oncall_runtime)
+    [referral] = oncall_runtime.store.list_referrals()
+    assert referral.urgency == "emergency"
+    assert str(referral.screening["needs_review"]).startswith("model:")
+    [alert] = [m for m in twilio.messages if m.value("To") == ONCALL_SMS]
+    assert "Raised by the screening model" in alert.value("Body")
+    for word in ("sorted", "everything", "tonight", "worry"):
+        assert word not in alert.value("Body")
