@@ -23,6 +23,13 @@ Shipped values: emergency 0.495, urgent 0.610 (C=1, class-balanced, every traini
 recall, which is why every raise is a review item rather than a silent change.
 Every raise carries a review reason naming the model and its strongest features, so a duty
 advocate can see that a model, not a lexicon rule, put the message higher in the queue.
+
+Category heads: one logistic regression per safeguarding category on the same features, with
+per-category thresholds chosen out of fold for precision (>= 0.8 in leave-one-set-out CV: a wrong
+category is noise for an advocate). They exist because a message the model raises often matched
+no phrase and so carried no category, and the dashboard and case system could not say what kind
+of harm it was. They are GATED (`opinion`): computed only when the final urgency is urgent or
+emergency and the lexicon found no category, so most messages pay nothing for them.
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ import json
 import math
 import re
 import threading
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from importlib import resources
 from itertools import pairwise
@@ -55,8 +63,19 @@ class RiskScore:
 
 
 @dataclass(frozen=True, slots=True)
+class Opinion:
+    """The model's second opinion: an urgency never lower than the lexicon's, the review reason
+    if it raised it, and safeguarding categories (name, probability) only when gated in."""
+
+    urgency: str
+    reason: str | None = None
+    categories: tuple[tuple[str, float], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class RiskModel:
-    """Weights as loaded from JSON: feature -> (idf, emergency weight, urgent weight)."""
+    """Weights as loaded from JSON: feature -> (idf, emergency weight, urgent weight), and per
+    feature its non-negligible category weights as (index into category_names, weight)."""
 
     features: dict[str, tuple[float, float, float]]
     intercept_emergency: float
@@ -64,11 +83,21 @@ class RiskModel:
     threshold_emergency: float
     threshold_urgent: float
     meta: dict[str, Any]
+    category_names: tuple[str, ...] = ()
+    category_intercepts: tuple[float, ...] = ()
+    category_thresholds: tuple[float, ...] = ()
+    category_weights: dict[str, tuple[tuple[int, float], ...]] = field(default_factory=dict,
+                                                                        repr=False)
     word_cache: dict[str, tuple[str, ...]] = field(default_factory=dict, compare=False,
                                                    repr=False)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RiskModel:
+        heads = sorted(data.get("categories", {}).items())
+        by_feature: dict[str, list[tuple[int, float]]] = {}
+        for i, (_, head) in enumerate(heads):
+            for k, w in head["weights"].items():
+                by_feature.setdefault(k, []).append((i, float(w)))
         return cls(
             features={k: (v[0], v[1], v[2]) for k, v in data["features"].items()},
             intercept_emergency=float(data["intercept"]["emergency"]),
@@ -76,6 +105,10 @@ class RiskModel:
             threshold_emergency=float(data["thresholds"]["emergency"]),
             threshold_urgent=float(data["thresholds"]["urgent"]),
             meta=dict(data.get("meta", {})),
+            category_names=tuple(name for name, _ in heads),
+            category_intercepts=tuple(float(h["intercept"]) for _, h in heads),
+            category_thresholds=tuple(float(h["threshold"]) for _, h in heads),
+            category_weights={k: tuple(v) for k, v in by_feature.items()},
         )
 
 
@@ -168,9 +201,8 @@ def _known_features(word: str, model: RiskModel) -> tuple[str, ...]:
     return known
 
 
-def score(text: str, model: RiskModel) -> RiskScore:
-    """Score with an explicit model (tests and the training script pass their own). Same
-    arithmetic as `weighted(extract(text), idf)`, restricted to known features up front."""
+def _known_counts(text: str, model: RiskModel) -> dict[str, int]:
+    """Counts of the features of `text` that the model knows (same as `extract`, filtered)."""
     feats = model.features
     words = normalise(text).split()
     counts: dict[str, int] = {}
@@ -182,6 +214,11 @@ def score(text: str, model: RiskModel) -> RiskScore:
         k = "b:" + x + " " + y
         if k in feats:
             counts[k] = get(k, 0) + 1
+    return counts
+
+
+def _score_counts(counts: dict[str, int], model: RiskModel) -> RiskScore:
+    feats = model.features
     z_e = z_u = sq = 0.0
     vec: list[tuple[float, str]] = []
     for k, c in counts.items():
@@ -199,21 +236,57 @@ def score(text: str, model: RiskModel) -> RiskScore:
                      [_readable(k) for k in top])
 
 
+def score(text: str, model: RiskModel) -> RiskScore:
+    """Score with an explicit model (tests and the training script pass their own). Same
+    arithmetic as `weighted(extract(text), idf)`, restricted to known features up front."""
+    return _score_counts(_known_counts(text, model), model)
+
+
+def _category_probabilities(counts: dict[str, int], model: RiskModel) -> list[float]:
+    """Every category head's probability, in `model.category_names` order."""
+    feats = model.features
+    cw = model.category_weights
+    z = [0.0] * len(model.category_names)
+    sq = 0.0
+    for k, c in counts.items():
+        idf = feats[k][0]
+        v = (1.0 + math.log(c)) * idf if c > 1 else idf
+        sq += v * v
+        for i, w in cw.get(k, ()):
+            z[i] += w * v
+    norm = math.sqrt(sq) or 1.0
+    return [_sigmoid(b + zi / norm) for b, zi in zip(model.category_intercepts, z, strict=True)]
+
+
+def _categories_from_counts(counts: dict[str, int],
+                            model: RiskModel) -> tuple[tuple[str, float], ...]:
+    probs = _category_probabilities(counts, model)
+    hits = [(name, p) for name, p, t in zip(model.category_names, probs,
+                                            model.category_thresholds, strict=True) if p >= t]
+    return tuple(sorted(hits, key=lambda h: (-h[1], h[0])))
+
+
+def category_scores(text: str, model: RiskModel) -> list[tuple[str, float]]:
+    """Every shipped category head's probability for `text`, thresholds not applied (the
+    training script checks the runtime against sklearn with this)."""
+    probs = _category_probabilities(_known_counts(text, model), model)
+    return list(zip(model.category_names, probs, strict=True))
+
+
+def categories(text: str) -> list[tuple[str, float]]:
+    """Safeguarding categories whose head passes its threshold, as (name, probability), most
+    probable first. Not gated: `opinion` decides when these are worth computing."""
+    model = load_model()
+    return list(_categories_from_counts(_known_counts(text, model), model))
+
+
 def risk(text: str) -> RiskScore:
     """Probabilities that `text` is an emergency, and at least urgent, with the (up to three)
     words or word pairs that pushed them up most; character n-grams count but are not shown."""
     return score(text, load_model())
 
 
-def second_opinion(urgency: str, text: str) -> tuple[str, str | None]:
-    """Return (urgency, review reason). The urgency is never lower than the one given; the
-    reason is None unless the model raised it."""
-    if urgency not in URGENCY_RANK:
-        raise ValueError(f"unknown urgency {urgency!r}")
-    if urgency == "emergency":
-        return urgency, None
-    model = load_model()
-    r = score(text, model)
+def _raise(urgency: str, r: RiskScore, model: RiskModel) -> tuple[str, str | None]:
     raised = urgency
     if r.p_emergency >= model.threshold_emergency:
         raised = "emergency"
@@ -225,3 +298,32 @@ def second_opinion(urgency: str, text: str) -> tuple[str, str | None]:
         return urgency, None
     why = ", ".join(r.top_features) or "spelling patterns, no single word"
     return raised, f"model: {raised} (p={p:.2f}) from {why}"
+
+
+def second_opinion(urgency: str, text: str) -> tuple[str, str | None]:
+    """Return (urgency, review reason). The urgency is never lower than the one given; the
+    reason is None unless the model raised it."""
+    if urgency not in URGENCY_RANK:
+        raise ValueError(f"unknown urgency {urgency!r}")
+    if urgency == "emergency":
+        return urgency, None
+    model = load_model()
+    return _raise(urgency, score(text, model), model)
+
+
+def opinion(urgency: str, text: str, lexicon_categories: Collection[str]) -> Opinion:
+    """The second opinion on urgency, plus categories when the message ends up urgent or
+    emergency and the lexicon named no category (the only case where the queue would otherwise
+    show a raised message with no kind of harm). The text is featurised once for both."""
+    if urgency not in URGENCY_RANK:
+        raise ValueError(f"unknown urgency {urgency!r}")
+    if urgency == "emergency" and lexicon_categories:
+        return Opinion(urgency)
+    model = load_model()
+    counts = _known_counts(text, model)
+    raised, reason = urgency, None
+    if urgency != "emergency":
+        raised, reason = _raise(urgency, _score_counts(counts, model), model)
+    if raised == "routine" or lexicon_categories or not model.category_names:
+        return Opinion(raised, reason)
+    return Opinion(raised, reason, _categories_from_counts(counts, model))
