@@ -312,7 +312,7 @@ def choose_categories(data: list[Example], oof: dict[str, dict[float, np.ndarray
         "any_safeguarding_recall_model_alone": round(float(flags[any_gold].any(axis=1).mean()), 4),
         "flag_precision": round(float((flags & gold).sum() / max(1, flags.sum())), 4),
         "messages_without_a_category_given_one": round(
-            float(flags[~any_gold].any(axis=1).mean()), 4),
+            float(flags[~any_gold].any(axis=1).mean()), 4) if (~any_gold).any() else None,
     }
     return chosen, report
 

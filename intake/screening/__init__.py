@@ -10,7 +10,7 @@ from dataclasses import replace
 
 from intake.screening.engine import screen_text
 from intake.screening.lexicon import CATEGORIES
-from intake.screening.model import second_opinion
+from intake.screening.model import opinion, second_opinion
 from intake.screening.result import Match, Negated, ScreeningResult
 
 __all__ = ["CATEGORIES", "Match", "Negated", "ScreeningResult", "screen", "warm_up"]
@@ -25,12 +25,24 @@ def screen(text: str, channel: str | None = None) -> ScreeningResult:
     emergencies and lexicon + model 0.79, at the cost of 5% → 8% of routine messages raised.
     A raise by the model is marked in `needs_review` with the model's reason, so an advocate
     knows no phrase matched and reads the message with that in mind.
+
+    When the message ends up urgent or emergency and the lexicon named no safeguarding category,
+    the model's category heads name one (or several) if they are confident enough, so the
+    dashboard and case system can say what kind of harm it may be; `needs_review` then ends with
+    "; model categories: name (p=0.87), ..." (names and probabilities only). The model only
+    adds: it never removes a lexicon category or lowers the urgency.
     """
     result = screen_text(text, channel)
-    urgency, reason = second_opinion(result.urgency, text)
-    if urgency == result.urgency:
+    op = opinion(result.urgency, text, result.safeguarding)
+    if op.urgency == result.urgency and not op.categories:
         return result
-    return replace(result, urgency=urgency, needs_review=result.needs_review or reason)
+    review = result.needs_review or op.reason
+    safeguarding = result.safeguarding
+    if op.categories:
+        safeguarding = sorted({*result.safeguarding, *(name for name, _ in op.categories)})
+        named = ", ".join(f"{name} (p={p:.2f})" for name, p in op.categories)
+        review = f"{review}; model categories: {named}" if review else f"model categories: {named}"
+    return replace(result, urgency=op.urgency, safeguarding=safeguarding, needs_review=review)
 
 
 def warm_up() -> None:

@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import sys
 from pathlib import Path
 
 import pytest
 
+from intake.screening import CATEGORIES, screen
+from intake.screening.engine import screen_text
 from intake.screening.model import (
     RiskModel,
+    categories,
+    category_scores,
     extract,
     load_model,
     normalise,
+    opinion,
     risk,
     score,
     second_opinion,
@@ -34,6 +40,19 @@ SKLEARN_PROBABILITIES = {
         0.133873, 0.17075),
 }
 
+# The category heads' probabilities for the same texts ("reference_category_probabilities").
+SKLEARN_CATEGORY_PROBABILITIES = {
+    ("got the bag and the tape, sorry for everything", "suicide_self_harm"): 0.956582,
+    ("got the bag and the tape, sorry for everything", "physical"): 0.008358,
+    ("my dad's care home keep leaving him in wet sheets", "neglect"): 0.773992,
+    ("my dad's care home keep leaving him in wet sheets", "organisational"): 0.908723,
+    ("ive taken all my tablets", "suicide_self_harm"): 0.994271,
+    ("can i change my appointment to thursday please", "financial"): 0.067746,
+}
+
+# Indirect wording no lexicon phrase matches, which the model raises (the case categories are for).
+MODEL_RAISED = "got the bag and the tape, sorry for everything"
+
 OBVIOUS_ROUTINE = (
     "can i change my appointment to thursday please",
     "Hi, could you send me a leaflet about what an advocate does? Thanks",
@@ -44,7 +63,7 @@ OBVIOUS_ROUTINE = (
 
 def test_json_loads_and_is_small() -> None:
     path = ROOT / "intake" / "screening" / "data" / "risk_model.json"
-    assert path.stat().st_size < 2_000_000
+    assert path.stat().st_size < 2_000_000  # the brief allows 3 MB; 1.76 MB with category heads
     model = load_model()
     assert len(model.features) > 1000
     assert 0.0 < model.threshold_emergency < 1.0
@@ -131,7 +150,106 @@ def test_training_script_runs_end_to_end_on_a_subset(tmp_path: Path) -> None:
     assert set(report["cv_per_held_out_set"]) == {
         "screening_eval", "screening_dev", "holdout_batch2", "holdout_batch3", "holdout_batch4"}
     assert report["max_runtime_drift"] < 1e-5
+    assert report["max_category_runtime_drift"] < 1e-5
+    assert set(report["category_cv"]) == {*CATEGORIES, "_pooled"}
+    assert set(model.category_names) <= set(CATEGORIES)
     for text, (p_e, p_u) in report["reference_probabilities"].items():
         r = score(text, model)
         assert r.p_emergency == pytest.approx(p_e, abs=1e-5)
         assert r.p_urgent_or_more == pytest.approx(p_u, abs=1e-5)
+
+
+def test_category_heads_load() -> None:
+    model = load_model()
+    assert len(model.category_names) >= 10
+    assert set(model.category_names) <= set(CATEGORIES)
+    assert list(model.category_names) == sorted(model.category_names)
+    assert all(0.0 < t < 1.0 for t in model.category_thresholds)
+    assert len(model.category_intercepts) == len(model.category_names)
+    assert set(model.category_weights) <= set(model.features)  # same features as urgency
+    heads_used = {i for ws in model.category_weights.values() for i, _ in ws}
+    assert heads_used == set(range(len(model.category_names)))
+
+
+@pytest.mark.parametrize(("key", "expected"), list(SKLEARN_CATEGORY_PROBABILITIES.items()))
+def test_runtime_reproduces_training_category_probabilities(key: tuple[str, str],
+                                                            expected: float) -> None:
+    text, cat = key
+    assert dict(category_scores(text, load_model()))[cat] == pytest.approx(expected, abs=1e-5)
+
+
+def test_categories_apply_thresholds_most_probable_first() -> None:
+    model = load_model()
+    thresholds = dict(zip(model.category_names, model.category_thresholds, strict=True))
+    found = categories("my dad's care home keep leaving him in wet sheets")
+    assert [c for c, _ in found] == ["organisational"]  # neglect (p=0.77) is below its bar
+    assert all(p >= thresholds[c] for c, p in found)
+    assert [p for _, p in found] == sorted((p for _, p in found), reverse=True)
+    assert categories("can i change my appointment to thursday please") == []
+
+
+@pytest.mark.parametrize("text", OBVIOUS_ROUTINE)
+def test_routine_message_gets_no_model_categories(text: str) -> None:
+    assert opinion("routine", text, ()).categories == ()
+    res = screen(text)
+    assert res.urgency == "routine"
+    assert res.safeguarding == []
+    assert "model categories" not in (res.needs_review or "")
+
+
+def test_categories_are_gated_on_urgency_and_lexicon() -> None:
+    """The heads would name categories here; the gate alone decides whether they are used."""
+    text = "my dad's care home keep leaving him in wet sheets"
+    assert categories(text)
+    assert opinion("urgent", text, ()).categories == tuple(categories(text))
+    assert opinion("emergency", text, ()).categories == tuple(categories(text))
+    assert opinion("urgent", text, ["neglect"]).categories == ()
+    assert opinion("emergency", text, ["physical"]).categories == ()
+    raised = opinion("routine", text, ())  # the model raises it to urgent: gate opens
+    assert raised.urgency == "urgent" and raised.reason is not None
+    assert raised.categories == tuple(categories(text))
+
+
+def test_model_raised_message_gets_categories_and_says_so() -> None:
+    lexicon = screen_text(MODEL_RAISED, None)
+    assert lexicon.urgency == "routine" and lexicon.safeguarding == []  # precondition
+    res = screen(MODEL_RAISED)
+    assert res.urgency == "emergency"
+    assert res.safeguarding == ["suicide_self_harm"]
+    assert res.matches == lexicon.matches  # the model adds no phrase matches
+    review = res.needs_review or ""
+    assert review.startswith("model: emergency (p=")
+    head, sep, tail = review.partition("; model categories: ")
+    assert sep and "model categories" not in head
+    # names and probabilities only, nothing quoted from the message
+    assert re.fullmatch(r"[a-z_]+ \(p=\d\.\d\d\)(, [a-z_]+ \(p=\d\.\d\d\))*", tail)
+    assert tail.startswith("suicide_self_harm (p=0.96)")
+
+
+@pytest.mark.parametrize("text", [
+    MODEL_RAISED,
+    "my dad's care home keep leaving him in wet sheets",
+    "ive taken all my tablets",
+    "my partner hit me last night and i am scared to go home",
+    "my brother was sectioned under section 3 yesterday, tribunal is on friday",
+    *OBVIOUS_ROUTINE,
+])
+def test_screen_only_adds(text: str) -> None:
+    rank = {"routine": 0, "urgent": 1, "emergency": 2}
+    lexicon, combined = screen_text(text, None), screen(text)
+    assert rank[combined.urgency] >= rank[lexicon.urgency]
+    assert set(lexicon.safeguarding) <= set(combined.safeguarding)
+    assert combined.safeguarding == sorted(set(combined.safeguarding))
+    if combined.safeguarding != lexicon.safeguarding:
+        assert lexicon.safeguarding == []  # categories only where the lexicon named none
+        assert combined.urgency in ("urgent", "emergency")
+        assert "model categories: " in (combined.needs_review or "")
+
+
+def test_categories_are_deterministic_and_cache_independent() -> None:
+    fresh = RiskModel.from_dict(json.loads(
+        (ROOT / "intake" / "screening" / "data" / "risk_model.json").read_text("utf-8")))
+    for text in (MODEL_RAISED, "my dad's care home keep leaving him in wet sheets"):
+        assert category_scores(text, fresh) == category_scores(text, load_model())
+        assert screen(text) == screen(text)
+        assert opinion("urgent", text, ()) == opinion("urgent", text, ())
