@@ -29,7 +29,10 @@ per-category thresholds chosen out of fold for precision (>= 0.8 in leave-one-se
 category is noise for an advocate). They exist because a message the model raises often matched
 no phrase and so carried no category, and the dashboard and case system could not say what kind
 of harm it was. They are GATED (`opinion`): computed only when the final urgency is urgent or
-emergency and the lexicon found no category, so most messages pay nothing for them.
+emergency and the lexicon found no category, so most messages pay nothing for them (a gated
+message pays about 80 µs; 7% of the evaluation set is gated). Weights under 0.4 in magnitude are
+not shipped (26k of 12 x 20.7k kept; the JSON is 1.37 MB). Out of fold, pooled: flag precision
+0.86, and 0.84 of categorised messages get at least one category from the heads alone.
 """
 
 from __future__ import annotations

@@ -42,12 +42,12 @@ SKLEARN_PROBABILITIES = {
 
 # The category heads' probabilities for the same texts ("reference_category_probabilities").
 SKLEARN_CATEGORY_PROBABILITIES = {
-    ("got the bag and the tape, sorry for everything", "suicide_self_harm"): 0.956582,
-    ("got the bag and the tape, sorry for everything", "physical"): 0.008358,
-    ("my dad's care home keep leaving him in wet sheets", "neglect"): 0.773992,
-    ("my dad's care home keep leaving him in wet sheets", "organisational"): 0.908723,
-    ("ive taken all my tablets", "suicide_self_harm"): 0.994271,
-    ("can i change my appointment to thursday please", "financial"): 0.067746,
+    ("got the bag and the tape, sorry for everything", "suicide_self_harm"): 0.948431,
+    ("got the bag and the tape, sorry for everything", "physical"): 0.010852,
+    ("my dad's care home keep leaving him in wet sheets", "neglect"): 0.727948,
+    ("my dad's care home keep leaving him in wet sheets", "organisational"): 0.746151,
+    ("ive taken all my tablets", "suicide_self_harm"): 0.994807,
+    ("can i change my appointment to thursday please", "financial"): 0.008424,
 }
 
 # Indirect wording no lexicon phrase matches, which the model raises (the case categories are for).
@@ -63,7 +63,7 @@ OBVIOUS_ROUTINE = (
 
 def test_json_loads_and_is_small() -> None:
     path = ROOT / "intake" / "screening" / "data" / "risk_model.json"
-    assert path.stat().st_size < 2_000_000  # the brief allows 3 MB; 1.76 MB with category heads
+    assert path.stat().st_size < 2_000_000  # the brief allows 3 MB; 1.37 MB with category heads
     model = load_model()
     assert len(model.features) > 1000
     assert 0.0 < model.threshold_emergency < 1.0
@@ -182,7 +182,7 @@ def test_categories_apply_thresholds_most_probable_first() -> None:
     model = load_model()
     thresholds = dict(zip(model.category_names, model.category_thresholds, strict=True))
     found = categories("my dad's care home keep leaving him in wet sheets")
-    assert [c for c, _ in found] == ["organisational"]  # neglect (p=0.77) is below its bar
+    assert [c for c, _ in found] == ["organisational"]  # neglect (p=0.73) is below its bar
     assert all(p >= thresholds[c] for c, p in found)
     assert [p for _, p in found] == sorted((p for _, p in found), reverse=True)
     assert categories("can i change my appointment to thursday please") == []
@@ -223,7 +223,7 @@ def test_model_raised_message_gets_categories_and_says_so() -> None:
     assert sep and "model categories" not in head
     # names and probabilities only, nothing quoted from the message
     assert re.fullmatch(r"[a-z_]+ \(p=\d\.\d\d\)(, [a-z_]+ \(p=\d\.\d\d\))*", tail)
-    assert tail.startswith("suicide_self_harm (p=0.96)")
+    assert tail.startswith("suicide_self_harm (p=0.95)")
 
 
 @pytest.mark.parametrize("text", [
