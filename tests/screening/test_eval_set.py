@@ -106,7 +106,7 @@ def test_blind_batch5_holds_its_measured_floor() -> None:
     assert report["n"] >= 190
     assert report["per_class"]["emergency"]["recall"] >= 0.79
     assert report["per_class"]["urgent"]["recall"] >= 0.82
-    assert report["any_safeguarding_recall"] >= 0.57
+    assert report["any_safeguarding_recall"] >= 0.80  # 0.57 lexicon only; 0.802 with model cats
     assert report["routine_wrongly_raised"] <= 0.08
     assert report["safe_to_contact_accuracy"] >= 1.0
 
