@@ -99,8 +99,8 @@ def test_blind_batch5_holds_its_measured_floor() -> None:
     model, and nothing was tuned on it. Lexicon alone: emergency recall 0.40 (29 of 58 came out
     routine), urgent 0.76, routine raised 0.05. With the model's second opinion (what `screen`
     does): emergency 0.79 (46/58; 4 routine), urgent 0.83, routine raised 0.079 (6/76), emergency
-    precision 0.89. Safeguarding categories come from the lexicon only: any-safeguarding recall
-    0.57 here, the weakest figure of the screening. These floors keep it from getting worse.
+    precision 0.89. Categories: the lexicon alone 0.57 any-safeguarding recall; with the model's
+    gated category heads 0.80. These floors keep it from getting worse.
     """
     report = evaluate(_load(BLIND5))
     assert report["n"] >= 190
