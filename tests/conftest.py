@@ -25,6 +25,12 @@ from intake import runtime as runtime_module
 from intake.config import Settings
 from intake.embedded_redis import EmbeddedRedis
 from intake.runtime import Runtime
+from tests.channels.email.smtp_support import (
+    RecordingRelay,
+    email_settings,
+    intake_smtp,
+    recording_relay,
+)
 from tests.support import twilio_standin
 from tests.support.servers import serve
 
@@ -161,3 +167,17 @@ def live_url(runtime: Runtime) -> Iterator[str]:
 def http() -> Iterator[httpx.Client]:
     with httpx.Client(timeout=10) as client:
         yield client
+
+
+@pytest.fixture
+def relay() -> Iterator[RecordingRelay]:
+    """A real SMTP server (aiosmtpd) standing in for the outgoing relay; it records what it gets."""
+    with recording_relay() as running:
+        yield running
+
+
+@pytest.fixture
+def smtp(runtime: Runtime, relay: RecordingRelay) -> Iterator[Settings]:
+    """intake's own SMTP server on a loopback port, sending its replies through `relay`."""
+    with intake_smtp(runtime, email_settings(runtime, relay.url)) as settings:
+        yield settings

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from email.message import EmailMessage
 
 import httpx
@@ -15,27 +14,12 @@ from tests.channels.email.smtp_support import (
     INTAKE_ADDRESS,
     RecordingRelay,
     deliver,
-    email_settings,
-    intake_smtp,
-    recording_relay,
 )
 from tests.conversation.support import Phone, api_referral, api_referrals, links
 from tests.support.twilio_standin import TwilioStandIn
 from worker import build_worker
 
 JO_MOBILE = "+447700900456"
-
-
-@pytest.fixture
-def relay() -> Iterator[RecordingRelay]:
-    with recording_relay() as running:
-        yield running
-
-
-@pytest.fixture
-def smtp(runtime: Runtime, relay: RecordingRelay) -> Iterator[Settings]:
-    with intake_smtp(runtime, email_settings(runtime, relay.url)) as settings:
-        yield settings
 
 
 def send_email(

@@ -3,7 +3,6 @@ the store, and acknowledgements out through a second aiosmtpd server acting as t
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from email.message import EmailMessage
 
 import pytest
@@ -27,7 +26,6 @@ from tests.channels.email.smtp_support import (
     deliver,
     email_settings,
     intake_smtp,
-    recording_relay,
 )
 from tests.fixtures.email._builders import make_docx, make_pdf
 from tests.support.servers import free_port
@@ -42,18 +40,6 @@ EMERGENCY = (
     "My son Callum has taken 40 paracetamol tonight and says he wants to die. I don't know "
     "what to do.\n"
 )
-
-
-@pytest.fixture
-def relay() -> Iterator[RecordingRelay]:
-    with recording_relay() as running:
-        yield running
-
-
-@pytest.fixture
-def smtp(runtime: Runtime, relay: RecordingRelay) -> Iterator[Settings]:
-    with intake_smtp(runtime, email_settings(runtime, relay.url)) as settings:
-        yield settings
 
 
 def work(runtime: Runtime) -> None:

@@ -7,7 +7,6 @@ acknowledgement exactly when one is allowed.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -21,18 +20,11 @@ from tests.channels.email.smtp_support import (
     deliver,
     email_settings,
     intake_smtp,
-    recording_relay,
 )
 from worker import build_worker
 
 EXPECTED = load_expected()
 NAMES = sorted(name for name in EXPECTED if (FIXTURES / name).exists())
-
-
-@pytest.fixture
-def relay() -> Iterator[RecordingRelay]:
-    with recording_relay() as running:
-        yield running
 
 
 def test_corpus_is_large_enough() -> None:
