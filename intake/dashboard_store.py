@@ -237,10 +237,6 @@ class DashboardStore:
             values = conn.execute(sa.select(referrals.c.safeguarding)).scalars()
             return sorted({c for cats in values for c in (cats or [])})
 
-    def latest_received(self) -> datetime | None:
-        with self.engine.connect() as conn:
-            return conn.execute(sa.select(sa.func.max(referrals.c.created_at))).scalar_one()
-
     # -- work on one referral ---------------------------------------------------------------
 
     def work(self, referral_id: int) -> dict[str, Any]:

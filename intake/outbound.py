@@ -93,10 +93,6 @@ def _email_sender(settings: Settings, to: str, body: str) -> str:
 SENDERS: dict[str, Sender] = {"sms": _sms_sender, "email": _email_sender}
 
 
-def register_sender(channel: str, sender: Sender) -> None:
-    SENDERS[channel] = sender
-
-
 def send(
     settings: Settings,
     store: Store,

@@ -18,26 +18,6 @@ from intake.models import Referral
 SCHEMA_ID = "referral-event.v1"
 SCHEMA_FILE = "referral-event.v1.json"
 
-# Extracted fields the schema names; others the extractor adds later still pass through.
-DETAIL_FIELDS = (
-    "name",
-    "subject_name",
-    "dob",
-    "phone",
-    "email",
-    "postcode",
-    "nhs_number",
-    "referral_for",
-    "relationship",
-    "advocacy_type",
-    "setting",
-    "preferred_contact",
-    "consent",
-    "accessibility_needs",
-    "interpreter_language",
-    "safe_to_contact",
-)
-
 
 def _iso(value: Any) -> Any:
     return value.isoformat() if isinstance(value, datetime) else value

@@ -24,7 +24,6 @@ CATEGORIES = (
     "suicide_self_harm", "physical", "sexual", "psychological", "financial", "neglect",
     "self_neglect", "domestic", "modern_slavery", "discriminatory", "organisational", "child",
 )
-NON_SAFEGUARDING = ("statutory", "unsafe_contact")
 
 # Long, distinctive risk words worth correcting when misspelt ("sucidal", "overdoes").
 FUZZY_TARGETS = (
