@@ -557,7 +557,7 @@ def main() -> int:
         )
         from intake.store import Store
 
-        Store.from_url(db_url).create_schema()
+        Store.from_url(db_url).upgrade()
         results["database"] = db_kind
         try:
             for name, fn in (

@@ -12,7 +12,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from intake import voice_store
 from intake.runtime import Runtime
 from intake.web.api import API_ACTOR, MAX_LIMIT, _authorised, _int, _unauthorised
 
@@ -43,9 +42,7 @@ async def list_missed_calls(request: Request) -> JSONResponse:
     include = params.get("include_called_back", "").lower() in {"1", "true", "yes"}
 
     def load(runtime: Runtime) -> list[dict[str, Any]]:
-        calls = voice_store.list_missed(
-            runtime.store, include_called_back=include, limit=limit, offset=offset
-        )
+        calls = runtime.store.calls.missed(include_called_back=include, limit=limit, offset=offset)
         runtime.store.audit(API_ACTOR, "missed_calls.listed", detail={"count": len(calls)})
         minimum = runtime.settings.voice_min_recording_seconds
         return [missed_call_view(call, minimum) for call in calls]
@@ -65,7 +62,7 @@ async def mark_called_back(request: Request) -> JSONResponse:
         return JSONResponse({"error": "no such missed call"}, status_code=404)
 
     def mark(runtime: Runtime) -> bool:
-        done = voice_store.mark_called_back(runtime.store, call_id, API_ACTOR)
+        done = runtime.store.calls.mark_called_back(call_id, API_ACTOR)
         if done:
             runtime.store.audit(API_ACTOR, "missed_call.called_back", detail={"id": call_id})
         return done

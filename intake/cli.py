@@ -225,23 +225,46 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 def cmd_user_add(args: argparse.Namespace) -> int:
     """Create a dashboard account (the database only: no Redis needed)."""
-    from intake.dashboard_store import DashboardStore, UserExists
-    from intake.store import Store
+    from intake.store import Store, UserExists
     from intake.users import add_user, read_password
 
     settings = load_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = Store.from_url(settings.effective_database_url)
-    store.create_schema()
+    store.upgrade(auto=settings.database_auto_upgrade)
     try:
         password = read_password(args.password_stdin)
-        user = add_user(DashboardStore(store), args.email, password, args.role)
+        user = add_user(store, args.email, password, args.role)
     except (ValueError, UserExists) as exc:
         print(f"intake user add: {exc}", file=sys.stderr)
         return 1
     finally:
         store.dispose()
     print(f"added {user.email} ({user.role})")
+    return 0
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    """`intake db upgrade` / `intake db current`: the schema's migrations (no Redis needed)."""
+    from intake.store import Store, migrate
+
+    settings = load_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    store = Store.from_url(settings.effective_database_url)
+    try:
+        if args.db_command == "upgrade":
+            before, after = migrate.upgrade(store.engine, args.revision)
+            if before == after:
+                print(f"already at {after}")
+            else:
+                print(f"upgraded {before or 'an empty or unversioned database'} -> {after}")
+        else:
+            found = migrate.current(store.engine)
+            wanted = migrate.head()
+            state = "up to date" if found == wanted else "behind: run `intake db upgrade`"
+            print(f"{found or 'no revision'} (this code needs {wanted}: {state})")
+    finally:
+        store.dispose()
     return 0
 
 
@@ -306,6 +329,13 @@ def build_parser() -> argparse.ArgumentParser:
     user_add.add_argument(
         "--password-stdin", action="store_true", help="read the password from standard input"
     )
+    db = sub.add_parser("db", help="the database schema (migrations)").add_subparsers(
+        dest="db_command", required=True
+    )
+    db_upgrade = db.add_parser("upgrade", help="apply the schema migrations")
+    db_upgrade.set_defaults(func=cmd_db)
+    db_upgrade.add_argument("revision", nargs="?", default="head")
+    db.add_parser("current", help="show the schema's revision").set_defaults(func=cmd_db)
     sla_check = add("sla-check", cmd_sla_check, "alert on-call about overdue unclaimed emergencies")
     sla_check.add_argument("--every", type=int, default=0, help="repeat every N seconds")
     replay = add("replay", cmd_replay, "resend referrals that failed to reach the case system")

@@ -36,6 +36,9 @@ class Settings:
 
     redis_url: str | None = None
     database_url: str | None = None
+    # Upgrade the schema to this code's migrations when a process starts; off, a process refuses
+    # to start on an older schema until `intake db upgrade` has run (a release step).
+    database_auto_upgrade: bool = True
     data_dir: Path = Path("data")
     queue_prefix: str = "intake"
 
@@ -137,6 +140,7 @@ def load_settings(environ: dict[str, str] | None = None, *, dotenv: bool = True)
     return Settings(
         redis_url=env("REDIS_URL") or None,
         database_url=env("DATABASE_URL") or None,
+        database_auto_upgrade=_bool(env("DATABASE_AUTO_UPGRADE"), True),
         data_dir=Path(env("DATA_DIR") or "data"),
         queue_prefix=env("INTAKE_QUEUE_PREFIX") or "intake",
         twilio_account_sid=env("TWILIO_ACCOUNT_SID") or Settings.twilio_account_sid,

@@ -30,7 +30,6 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-import sqlalchemy as sa
 from redis.exceptions import LockError, RedisError
 
 from intake import acknowledge, alerts, merge, optout, outbound, ratelimit
@@ -38,15 +37,7 @@ from intake.extraction import extract
 from intake.extraction.questions import interpret_answer, next_question, question_text
 from intake.models import InboundMessage, Referral, utcnow
 from intake.runtime import Runtime
-from intake.store import (
-    DuplicateMessage,
-    Store,
-    audit_entry,
-    audit_log,
-    messages,
-    referrals,
-    sms_conversations,
-)
+from intake.store import Conversation, DuplicateMessage, Store
 from intake.templating import render_text
 
 log = logging.getLogger(__name__)
@@ -55,16 +46,6 @@ SYSTEM_ACTOR = "system"
 CHANNEL = "sms"
 CONFIDENT = 0.5
 LOCK_SECONDS = 120
-
-
-@dataclass(frozen=True)
-class Conversation:
-    referral_id: int
-    phone: str
-    asked: list[str]
-    pending: str | None
-    stopped: str | None
-    last_activity_at: datetime
 
 
 @dataclass(frozen=True)
@@ -78,53 +59,21 @@ class Handled:
 # -- storage ----------------------------------------------------------------------------------
 
 
-def _row(row: sa.Row[Any]) -> Conversation:
-    m = row._mapping
-    return Conversation(
-        referral_id=m["referral_id"],
-        phone=m["phone"],
-        asked=list(m["asked"] or []),
-        pending=m["pending"],
-        stopped=m["stopped"],
-        last_activity_at=m["last_activity_at"],
-    )
-
-
 def get(store: Store, referral_id: int) -> Conversation | None:
-    with store.engine.connect() as conn:
-        row = conn.execute(
-            sa.select(sms_conversations).where(sms_conversations.c.referral_id == referral_id)
-        ).first()
-    return _row(row) if row else None
+    return store.conversations.get(referral_id)
 
 
 def open_conversation(
     store: Store, phone: str, at: datetime, window: timedelta
 ) -> Conversation | None:
     """The latest conversation with `phone` still open at `at` (last activity within `window`)."""
-    query = (
-        sa.select(sms_conversations)
-        .join(referrals, referrals.c.id == sms_conversations.c.referral_id)
-        .where(
-            sms_conversations.c.phone == optout.normalise_phone(phone),
-            sms_conversations.c.last_activity_at >= at - window,
-            referrals.c.status != "closed",
-        )
-        .order_by(sms_conversations.c.last_activity_at.desc())
-        .limit(1)
-    )
-    with store.engine.connect() as conn:
-        row = conn.execute(query).first()
-    return _row(row) if row else None
+    return store.conversations.latest(optout.normalise_phone(phone), active_since=at - window)
 
 
 def _update(store: Store, referral_id: int, **values: Any) -> None:
-    with store.engine.begin() as conn:
-        conn.execute(
-            sms_conversations.update()
-            .where(sms_conversations.c.referral_id == referral_id)
-            .values(**values)
-        )
+    conv = store.conversations.get(referral_id)
+    if conv is not None:
+        store.conversations.update(conv, **values)
 
 
 def _touch(
@@ -132,53 +81,19 @@ def _touch(
     conv: Conversation,
     at: datetime,
     *,
-    audit: dict[str, Any] | None = None,
+    audit: tuple[str, str, dict[str, Any]] | None = None,
     **values: Any,
 ) -> None:
-    """Update the conversation; `audit` (`store.audit_entry(...)`) goes in the same transaction."""
-    with store.engine.begin() as conn:
-        conn.execute(
-            sms_conversations.update()
-            .where(sms_conversations.c.referral_id == conv.referral_id)
-            .values(last_activity_at=max(conv.last_activity_at, at), **values)
-        )
-        if audit is not None:
-            conn.execute(audit_log.insert().values(**audit))
+    """Update the conversation; `audit` (actor, action, detail) goes in the same transaction."""
+    store.conversations.update(conv, at=at, audit=audit, **values)
 
 
 def start(runtime: Runtime, referral: Referral, message: InboundMessage) -> Conversation:
     """Open (or find) the conversation for an SMS referral's first text from this number."""
     assert referral.id is not None
-    store = runtime.store
-    found = get(store, referral.id)
-    if found is not None:
-        return found
-    made = Conversation(
-        referral_id=referral.id,
-        phone=optout.normalise_phone(message.sender),
-        asked=[],
-        pending=None,
-        stopped=None,
-        last_activity_at=message.received_at,
+    return runtime.store.conversations.start(
+        referral.id, optout.normalise_phone(message.sender), message.received_at
     )
-    try:
-        with store.engine.begin() as conn:
-            conn.execute(
-                sms_conversations.insert().values(
-                    referral_id=made.referral_id,
-                    phone=made.phone,
-                    asked=[],
-                    pending=None,
-                    stopped=None,
-                    last_activity_at=made.last_activity_at,
-                    created_at=utcnow(),
-                )
-            )
-    except sa.exc.IntegrityError:
-        found = get(store, referral.id)  # another run made it between the read and the insert
-        assert found is not None
-        return found
-    return made  # what was inserted: no need to read it back
 
 
 @contextmanager
@@ -294,11 +209,8 @@ def with_first_question(
     return replace(plan, body=f"{plan.body}\n\n{text}")
 
 
-def _question_audit(referral_id: int, key: str) -> dict[str, Any]:
-    detail = {"key": key}
-    return audit_entry(
-        SYSTEM_ACTOR, "referral.question_asked", referral_id=referral_id, detail=detail
-    )
+def _question_audit(referral_id: int, key: str) -> tuple[str, str, dict[str, Any]]:
+    return (SYSTEM_ACTOR, "referral.question_asked", {"key": key})
 
 
 def ask_next(runtime: Runtime, referral: Referral, trigger: str) -> str:
@@ -373,13 +285,8 @@ def intercept(
 
 
 def _joined_by_conversation(store: Store, provider_id: str) -> bool:
-    with store.engine.connect() as conn:
-        meta = conn.execute(
-            sa.select(messages.c.meta).where(
-                messages.c.channel == CHANNEL, messages.c.provider_id == provider_id
-            )
-        ).scalar_one_or_none()
-    return isinstance(meta, dict) and meta.get("joined_by") == "conversation"
+    meta = store.message_meta(CHANNEL, provider_id)
+    return meta is not None and meta.get("joined_by") == "conversation"
 
 
 def _continue(
@@ -413,11 +320,10 @@ def _continue(
     except DuplicateMessage:
         return Handled(referral.reference, "already stored")
     answered = (
-        audit_entry(
+        (
             SYSTEM_ACTOR,
             "referral.question_answered",
-            referral_id=referral.id,
-            detail={"key": conv.pending, "fields": sorted(k for k in answer if k not in ("need",))},
+            {"key": conv.pending, "fields": sorted(k for k in answer if k not in ("need",))},
         )
         if answer
         else None

@@ -25,7 +25,7 @@ from typing import Any
 
 from channels.email.autoreply import Classification, classify
 from channels.email.parse import ParsedEmail, find_reference, parse_email
-from intake import alerts, email_ack, email_store, forwarding, pipeline
+from intake import alerts, email_ack, forwarding, pipeline
 from intake.extraction import extract
 from intake.models import InboundMessage, Referral, received_at_from
 from intake.runtime import Runtime
@@ -100,7 +100,7 @@ def inbound_message(
 def find_thread(runtime: Runtime, parsed: ParsedEmail) -> tuple[Referral, str] | None:
     """The referral this message continues, and how it was recognised."""
     ids = [i for i in [parsed.in_reply_to, *reversed(parsed.references)] if i]
-    referral = email_store.referral_for_message_ids(runtime.store, ids)
+    referral = _referral_for(runtime, ids)
     if referral is not None:
         return referral, "headers"
     reference = find_reference(parsed.subject, parsed.text)
@@ -109,6 +109,11 @@ def find_thread(runtime: Runtime, parsed: ParsedEmail) -> tuple[Referral, str] |
         if referral is not None:
             return referral, "reference"
     return None
+
+
+def _referral_for(runtime: Runtime, ids: list[str]) -> Referral | None:
+    found = runtime.store.referral_id_for_message_ids(CHANNEL, ids)
+    return runtime.store.get_referral_by_id(found) if found is not None else None
 
 
 def _bounced_message_ids(parsed: ParsedEmail) -> list[str]:
@@ -134,11 +139,10 @@ def record_event(
         returned = _bounced_message_ids(parsed)
         ids = returned + ids
         if returned:
-            email_store.mark_outbound_bounced(runtime.store, returned, classification.reason)
-    referral = email_store.referral_for_message_ids(runtime.store, ids)
+            runtime.store.mark_outbound_bounced(CHANNEL, returned, classification.reason)
+    referral = _referral_for(runtime, ids)
     rcpt_tos = [str(r) for r in payload.get("rcpt_tos") or []]
-    recorded = email_store.record_mail_event(
-        runtime.store,
+    recorded = runtime.store.mail_events.record(
         provider_id=provider_id,
         kind=classification.kind,
         sender=parsed.from_address or str(payload.get("envelope_from") or ""),
@@ -181,7 +185,7 @@ def add_to_referral(
     except DuplicateMessage:
         return referral, False, safe
     before = referral.urgency
-    escalated = email_store.raise_urgency(store, referral.id, screening.urgency)
+    escalated = store.raise_urgency(referral.id, screening.urgency)
     changes: dict[str, Any] = {}
     safeguarding = sorted(set(referral.safeguarding) | set(screening.safeguarding))
     if safeguarding != sorted(referral.safeguarding):
@@ -265,10 +269,10 @@ def process_email(runtime: Runtime, payload: dict[str, Any]) -> dict[str, Any]:
             forwarding.schedule(runtime, referral, "created")
     alerts.alert_emergency(runtime, referral)  # once per contact; a reply may have escalated it
     assert referral.id is not None
-    row_id = email_store.message_row_id(store, provider_id)
+    row_id = store.message_row_id(CHANNEL, provider_id)
     saved = 0
     if row_id is not None and parsed.attachments:
-        saved = email_store.save_attachments(store, referral.id, row_id, parsed.attachments)
+        saved = store.attachments.save(referral.id, row_id, parsed.attachments)
     ack = acknowledge(runtime, referral, parsed, classification, message, safe_to_contact=safe)
     if created:
         outcome = "created"

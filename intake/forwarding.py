@@ -30,13 +30,13 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job
 from rq.registry import FailedJobRegistry
 
-from intake import forward_store
 from intake.config import Settings
 from intake.forwarders import ForwardError, ForwardEvent, Rejected, configured
 from intake.models import Referral
 from intake.queue import PRIORITIES, enqueue, queue_name, safe_job_id
 from intake.runtime import Runtime
 from intake.store import Store
+from intake.store.forwards import FAILED_STATES, OPEN_STATES
 
 log = logging.getLogger(__name__)
 
@@ -119,8 +119,7 @@ def schedule(runtime: Runtime, referral: Referral, event: str = "created") -> No
         return
     messages = store.messages_for(referral.id)
     event_id = event_id_for(referral, messages, event)
-    row_id = forward_store.claim_event(
-        store,
+    row_id = store.forwards.claim_event(
         referral_id=referral.id,
         reference=referral.reference,
         event=event,
@@ -128,12 +127,12 @@ def schedule(runtime: Runtime, referral: Referral, event: str = "created") -> No
         priority=priority_for(referral),
     )
     if row_id is None:
-        row = forward_store.get_event(store, referral.reference, event_id)
-        if row is None or row["job_id"] or row["status"] not in forward_store.OPEN_STATES:
+        row = store.forwards.get_event(referral.reference, event_id)
+        if row is None or row["job_id"] or row["status"] not in OPEN_STATES:
             return  # already queued, running or finished
         # A claim whose enqueue never happened (the process died in between): finish it.
     else:
-        row = forward_store.get_event(store, referral.reference, event_id)
+        row = store.forwards.get_event(referral.reference, event_id)
         assert row is not None
     try:
         _enqueue(runtime, row)
@@ -146,10 +145,7 @@ def schedule(runtime: Runtime, referral: Referral, event: str = "created") -> No
 
 
 def _forget(store: Store, row_id: int) -> None:
-    with store.engine.begin() as conn:
-        conn.execute(
-            forward_store.forward_events.delete().where(forward_store.forward_events.c.id == row_id)
-        )
+    store.forwards.forget(row_id)
 
 
 def _job_id(settings: Settings, row: dict[str, Any]) -> str:
@@ -173,12 +169,12 @@ def _enqueue(runtime: Runtime, row: dict[str, Any]) -> None:
         job_timeout=int(settings.outbound_timeout * targets * 2 + 60),
         description=f"forward {row['reference']} {row['event']}",
     )
-    forward_store.update_event(runtime.store, row["id"], job_id=job_id)
+    runtime.store.forwards.update_event(row["id"], job_id=job_id)
 
 
 def _refresh_status(store: Store, referral: Referral) -> str:
     assert referral.id is not None
-    status = forward_store.referral_forward_status(store, referral.id)
+    status = store.forwards.referral_forward_status(referral.id)
     if status != referral.forward_status:
         store.update_referral(referral.id, forward_status=status)
         referral.forward_status = status
@@ -191,7 +187,7 @@ def _refresh_status(store: Store, referral: Referral) -> str:
 def deliver(runtime: Runtime, reference: str, event_id: str) -> dict[str, Any]:
     """Run one attempt of one event (the body of the RQ job)."""
     settings, store = runtime.settings, runtime.store
-    row = forward_store.get_event(store, reference, event_id)
+    row = store.forwards.get_event(reference, event_id)
     referral = store.get_referral(reference)
     if row is None or referral is None or referral.id is None:
         log.warning("forward of %s %s: no such event, nothing to do", reference, event_id)
@@ -200,8 +196,8 @@ def deliver(runtime: Runtime, reference: str, event_id: str) -> dict[str, Any]:
         return {"status": "delivered"}
     job = get_current_job()
     last = job is None or not job.retries_left
-    attempt = forward_store.attempt_count(store, row["id"]) + 1
-    settled = forward_store.settled_targets(store, row)
+    attempt = store.forwards.attempt_count(row["id"]) + 1
+    settled = store.forwards.settled_targets(row)
     event = ForwardEvent(
         event=row["event"],
         event_id=event_id,
@@ -230,8 +226,7 @@ def deliver(runtime: Runtime, reference: str, event_id: str) -> dict[str, Any]:
             outcome = "failed" if last else "retry"
             log.exception("forwarder %s crashed on %s", forwarder.name, reference)
         latency_ms = round((time.perf_counter() - started) * 1000, 1)
-        forward_store.record_attempt(
-            store,
+        store.forwards.record_attempt(
             event_row=row,
             attempt=attempt,
             target=forwarder.name,
@@ -258,12 +253,12 @@ def deliver(runtime: Runtime, reference: str, event_id: str) -> dict[str, Any]:
 
     rejected = sorted(name for name, outcome in settled.items() if outcome == "rejected")
     if transient and not last:
-        forward_store.update_event(store, row["id"], status="retrying")
+        store.forwards.update_event(row["id"], status="retrying")
         _refresh_status(store, referral)
         raise ForwardingDeferred(f"{reference} {event_id}: will retry {', '.join(transient)}")
     if transient or rejected:
         status = "failed" if transient else "rejected"
-        forward_store.update_event(store, row["id"], status=status)
+        store.forwards.update_event(row["id"], status=status)
         _refresh_status(store, referral)
         store.audit(
             SYSTEM_ACTOR,
@@ -286,7 +281,7 @@ def deliver(runtime: Runtime, reference: str, event_id: str) -> dict[str, Any]:
                 f"{n} {'rejected' if n in rejected else 'failed'}" for n in transient + rejected
             )
         )
-    forward_store.update_event(store, row["id"], status="delivered")
+    store.forwards.update_event(row["id"], status="delivered")
     _refresh_status(store, referral)
     store.audit(
         SYSTEM_ACTOR,
@@ -316,7 +311,7 @@ def attempts(store: Store, referral_id: int) -> list[dict[str, Any]]:
             "outcome": a["outcome"],
             "error": a["error"],
         }
-        for a in forward_store.attempts_for(store, referral_id)
+        for a in store.forwards.attempts_for(referral_id)
     ]
 
 
@@ -325,8 +320,8 @@ def failed(store: Store) -> list[dict[str, Any]]:
     status (failed/rejected), forward_status, job_id, attempts, failed_at, last target, status
     code and error."""
     out = []
-    for row in forward_store.failed_events(store):
-        last = forward_store.last_attempt(store, row["id"])
+    for row in store.forwards.failed_events():
+        last = store.forwards.last_attempt(row["id"])
         out.append(
             {
                 "reference": row["reference"],
@@ -336,7 +331,7 @@ def failed(store: Store) -> list[dict[str, Any]]:
                 "status": row["status"],
                 "forward_status": row["forward_status"],
                 "job_id": row["job_id"],
-                "attempts": forward_store.attempt_count(store, row["id"]),
+                "attempts": store.forwards.attempt_count(row["id"]),
                 "failed_at": row["updated_at"].isoformat(),
                 "target": last["target"] if last else None,
                 "status_code": last["status_code"] if last else None,
@@ -366,8 +361,8 @@ def replay(runtime: Runtime, reference: str) -> None:
     if referral is None or referral.id is None:
         raise LookupError(f"no referral {reference!r}")
     replayed = []
-    for row in forward_store.events_for(store, referral.id):
-        if row["status"] not in forward_store.FAILED_STATES:
+    for row in store.forwards.events_for(referral.id):
+        if row["status"] not in FAILED_STATES:
             continue
         if row["job_id"]:
             for priority in PRIORITIES:
@@ -375,8 +370,8 @@ def replay(runtime: Runtime, reference: str) -> None:
                 FailedJobRegistry(queue=queue).remove(row["job_id"])
             with contextlib.suppress(NoSuchJobError):  # expired: the fresh job does not need it
                 Job.fetch(row["job_id"], connection=runtime.redis).delete()
-        replay_after = forward_store.attempt_count(store, row["id"])
-        forward_store.update_event(store, row["id"], status="queued", replay_after=replay_after)
+        replay_after = store.forwards.attempt_count(row["id"])
+        store.forwards.update_event(row["id"], status="queued", replay_after=replay_after)
         row = {**row, "status": "queued", "replay_after": replay_after}
         _enqueue(runtime, row)
         replayed.append(row["event_id"])

@@ -21,29 +21,18 @@ import re
 from datetime import timedelta
 from typing import Any
 
-import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
-
 from intake import forwarding
 from intake.extraction import extract
 from intake.models import URGENCY_RANK, InboundMessage, Referral, utcnow
 from intake.reference import find_reference
 from intake.runtime import Runtime
 from intake.screening import screen
-from intake.store import (
-    DuplicateMessage,
-    Store,
-    attachments,
-    messages,
-    referral_links,
-    referrals,
-)
+from intake.store import Candidate, DuplicateMessage
 
 log = logging.getLogger(__name__)
 
 SYSTEM_ACTOR = "system"
 MERGE_CHANNELS = ("sms", "email")
-CANDIDATE_LIMIT = 500
 _META_KEYS = ("confidence", "provenance")
 _EMPTY: tuple[Any, ...] = (None, "", [], {})
 
@@ -232,52 +221,8 @@ def absorb(
 # -- finding the referral a new message belongs to --------------------------------------------
 
 
-def _open_since(runtime: Runtime) -> Any:
-    since = utcnow() - timedelta(days=runtime.settings.merge_window_days)
-    return sa.and_(referrals.c.status != "closed", referrals.c.received_at >= since)
-
-
-@dataclasses.dataclass(frozen=True)
-class Candidate:
-    """What matching reads of an earlier referral: its id, sender and fields, nothing else."""
-
-    id: int
-    sender: str
-    fields: dict[str, Any]
-
-
-def _candidates(store: Store, condition: Any) -> list[Candidate]:
-    """The newest open referrals matching `condition`, as light rows.
-
-    Only the three columns matching needs: every candidate's `raw_text`, `screening` and
-    `safeguarding` were read and decoded before, for up to `CANDIDATE_LIMIT` rows per message.
-    """
-    query = (
-        sa.select(referrals.c.id, referrals.c.sender, referrals.c.fields)
-        .where(condition)
-        .order_by(referrals.c.received_at.desc(), referrals.c.id.desc())
-        .limit(CANDIDATE_LIMIT)
-    )
-    with store.engine.connect() as conn:
-        return [
-            Candidate(id=rid, sender=sender, fields=dict(fields or {}))
-            for rid, sender, fields in conn.execute(query)
-        ]
-
-
-def _message_senders(store: Store, referral_ids: list[int]) -> dict[int, set[str]]:
-    if not referral_ids:
-        return {}
-    query = sa.select(messages.c.referral_id, messages.c.sender, messages.c.channel).where(
-        messages.c.referral_id.in_(referral_ids)
-    )
-    out: dict[int, set[str]] = {}
-    with store.engine.connect() as conn:
-        for rid, sender, channel in conn.execute(query):
-            value = _norm_contact(sender)
-            if value:
-                out.setdefault(rid, set()).add(f"{channel}|{value}")
-    return out
+def _since(runtime: Runtime) -> Any:
+    return utcnow() - timedelta(days=runtime.settings.merge_window_days)
 
 
 def find_certain(
@@ -295,21 +240,16 @@ def find_certain(
     mine = contacts(message.sender, fresh.fields)
     if not mine:
         return None
-    pool = _candidates(
-        store,
-        sa.and_(
-            _open_since(runtime),
-            referrals.c.channel.in_(MERGE_CHANNELS),
-            referrals.c.channel != message.channel,
-        ),
+    pool = store.links.candidates(
+        since=_since(runtime), channels=MERGE_CHANNELS, exclude_channel=message.channel
     )
-    senders = _message_senders(store, [r.id for r in pool])
+    senders = store.links.message_senders([r.id for r in pool])
     for candidate in pool:
         theirs = contacts(candidate.sender, candidate.fields)
         theirs |= {
-            value.split("|", 1)[1]
-            for value in senders.get(candidate.id, set())
-            if not value.startswith(f"{message.channel}|")
+            value
+            for channel, sender in senders.get(candidate.id, [])
+            if channel != message.channel and (value := _norm_contact(sender))
         }
         if mine & theirs and not different_people(candidate.fields, fresh.fields):
             found = store.get_referral_by_id(candidate.id)  # the whole row, for the one match
@@ -335,7 +275,7 @@ def link_possible(runtime: Runtime, referral: Referral) -> list[tuple[int, str]]
             reason = "same_contact"
         if not reason:
             continue
-        if _insert_link(store, referral.id, candidate.id, reason):
+        if store.links.suggest(referral.id, candidate.id, reason):
             made.append((candidate.id, reason))
     if made:
         store.audit(
@@ -349,40 +289,7 @@ def link_possible(runtime: Runtime, referral: Referral) -> list[tuple[int, str]]
 
 def link_pool(runtime: Runtime, referral_id: int) -> list[Candidate]:
     """The open referrals in the window that `referral_id` may be a duplicate of (read only)."""
-    return _candidates(runtime.store, sa.and_(_open_since(runtime), referrals.c.id != referral_id))
-
-
-def _insert_link(store: Store, referral_id: int, other_id: int, reason: str) -> bool:
-    try:
-        with store.engine.begin() as conn:
-            conn.execute(
-                referral_links.insert().values(
-                    referral_id=referral_id,
-                    other_id=other_id,
-                    reason=reason,
-                    status="suggested",
-                    created_at=utcnow(),
-                )
-            )
-        return True
-    except IntegrityError:
-        return False
-
-
-def links_for(store: Store, referral_id: int) -> list[dict[str, Any]]:
-    """Every link touching a referral, either side, oldest first."""
-    query = (
-        sa.select(referral_links)
-        .where(
-            sa.or_(
-                referral_links.c.referral_id == referral_id,
-                referral_links.c.other_id == referral_id,
-            )
-        )
-        .order_by(referral_links.c.id)
-    )
-    with store.engine.connect() as conn:
-        return [dict(row._mapping) for row in conn.execute(query)]
+    return runtime.store.links.candidates(since=_since(runtime), exclude_id=referral_id)
 
 
 def decide(runtime: Runtime, link_id: int, *, confirm: bool, actor: str) -> Referral | None:
@@ -393,39 +300,22 @@ def decide(runtime: Runtime, link_id: int, *, confirm: bool, actor: str) -> Refe
     `merged_into` in its fields so nothing is lost.
     """
     store = runtime.store
-    with store.engine.connect() as conn:
-        row = conn.execute(sa.select(referral_links).where(referral_links.c.id == link_id)).first()
-    if row is None or row.status != "suggested":
+    row = store.links.get(link_id)
+    if row is None or row["status"] != "suggested":
         return None
-    now = utcnow()
     if not confirm:
-        with store.engine.begin() as conn:
-            conn.execute(
-                referral_links.update()
-                .where(referral_links.c.id == link_id)
-                .values(status="rejected", decided_at=now, decided_by=actor)
-            )
-        store.audit(actor, "referral.link_rejected", referral_id=row.referral_id)
+        if store.links.decide(link_id, "rejected", actor):
+            store.audit(actor, "referral.link_rejected", referral_id=row["referral_id"])
         return None
-    newer = store.get_referral_by_id(row.referral_id)
-    older = store.get_referral_by_id(row.other_id)
+    newer = store.get_referral_by_id(row["referral_id"])
+    older = store.get_referral_by_id(row["other_id"])
     assert newer is not None and older is not None and older.id is not None
     provenance = {"source": "confirmed_merge", "by": actor, "from": newer.reference}
     fields = fill_fields(older.fields, newer.fields, provenance)
-    with store.engine.begin() as conn:
-        conn.execute(
-            messages.update().where(messages.c.referral_id == newer.id).values(referral_id=older.id)
-        )
-        conn.execute(
-            attachments.update()
-            .where(attachments.c.referral_id == newer.id)
-            .values(referral_id=older.id)
-        )
-        conn.execute(
-            referral_links.update()
-            .where(referral_links.c.id == link_id)
-            .values(status="confirmed", decided_at=now, decided_by=actor)
-        )
+    with store.transaction():
+        if not store.links.decide(link_id, "confirmed", actor):
+            return None
+        store.links.move_messages(newer.id or 0, older.id)
     store.update_referral(
         older.id,
         fields=fields,
@@ -434,7 +324,7 @@ def decide(runtime: Runtime, link_id: int, *, confirm: bool, actor: str) -> Refe
         safe_to_contact=older.safe_to_contact and newer.safe_to_contact,
     )
     store.update_referral(
-        row.referral_id,
+        row["referral_id"],
         status="closed",
         fields={**newer.fields, "merged_into": older.reference},
     )
@@ -461,5 +351,4 @@ __all__ = [
     "fill_fields",
     "find_certain",
     "link_possible",
-    "links_for",
 ]

@@ -20,10 +20,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-import sqlalchemy as sa
-
 from intake.models import utcnow
-from intake.store import Store, sms_optouts
+from intake.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -66,22 +64,12 @@ def keyword_of(body: str, meta: dict[str, Any], *, opted_out: bool) -> Keyword |
 
 
 def is_opted_out(store: Store, phone: str) -> bool:
-    with store.engine.connect() as conn:
-        value = conn.execute(
-            sa.select(sms_optouts.c.opted_out).where(
-                sms_optouts.c.phone == normalise_phone(phone)
-            )
-        ).scalar_one_or_none()
-    return bool(value)
+    return store.optouts.is_opted_out(normalise_phone(phone))
 
 
 def status(store: Store, phone: str) -> dict[str, Any] | None:
     """The stored choice for a number (`opted_out`, `keyword`, `changed_at` ...), if any."""
-    with store.engine.connect() as conn:
-        row = conn.execute(
-            sa.select(sms_optouts).where(sms_optouts.c.phone == normalise_phone(phone))
-        ).first()
-    return dict(row._mapping) if row else None
+    return store.optouts.status(normalise_phone(phone))
 
 
 def record(
@@ -94,38 +82,9 @@ def record(
     at: datetime,
 ) -> bool:
     """Store a STOP or START; False when a newer change is already stored (a stale retry)."""
-    phone = normalise_phone(phone)
-    values = {
-        "opted_out": opted_out,
-        "keyword": keyword[:32],
-        "provider_id": provider_id[:255],
-        "changed_at": at,
-        "updated_at": utcnow(),
-    }
-    with store.engine.begin() as conn:
-        current = conn.execute(
-            sa.select(sms_optouts.c.changed_at, sms_optouts.c.provider_id).where(
-                sms_optouts.c.phone == phone
-            )
-        ).first()
-        if current is None:
-            try:
-                with conn.begin_nested():
-                    conn.execute(sms_optouts.insert().values(phone=phone, **values))
-                return True
-            except sa.exc.IntegrityError:
-                current = conn.execute(
-                    sa.select(sms_optouts.c.changed_at, sms_optouts.c.provider_id).where(
-                        sms_optouts.c.phone == phone
-                    )
-                ).first()
-                assert current is not None
-        if current.provider_id == provider_id:
-            return True  # this very message, again
-        if current.changed_at > at:
-            return False
-        conn.execute(sms_optouts.update().where(sms_optouts.c.phone == phone).values(**values))
-    return True
+    return store.optouts.record(
+        normalise_phone(phone), opted_out=opted_out, keyword=keyword, provider_id=provider_id, at=at
+    )
 
 
 def note_provider_opt_out(store: Store, phone: str, provider_id: str) -> None:

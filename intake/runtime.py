@@ -33,14 +33,9 @@ class Runtime:
                 "embedded Redis and passes its URL on, or set REDIS_URL"
             )
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        # Every module that defines tables registers them on the shared metadata when imported;
-        # import them all so the schema is created once, here, and never checked again per job
-        # (a forked worker's child would otherwise re-check it for every message).
-        from intake import dashboard_store, forward_store  # noqa: F401
-
         store = Store.from_url(settings.effective_database_url)
-        store.create_schema()
-        forward_store.ensure(store)
+        # Once per process, here: a forked worker's jobs never check the schema again.
+        store.upgrade(auto=settings.database_auto_upgrade)
         return cls(settings=settings, store=store, redis=connect(settings.redis_url))
 
     def close(self) -> None:

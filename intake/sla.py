@@ -118,7 +118,6 @@ def alert_text(reference: str, overdue_by: timedelta, base_url: str | None) -> s
 def check_overdue(runtime: Runtime, now: datetime | None = None) -> list[str]:
     """Alert on-call once per unclaimed, overdue emergency; returns the references alerted now."""
     from intake import alerts, outbound
-    from intake.dashboard_store import DashboardStore
     from intake.models import utcnow
 
     settings = runtime.settings
@@ -131,7 +130,7 @@ def check_overdue(runtime: Runtime, now: datetime | None = None) -> list[str]:
         log.error("on-call alert channel %s has no sender configured", channel)
         return []
     alerted = []
-    for referral in DashboardStore(runtime.store).unclaimed_open("emergency"):
+    for referral in runtime.store.worklist.unclaimed_open("emergency"):
         due = due_at(referral.received_at, referral.urgency, policy)
         if now <= due:
             continue

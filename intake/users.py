@@ -16,8 +16,8 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from intake.config import Settings
-from intake.dashboard_store import ROLES, DashboardStore, User
 from intake.models import utcnow
+from intake.store import ROLES, Store, User
 
 _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("not a real password")
@@ -51,35 +51,35 @@ def verify_password(password_hash: str, password: str) -> bool:
         return False
 
 
-def add_user(dstore: DashboardStore, email: str, password: str, role: str) -> User:
+def add_user(store: Store, email: str, password: str, role: str) -> User:
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
     if "@" not in email:
         raise ValueError("an email address is needed")
-    return dstore.add_user(email, hash_password(password), role)
+    return store.users.add(email, hash_password(password), role)
 
 
-def is_locked(settings: Settings, dstore: DashboardStore, email: str) -> bool:
+def is_locked(settings: Settings, store: Store, email: str) -> bool:
     window = utcnow() - timedelta(minutes=settings.login_lockout_minutes)
-    return len(dstore.recent_failures(email, window)) >= settings.login_max_failures
+    return len(store.users.recent_failures(email, window)) >= settings.login_max_failures
 
 
 def authenticate(
-    settings: Settings, dstore: DashboardStore, email: str, password: str, client: str = ""
+    settings: Settings, store: Store, email: str, password: str, client: str = ""
 ) -> LoginResult:
     """Check a log-in, record the attempt, and refuse locked or inactive accounts."""
     email = email.strip().lower()
-    if is_locked(settings, dstore, email):
-        dstore.record_attempt(email, False, client)
+    if is_locked(settings, store, email):
+        store.users.record_attempt(email, False, client)
         return LoginResult(None, locked=True)
-    user = dstore.get_user(email)
+    user = store.users.get(email)
     good = verify_password(user.password_hash if user else _DUMMY_HASH, password)
     if user is None or not user.active or not good:
-        dstore.record_attempt(email, False, client)
-        return LoginResult(None, locked=is_locked(settings, dstore, email))
-    dstore.record_attempt(email, True, client)
+        store.users.record_attempt(email, False, client)
+        return LoginResult(None, locked=is_locked(settings, store, email))
+    store.users.record_attempt(email, True, client)
     if _hasher.check_needs_rehash(user.password_hash):
-        dstore.set_password_hash(email, _hasher.hash(password))
+        store.users.set_password_hash(email, _hasher.hash(password))
     return LoginResult(user)
 
 

@@ -26,7 +26,7 @@ from typing import Any
 from redis.exceptions import RedisError
 from rq import Queue, get_current_job
 
-from intake import alerts, forwarding, pipeline, voice_store
+from intake import alerts, forwarding, pipeline
 from intake.models import (
     URGENCIES,
     URGENCY_RANK,
@@ -89,7 +89,7 @@ def _lock(runtime: Runtime, call_sid: str) -> Any:
 def _call(runtime: Runtime, event: dict[str, Any]) -> dict[str, Any]:
     """The call's row; events carrying `From` make it, the others wait for one that does."""
     call_sid = event["CallSid"]
-    existing = voice_store.get_call(runtime.store, call_sid)
+    existing = runtime.store.calls.get(call_sid)
     if "From" not in event and existing is None:
         job = get_current_job()
         if job is not None and (job.retries_left or 0) > 0:
@@ -97,8 +97,7 @@ def _call(runtime: Runtime, event: dict[str, Any]) -> dict[str, Any]:
         # Out of retries: keep the voicemail with an unknown caller rather than lose it.
     sender = str(event.get("From") or "")
     withheld = "From" in event and is_withheld(sender)
-    return voice_store.ensure_call(
-        runtime.store,
+    return runtime.store.calls.ensure(
         call_sid,
         sender=WITHHELD_SENDER if withheld else sender,
         recipient=str(event.get("To") or ""),
@@ -159,9 +158,7 @@ def _sync(runtime: Runtime, call: dict[str, Any]) -> Referral | None:
     referral, created = pipeline.store_referral(runtime, message)
     assert referral.id is not None
     if not created:
-        voice_store.update_message(
-            store, CHANNEL, message.provider_id, body=message.body, meta=message.meta
-        )
+        store.replace_message(message)
     fresh = pipeline.build_referral(message)
     screening = dict(fresh.screening)
     fields = dict(fresh.fields)
@@ -210,7 +207,7 @@ def _finish(runtime: Runtime, call_sid: str, *, updated: bool = False) -> str:
     `updated`: the referral had already been handed on (an emergency from the menu, a flagged
     voicemail) and has just changed, so the case system gets an update too.
     """
-    call = voice_store.get_call(runtime.store, call_sid)
+    call = runtime.store.calls.get(call_sid)
     if call is None:
         return "no call"
     referral = runtime.store.find_referral_for_message(CHANNEL, call_sid)
@@ -248,11 +245,9 @@ def menu_choice(runtime: Runtime, event: dict[str, Any]) -> dict[str, Any]:
     with _lock(runtime, call_sid):
         call = _call(runtime, event)
         if danger:
-            voice_store.update_call(
-                runtime.store, call_sid, menu_choice=MENU_DANGER, outcome="emergency"
-            )
+            runtime.store.calls.update(call_sid, menu_choice=MENU_DANGER, outcome="emergency")
         elif call["menu_choice"] != MENU_DANGER:
-            voice_store.update_call(runtime.store, call_sid, menu_choice=f"pressed {digits}"[:16])
+            runtime.store.calls.update(call_sid, menu_choice=f"pressed {digits}"[:16])
         referral = _sync(runtime, _reload(runtime, call_sid))
     if referral is not None:
         runtime.store.audit(
@@ -288,13 +283,10 @@ def recording(runtime: Runtime, event: dict[str, Any]) -> dict[str, Any]:
         call = _call(runtime, event)
         if not usable:
             if call["outcome"] in ("in_progress", "missed") and not call["recording_url"]:
-                voice_store.update_call(
-                    runtime.store, call_sid, outcome="missed", recording_duration=duration
-                )
+                runtime.store.calls.update(call_sid, outcome="missed", recording_duration=duration)
             return {"call": call_sid, "outcome": _reload(runtime, call_sid)["outcome"]}
         first = call["recording_url"] is None or call["recording_duration"] is None
-        voice_store.update_call(
-            runtime.store,
+        runtime.store.calls.update(
             call_sid,
             recording_url=event["RecordingUrl"],
             recording_sid=event.get("RecordingSid") or call["recording_sid"],
@@ -342,7 +334,7 @@ def _apply_transcript(
         elif call["transcript_status"] != "completed":
             values.update(transcript_status="unavailable", transcript_engine=transcript.engine)
         if values:
-            voice_store.update_call(runtime.store, call_sid, **values)
+            runtime.store.calls.update(call_sid, **values)
         call = _reload(runtime, call_sid)
         referral = _sync(runtime, call)
     if referral is not None:
@@ -392,7 +384,7 @@ def call_ended(runtime: Runtime, event: dict[str, Any]) -> dict[str, Any]:
         }
         if call["outcome"] == "in_progress" and not call["recording_url"]:
             values["outcome"] = "missed"
-        voice_store.update_call(runtime.store, call_sid, **values)
+        runtime.store.calls.update(call_sid, **values)
         call = _reload(runtime, call_sid)
     if call["outcome"] == "missed":
         log.info("missed call %s (%s)", call_sid, values["call_status"])
@@ -455,7 +447,7 @@ def transcript_timeout(
 
     `now` is the clock (tests pass one); a run before the deadline changes nothing.
     """
-    call = voice_store.get_call(runtime.store, call_sid)
+    call = runtime.store.calls.get(call_sid)
     if call is None or call["transcript_status"] != "pending":
         return {"call": call_sid, "flagged": False}
     started = call["recording_at"] or call["started_at"]
@@ -470,7 +462,7 @@ def transcript_timeout(
 
 def transcribe(runtime: Runtime, call_sid: str) -> dict[str, Any]:
     """Run the configured local engine on the call's recording (a job of its own)."""
-    call = voice_store.get_call(runtime.store, call_sid)
+    call = runtime.store.calls.get(call_sid)
     if call is None or not call["recording_url"] or call["transcript_status"] == "completed":
         return {"call": call_sid, "transcript": call["transcript_status"] if call else None}
     engine = engine_for(runtime.settings)
@@ -487,6 +479,6 @@ def transcribe(runtime: Runtime, call_sid: str) -> dict[str, Any]:
 
 
 def _reload(runtime: Runtime, call_sid: str) -> dict[str, Any]:
-    call = voice_store.get_call(runtime.store, call_sid)
+    call = runtime.store.calls.get(call_sid)
     assert call is not None
     return call

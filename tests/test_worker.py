@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from intake.runtime import Runtime
-from intake.store import metadata
+from intake.store.schema import metadata
 from worker import build_worker, warm_statement_cache, warm_up_jobs
 
 

@@ -25,8 +25,8 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from intake.dashboard_store import DashboardStore, User
 from intake.runtime import Runtime
+from intake.store import User
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +91,7 @@ async def current_user(request: Request) -> User | None:
     if not email:
         return None
     runtime: Runtime = request.app.state.runtime
-    user = await run_in_threadpool(DashboardStore(runtime.store).get_user, str(email))
+    user = await run_in_threadpool(runtime.store.users.get, str(email))
     if user is None or not user.active:
         request.session.clear()
         return None

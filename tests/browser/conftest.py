@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 
 from intake.config import Settings
-from intake.dashboard_store import DashboardStore
 from intake.models import InboundMessage, utcnow
 from intake.pipeline import handle_inbound
 from intake.runtime import Runtime
@@ -79,7 +78,7 @@ def output_dir() -> Path:
 @pytest.fixture
 def advocate_account(runtime: Runtime) -> str:
     email = "duty.advocate@example.org"
-    add_user(DashboardStore(runtime.store), email, PASSWORD, "advocate")
+    add_user(runtime.store, email, PASSWORD, "advocate")
     return email
 
 

@@ -11,7 +11,7 @@ import httpx
 import sqlalchemy as sa
 
 from intake.runtime import Runtime
-from intake.store import messages, referral_links, referrals, sms_conversations
+from intake.store.schema import messages, referral_links, referrals, sms_conversations
 from tests.conftest import ACCOUNT_SID, API_TOKEN, AUTH_TOKEN, FROM_NUMBER
 from tests.support.twilio_signing import post_signed
 from tests.support.twilio_standin import TwilioStandIn

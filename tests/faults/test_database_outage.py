@@ -104,13 +104,13 @@ def text(i: int) -> dict[str, str]:
 def direct(postgres_url: str) -> Iterator[sa.Engine]:
     """The test's own way into PostgreSQL, around the proxy; fresh tables, dropped after."""
     store = Store.from_url(postgres_url)
-    with store.begin() as conn:
+    with store.engine.begin() as conn:
         for statement in PG_FAULT_DROP[1:]:  # no messages table yet for the trigger's DROP
             conn.execute(sa.text(statement))
     store.drop_schema()
-    store.create_schema()
+    store.upgrade()
     yield store.engine
-    with store.begin() as conn:
+    with store.engine.begin() as conn:
         for statement in PG_FAULT_DROP:
             conn.execute(sa.text(statement))
     store.drop_schema()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from intake import forward_store, forwarding
+from intake import forwarding
 from intake.store import Store
 from tests.forwarders.conftest import FIRST_TEXT
 
@@ -13,8 +13,7 @@ def test_events_are_unique_and_attempts_recorded(database_url: str) -> None:
     from intake.models import InboundMessage, Referral
 
     store = Store.from_url(database_url)
-    store.create_schema()
-    forward_store.ensure(store)
+    store.upgrade()
     try:
         received = datetime(2026, 3, 2, 9, 15, tzinfo=UTC)
         referral = store.create_referral(
@@ -28,15 +27,13 @@ def test_events_are_unique_and_attempts_recorded(database_url: str) -> None:
             "event_id": "created",
             "priority": "high",
         }
-        row_id = forward_store.claim_event(store, **claim)
+        row_id = store.forwards.claim_event(**claim)
         assert row_id is not None
-        assert forward_store.claim_event(store, **claim) is None
-        row = forward_store.get_event(store, referral.reference, "created")
+        assert store.forwards.claim_event(**claim) is None
+        row = store.forwards.get_event(referral.reference, "created")
         assert row is not None
         for attempt, outcome, code in ((1, "retry", 503), (2, "rejected", 400)):
-            forward_store.record_attempt(
-                store,
-                event_row=row,
+            store.forwards.record_attempt(event_row=row,
                 attempt=attempt,
                 target="webhook",
                 destination="https://cases.example.org/in",
@@ -45,9 +42,9 @@ def test_events_are_unique_and_attempts_recorded(database_url: str) -> None:
                 outcome=outcome,
                 error=f"HTTP {code}",
             )
-        forward_store.update_event(store, row_id, status="rejected")
-        assert forward_store.settled_targets(store, row) == {"webhook": "rejected"}
-        assert forward_store.settled_targets(store, {**row, "replay_after": 2}) == {}
+        store.forwards.update_event(row_id, status="rejected")
+        assert store.forwards.settled_targets(row) == {"webhook": "rejected"}
+        assert store.forwards.settled_targets({**row, "replay_after": 2}) == {}
         assert [a["outcome"] for a in forwarding.attempts(store, referral.id)] == [
             "retry",
             "rejected",
@@ -58,7 +55,7 @@ def test_events_are_unique_and_attempts_recorded(database_url: str) -> None:
             2,
             400,
         )
-        assert forward_store.referral_forward_status(store, referral.id) == "forward_failed"
+        assert store.forwards.referral_forward_status(referral.id) == "forward_failed"
     finally:
         store.drop_schema()
         store.dispose()

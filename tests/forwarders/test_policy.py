@@ -9,7 +9,7 @@ import jsonschema
 import pytest
 from rq import Queue
 
-from intake import forward_store, forwarding, pipeline
+from intake import forwarding, pipeline
 from intake.config import Settings, load_settings
 from intake.forwarders import configured, payload, signing
 from intake.models import InboundMessage
@@ -97,7 +97,7 @@ def test_store_only_needs_no_job(make_runtime: Callable[..., Runtime]) -> None:
     referral = add_referral(rt)
     forwarding.schedule(rt, referral)
     assert rt.store.get_referral(referral.reference).forward_status == "delivered"
-    assert forward_store.events_for(rt.store, referral.id) == []
+    assert rt.store.forwards.events_for(referral.id) == []
 
 
 def test_a_rerun_of_the_pipeline_queues_one_forward(
@@ -115,7 +115,7 @@ def test_a_rerun_of_the_pipeline_queues_one_forward(
     second = pipeline.handle_inbound(rt, message)
     assert first.reference == second.reference and second.created is False
     referral = rt.store.get_referral(first.reference)
-    [event] = forward_store.events_for(rt.store, referral.id)
+    [event] = rt.store.forwards.events_for(referral.id)
     priority = forwarding.priority_for(referral)
     assert event["priority"] == priority
     assert Queue(queue_name(rt.settings, priority), connection=rt.redis).job_ids == [

@@ -10,7 +10,7 @@ import pytest
 from rq import Queue
 from rq.registry import FailedJobRegistry
 
-from intake import cli, forward_store, forwarding
+from intake import cli, forwarding
 from intake.forwarders import payload
 from intake.queue import queue_name
 from intake.runtime import Runtime
@@ -86,7 +86,7 @@ def test_scheduling_the_same_event_twice_queues_one_job(rt: Runtime) -> None:
     forwarding.schedule(rt, referral)
     assert Queue(queue_name(rt.settings, "default"), connection=rt.redis).count == 1
     assert Queue(queue_name(rt.settings, "high"), connection=rt.redis).count == 0
-    assert len(forward_store.events_for(rt.store, referral.id)) == 1
+    assert len(rt.store.forwards.events_for(referral.id)) == 1
 
 
 def test_urgent_referrals_go_on_the_high_queue(rt: Runtime) -> None:

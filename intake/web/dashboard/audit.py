@@ -11,8 +11,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from intake.dashboard_store import DashboardStore, User
 from intake.runtime import Runtime
+from intake.store import User
 from intake.web import auth
 from intake.web.dashboard.render import page
 
@@ -22,7 +22,7 @@ CSV_COLUMNS = ("at", "actor", "action", "reference", "detail")
 def _entries(request: Request, limit: int | None) -> list[dict[str, Any]]:
     runtime: Runtime = request.app.state.runtime
     reference = (request.query_params.get("reference") or "").strip()[:16] or None
-    return DashboardStore(runtime.store).audit_entries(reference=reference, limit=limit)
+    return runtime.store.audit_entries(reference=reference, limit=limit)
 
 
 @auth.require("manager")

@@ -11,10 +11,10 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from intake import sla
-from intake.dashboard_store import STATUS_FILTERS, DashboardStore, User
 from intake.models import CHANNELS, URGENCIES, utcnow
 from intake.queue import QueueUnavailable, enqueue
 from intake.runtime import Runtime
+from intake.store import STATUS_FILTERS, User
 from intake.users import authenticate
 from intake.web import auth
 from intake.web.dashboard import present
@@ -52,7 +52,7 @@ async def login(request: Request) -> Response:
     runtime = _runtime(request)
     client = request.client.host if request.client else ""
     result = await run_in_threadpool(
-        authenticate, runtime.settings, DashboardStore(runtime.store), email, password, client
+        authenticate, runtime.settings, runtime.store, email, password, client
     )
     if not result.ok:
         await run_in_threadpool(
@@ -100,8 +100,7 @@ def _filters(request: Request) -> dict[str, str]:
 
 
 def queue_rows(runtime: Runtime, filters: dict[str, str]) -> list[dict[str, Any]]:
-    dstore = DashboardStore(runtime.store)
-    found = dstore.queue(
+    found = runtime.store.worklist.queue(
         status=filters["status"],
         urgency=filters["urgency"] or None,
         channel=filters["channel"] or None,
@@ -159,7 +158,7 @@ async def queue_page(request: Request, user: User) -> Response:
         _maybe_check_sla(runtime)
         return {
             "rows": rows,
-            "categories": DashboardStore(runtime.store).categories_in_use(),
+            "categories": runtime.store.worklist.categories_in_use(),
         }
 
     data = await run_in_threadpool(load)

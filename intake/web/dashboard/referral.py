@@ -20,9 +20,9 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from intake import forwarders, merge, outbound, sla
-from intake.dashboard_store import DashboardStore, User
 from intake.models import URGENCIES, Referral, utcnow
 from intake.runtime import Runtime
+from intake.store import User
 from intake.web import auth
 from intake.web.dashboard import present, replies
 from intake.web.dashboard.attachments import attachments_for
@@ -108,7 +108,7 @@ def _forwarding(runtime: Runtime, referral_id: int) -> list[dict[str, Any]] | No
 def _links(runtime: Runtime, referral_id: int) -> list[dict[str, Any]]:
     """Possible duplicates of this referral and what people decided, with the other reference."""
     found = []
-    for link in merge.links_for(runtime.store, referral_id):
+    for link in runtime.store.links.touching(referral_id):
         other_id = link["other_id"] if link["referral_id"] == referral_id else link["referral_id"]
         other = runtime.store.get_referral_by_id(other_id)
         if other is not None:
@@ -137,7 +137,7 @@ async def referral_page(request: Request, user: User) -> Response:
     def load() -> dict[str, Any]:
         referral = _load(runtime, reference)
         assert referral.id is not None
-        dstore = DashboardStore(runtime.store)
+        work = runtime.store.work
         runtime.store.audit(user.email, "referral.viewed", referral_id=referral.id)
         matches = (referral.screening or {}).get("matches") or []
         values = present.flat_fields(referral.fields)
@@ -155,10 +155,10 @@ async def referral_page(request: Request, user: User) -> Response:
             "highlighted": present.highlight(referral.raw_text, matches),
             "phrases": present.matched_phrases(referral.raw_text, matches),
             "fields": present.ordered_fields(values),
-            "field_history": dstore.field_history(referral.id),
+            "field_history": work.field_history(referral.id),
             "thread": _thread(runtime, referral.id),
-            "work": dstore.work(referral.id),
-            "notes": dstore.notes_for(referral.id),
+            "work": work.get(referral.id),
+            "notes": work.notes_for(referral.id),
             "forwarding": _forwarding(runtime, referral.id),
             "links": _links(runtime, referral.id),
             "contact": contact,
@@ -199,14 +199,14 @@ def _act(runtime: Runtime, user: User, reference: str, action: str, form: FormDa
     referral = _load(runtime, reference)
     rid = referral.id
     assert rid is not None
-    dstore = DashboardStore(runtime.store)
+    work = runtime.store.work
     audit = runtime.store.audit
     if action == "claim":
-        dstore.claim(rid, user.email)
+        work.set(rid, claimed_by=user.email, claimed_at=utcnow())
         audit(user.email, "referral.claimed", referral_id=rid)
         return "You have claimed this referral."
     if action == "unclaim":
-        dstore.unclaim(rid)
+        work.set(rid, claimed_by=None, claimed_at=None)
         audit(user.email, "referral.unclaimed", referral_id=rid)
         return "Claim released."
     if action == "urgency":
@@ -224,14 +224,15 @@ def _act(runtime: Runtime, user: User, reference: str, action: str, form: FormDa
         )
         return f"Urgency changed to {urgency}."
     if action == "triaged":
-        dstore.mark_triaged(rid, user.email)
+        work.set(rid, triaged_by=user.email, triaged_at=utcnow())
+        runtime.store.update_referral(rid, status="triaged")
         audit(user.email, "referral.triaged", referral_id=rid)
         return "Marked as triaged."
     if action == "note":
         body = _text(form, "note", MAX_NOTE)
         if not body:
             raise HTTPException(400, "The note is empty.")
-        dstore.add_note(rid, user.email, body)
+        work.add_note(rid, user.email, body)
         audit(user.email, "referral.note_added", referral_id=rid)
         return "Note added."
     if action == "field":
@@ -239,7 +240,7 @@ def _act(runtime: Runtime, user: User, reference: str, action: str, form: FormDa
         values = present.flat_fields(referral.fields)
         if not name or (name not in values and name not in present.FIELD_ORDER):
             raise HTTPException(400, "Unknown field.")
-        if dstore.edit_field(referral, name, value, user.email, values=values):
+        if _edit_field(runtime, referral, name, value, user.email, values=values):
             audit(
                 user.email,
                 "referral.field_edited",
@@ -258,10 +259,44 @@ def _act(runtime: Runtime, user: User, reference: str, action: str, form: FormDa
         outcome = _text(form, "outcome", 64)
         if outcome not in OUTCOMES:
             raise HTTPException(400, "Choose an outcome.")
-        dstore.close(rid, user.email, outcome)
+        work.set(rid, outcome=outcome, closed_by=user.email, closed_at=utcnow())
+        runtime.store.update_referral(rid, status="closed")
         audit(user.email, "referral.closed", referral_id=rid, detail={"outcome": outcome})
         return f"Closed: {outcome}."
     raise HTTPException(404, "No such action.")
+
+
+def _edit_field(
+    runtime: Runtime,
+    referral: Referral,
+    name: str,
+    value: str,
+    editor: str,
+    *,
+    values: dict[str, Any],
+) -> bool:
+    """Change one extracted field; `values` is the flat field map the page showed.
+
+    Returns False when nothing changed. The edit is written into the referral's `fields`
+    document (under `fields` when extraction nests them there) and into the history table.
+    """
+    assert referral.id is not None
+    old = values.get(name)
+    old_text = "" if old is None else str(old)
+    if old_text == value:
+        return False
+    document = dict(referral.fields)
+    if isinstance(document.get("fields"), dict):
+        document["fields"] = {**document["fields"], name: value}
+    else:
+        document[name] = value
+    with runtime.store.transaction():
+        runtime.store.update_referral(referral.id, fields=document)
+        runtime.store.work.record_field_edit(
+            referral.id, name, None if old is None else old_text, value, editor
+        )
+    referral.fields = document
+    return True
 
 
 def _reply(runtime: Runtime, user: User, referral: Referral, form: FormData) -> str:
@@ -316,7 +351,7 @@ def _decide_link(runtime: Runtime, user: User, referral_id: int, form: FormData)
         raise HTTPException(400, "No such link.") from None
     if decision not in ("confirm", "reject"):
         raise HTTPException(400, "Choose confirm or reject.")
-    ours = {link["id"] for link in merge.links_for(runtime.store, referral_id)}
+    ours = {link["id"] for link in runtime.store.links.touching(referral_id)}
     if link_id not in ours:
         raise HTTPException(404, "No such link on this referral.")
     kept = merge.decide(runtime, link_id, confirm=decision == "confirm", actor=user.email)

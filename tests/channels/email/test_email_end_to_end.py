@@ -11,13 +11,12 @@ from rq import Queue
 from rq.job import Job
 from rq.registry import ScheduledJobRegistry
 
-from intake import email_store
 from intake.config import Settings
 from intake.models import Referral
 from intake.queue import queue_name
 from intake.runtime import Runtime
 from intake.screening import screen
-from intake.store import messages
+from intake.store.schema import messages
 from tests.channels.email.conftest import fixture_bytes
 from tests.channels.email.smtp_support import (
     INTAKE_ADDRESS,
@@ -196,7 +195,7 @@ def test_pdf_and_docx_attachments_are_kept_and_their_text_is_screened(
     assert "Ash Ward" in referral.raw_text  # from the DOCX table
     assert screen("Hello, please see the two forms attached for Owen.").urgency != "emergency"
     assert referral.urgency == "emergency"  # only the DOCX says so
-    kept = email_store.attachments_for(runtime.store, referral.id or 0)
+    kept = runtime.store.attachments.for_referral(referral.id or 0)
     assert [(a["filename"], a["content_type"], a["size"]) for a in kept] == [
         ("IMHA form.pdf", "application/pdf", len(pdf)),
         (
@@ -207,7 +206,7 @@ def test_pdf_and_docx_attachments_are_kept_and_their_text_is_screened(
         ("letter.png", "image/png", len(photo)),
     ]
     assert "data" not in kept[0]
-    stored = email_store.attachment(runtime.store, kept[1]["id"])
+    stored = runtime.store.attachments.get(kept[1]["id"])
     assert stored is not None and stored["data"] == docx
     assert "Ash Ward" in (stored["text"] or "")
 
@@ -345,7 +344,7 @@ def test_out_of_office_reply_is_recorded_not_a_referral_not_answered(
     assert only_referral(runtime).reference == referral.reference
     assert len(runtime.store.messages_for(referral.id or 0)) == 1
     assert len(relay.received) == 1  # nothing sent back to an auto-reply
-    (event,) = email_store.mail_events_for(runtime.store)
+    (event,) = runtime.store.mail_events.recorded()
     assert event["kind"] == "auto_reply"
     assert event["referral_id"] == referral.id
     assert event["provider_id"] == "ooo-1@example.com"
@@ -371,7 +370,7 @@ def test_bounce_of_an_acknowledgement_is_recorded_against_it(
 
     assert runtime.store.count_referrals() == 1
     assert len(relay.received) == 1
-    (event,) = email_store.mail_events_for(runtime.store)
+    (event,) = runtime.store.mail_events.recorded()
     assert event["kind"] == "bounce"
     assert event["referral_id"] == referral.id
     (outbound,) = runtime.store.outbound_for(referral.id or 0)

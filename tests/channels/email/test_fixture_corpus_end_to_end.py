@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 
-from intake import email_store
 from intake.runtime import Runtime
 from tests.channels.email.conftest import FIXTURES, fixture_bytes, load_expected
 from tests.channels.email.smtp_support import (
@@ -42,7 +41,7 @@ def test_fixture_through_the_service(runtime: Runtime, relay: RecordingRelay, na
         build_worker(runtime, simple=True).work(burst=True)
 
     referrals = runtime.store.list_referrals(limit=5)
-    events = email_store.mail_events_for(runtime.store)
+    events = runtime.store.mail_events.recorded()
     if expected["creates_referral"]:
         assert len(referrals) == 1 and events == []
         assert referrals[0].channel == "email"

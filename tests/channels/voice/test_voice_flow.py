@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from intake import voice_store, voicemail
+from intake import voicemail
 from intake.models import Referral
 from intake.runtime import Runtime
 from tests.channels.voice.calls import (
@@ -87,7 +87,7 @@ def test_one_referral_per_call_whichever_callback_comes_first(
     assert message["meta"]["recording_duration"] == 31
     [ack] = texts_to(twilio, call.caller)
     assert referral.reference in ack and "voicemail" in ack
-    assert voice_store.list_missed(runtime.store) == []
+    assert runtime.store.calls.missed() == []
 
 
 def test_duplicate_callbacks_change_nothing(
@@ -185,7 +185,7 @@ def test_transcript_that_never_arrives_is_flagged_by_the_timeout_job(
     send(http, live_url, "incoming", call.incoming())
     send(http, live_url, "recording", call.recording(33))
     drain(runtime)
-    recorded = voice_store.get_call(runtime.store, call.call_sid)
+    recorded = runtime.store.calls.get(call.call_sid)
     assert recorded is not None and recorded["recording_at"] is not None
     deadline = recorded["recording_at"] + timedelta(
         seconds=runtime.settings.voice_transcript_timeout
@@ -404,7 +404,7 @@ def test_recording_before_the_call_is_known_waits_for_it(runtime: Runtime) -> No
     voicemail.handle_event(runtime, "transcription", call.transcription(ROUTINE))
     referral = referral_for(runtime, call)
     assert referral.raw_text == ROUTINE
-    stored = voice_store.get_call(runtime.store, call.call_sid)
+    stored = runtime.store.calls.get(call.call_sid)
     assert stored is not None and stored["sender"] == call.caller
 
 

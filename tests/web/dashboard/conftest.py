@@ -11,10 +11,10 @@ import httpx
 import pytest
 
 from intake.config import Settings
-from intake.dashboard_store import DashboardStore
 from intake.models import InboundMessage, utcnow
 from intake.pipeline import handle_inbound
 from intake.runtime import Runtime
+from intake.store import Store
 from intake.users import add_user
 
 PASSWORD = "a long enough passphrase"
@@ -30,11 +30,10 @@ def settings(settings: Settings) -> Settings:
 
 
 @pytest.fixture
-def accounts(runtime: Runtime) -> DashboardStore:
-    dstore = DashboardStore(runtime.store)
-    add_user(dstore, ADVOCATE, PASSWORD, "advocate")
-    add_user(dstore, MANAGER, PASSWORD, "manager")
-    return dstore
+def accounts(runtime: Runtime) -> Store:
+    add_user(runtime.store, ADVOCATE, PASSWORD, "advocate")
+    add_user(runtime.store, MANAGER, PASSWORD, "manager")
+    return runtime.store
 
 
 def csrf_from(html: str) -> str:
@@ -52,14 +51,14 @@ def log_in(client: httpx.Client, base: str, email: str, password: str = PASSWORD
 
 
 @pytest.fixture
-def advocate(live_url: str, accounts: DashboardStore) -> Iterator[httpx.Client]:
+def advocate(live_url: str, accounts: Store) -> Iterator[httpx.Client]:
     with httpx.Client(timeout=10) as client:
         assert log_in(client, live_url, ADVOCATE).status_code == 303
         yield client
 
 
 @pytest.fixture
-def manager(live_url: str, accounts: DashboardStore) -> Iterator[httpx.Client]:
+def manager(live_url: str, accounts: Store) -> Iterator[httpx.Client]:
     with httpx.Client(timeout=10) as client:
         assert log_in(client, live_url, MANAGER).status_code == 303
         yield client

@@ -5,15 +5,15 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from intake.dashboard_store import DashboardStore
 from intake.runtime import Runtime
+from intake.store import Store
 from intake.users import WeakPassword, add_user, authenticate, verify_password
 from intake.web.auth import SESSION_COOKIE
 from tests.web.dashboard.conftest import ADVOCATE, MANAGER, PASSWORD, csrf_from, log_in
 
 
-def test_passwords_are_stored_as_argon2_hashes(runtime: Runtime, accounts: DashboardStore) -> None:
-    user = accounts.get_user(ADVOCATE)
+def test_passwords_are_stored_as_argon2_hashes(runtime: Runtime, accounts: Store) -> None:
+    user = accounts.users.get(ADVOCATE)
     assert user is not None
     assert user.password_hash.startswith("$argon2id$")
     assert PASSWORD not in user.password_hash
@@ -23,7 +23,7 @@ def test_passwords_are_stored_as_argon2_hashes(runtime: Runtime, accounts: Dashb
 
 def test_short_passwords_are_refused(runtime: Runtime) -> None:
     with pytest.raises(WeakPassword):
-        add_user(DashboardStore(runtime.store), "x@example.org", "short", "advocate")
+        add_user(runtime.store, "x@example.org", "short", "advocate")
 
 
 def test_pages_need_a_login(live_url: str, http: httpx.Client) -> None:
@@ -36,7 +36,7 @@ def test_pages_need_a_login(live_url: str, http: httpx.Client) -> None:
 
 
 def test_log_in_sets_a_safe_session_cookie_and_shows_the_queue(
-    live_url: str, accounts: DashboardStore
+    live_url: str, accounts: Store
 ) -> None:
     with httpx.Client(timeout=10) as client:
         response = log_in(client, live_url, ADVOCATE)
@@ -51,7 +51,7 @@ def test_log_in_sets_a_safe_session_cookie_and_shows_the_queue(
         assert ADVOCATE in page.text
 
 
-def test_secure_flag_is_on_by_default(runtime: Runtime, accounts: DashboardStore) -> None:
+def test_secure_flag_is_on_by_default(runtime: Runtime, accounts: Store) -> None:
     from intake.web.app import create_app
     from tests.support.servers import serve
 
@@ -61,7 +61,7 @@ def test_secure_flag_is_on_by_default(runtime: Runtime, accounts: DashboardStore
         assert "secure" in response.headers["set-cookie"].lower()
 
 
-def test_wrong_password_is_refused(live_url: str, accounts: DashboardStore) -> None:
+def test_wrong_password_is_refused(live_url: str, accounts: Store) -> None:
     with httpx.Client(timeout=10) as client:
         response = log_in(client, live_url, ADVOCATE, "the wrong passphrase")
         assert response.status_code == 401
@@ -69,7 +69,7 @@ def test_wrong_password_is_refused(live_url: str, accounts: DashboardStore) -> N
         assert client.get(live_url + "/").status_code == 303
 
 
-def test_unknown_account_gets_the_same_answer(live_url: str, accounts: DashboardStore) -> None:
+def test_unknown_account_gets_the_same_answer(live_url: str, accounts: Store) -> None:
     with httpx.Client(timeout=10) as client:
         response = log_in(client, live_url, "nobody@example.org")
         assert response.status_code == 401
@@ -77,7 +77,7 @@ def test_unknown_account_gets_the_same_answer(live_url: str, accounts: Dashboard
 
 
 def test_lock_out_after_repeated_failures(
-    runtime: Runtime, live_url: str, accounts: DashboardStore
+    runtime: Runtime, live_url: str, accounts: Store
 ) -> None:
     limit = runtime.settings.login_max_failures
     with httpx.Client(timeout=10) as client:
@@ -96,7 +96,7 @@ def test_lock_out_after_repeated_failures(
     assert "login.locked" in actions
 
 
-def test_a_success_resets_the_failure_count(runtime: Runtime, accounts: DashboardStore) -> None:
+def test_a_success_resets_the_failure_count(runtime: Runtime, accounts: Store) -> None:
     limit = runtime.settings.login_max_failures
     for _ in range(limit - 1):
         assert not authenticate(runtime.settings, accounts, ADVOCATE, "nope nope nope").ok
@@ -104,7 +104,7 @@ def test_a_success_resets_the_failure_count(runtime: Runtime, accounts: Dashboar
     assert not authenticate(runtime.settings, accounts, ADVOCATE, "nope nope nope").locked
 
 
-def test_login_without_csrf_token_is_refused(live_url: str, accounts: DashboardStore) -> None:
+def test_login_without_csrf_token_is_refused(live_url: str, accounts: Store) -> None:
     with httpx.Client(timeout=10) as client:
         client.get(live_url + "/login")
         response = client.post(live_url + "/login", data={"email": ADVOCATE, "password": PASSWORD})
@@ -126,7 +126,7 @@ def test_action_with_a_wrong_csrf_token_is_refused(
 
 
 def test_a_token_from_another_session_is_refused(
-    live_url: str, advocate: httpx.Client, accounts: DashboardStore, seed
+    live_url: str, advocate: httpx.Client, accounts: Store, seed
 ) -> None:
     reference = seed("I would like an advocate for my care act assessment next week")
     with httpx.Client(timeout=10) as other:
@@ -154,7 +154,7 @@ def test_logout_ends_the_session(live_url: str, advocate: httpx.Client) -> None:
     assert advocate.get(live_url + "/").status_code == 303
 
 
-def test_log_in_redirects_only_within_the_site(live_url: str, accounts: DashboardStore) -> None:
+def test_log_in_redirects_only_within_the_site(live_url: str, accounts: Store) -> None:
     with httpx.Client(timeout=10) as client:
         token = csrf_from(client.get(live_url + "/login").text)
         response = client.post(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import httpx
 
-from intake import merge
 from intake.runtime import Runtime
 from tests.web.dashboard.conftest import Seed, post_action
 
@@ -20,7 +19,7 @@ def linked_pair(runtime: Runtime, seed: Seed) -> tuple[str, str, dict[str, objec
         sender="+447700900666",
     )
     first_id = runtime.store.get_referral(first).id  # type: ignore[union-attr]
-    [link] = merge.links_for(runtime.store, first_id or 0)
+    [link] = runtime.store.links.touching(first_id or 0)
     assert link["status"] == "suggested"
     return first, second, link
 
@@ -60,7 +59,7 @@ def test_rejecting_keeps_both_and_a_foreign_link_is_refused(
         advocate, live_url, first, "link", link=str(link["id"]), decision="reject"
     )
     assert response.status_code == 303
-    assert [r["status"] for r in merge.links_for(runtime.store, link["referral_id"])] == [
+    assert [r["status"] for r in runtime.store.links.touching(link["referral_id"])] == [
         "rejected"
     ]
     assert runtime.store.get_referral(second).status == "open"  # type: ignore[union-attr]

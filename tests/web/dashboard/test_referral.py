@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import httpx
 
-from intake.dashboard_store import DashboardStore
 from intake.runtime import Runtime
 from tests.support.twilio_standin import TwilioStandIn
 from tests.web.dashboard.conftest import ADVOCATE, post_action
@@ -59,20 +58,19 @@ def test_claim_unclaim_triage_and_close(
 ) -> None:
     reference = seed(EMERGENCY)
     rid = runtime.store.get_referral(reference).id
-    dstore = DashboardStore(runtime.store)
 
     assert post_action(advocate, live_url, reference, "claim").status_code == 303
-    assert dstore.work(rid)["claimed_by"] == ADVOCATE
+    assert runtime.store.work.get(rid)["claimed_by"] == ADVOCATE
     post_action(advocate, live_url, reference, "unclaim")
-    assert dstore.work(rid)["claimed_by"] is None
+    assert runtime.store.work.get(rid)["claimed_by"] is None
     post_action(advocate, live_url, reference, "triaged")
     assert runtime.store.get_referral(reference).status == "triaged"
-    assert dstore.work(rid)["triaged_by"] == ADVOCATE
+    assert runtime.store.work.get(rid)["triaged_by"] == ADVOCATE
     bad = post_action(advocate, live_url, reference, "close", outcome="made up")
     assert bad.status_code == 400
     post_action(advocate, live_url, reference, "close", outcome="Referred to an advocate")
     assert runtime.store.get_referral(reference).status == "closed"
-    assert dstore.work(rid)["outcome"] == "Referred to an advocate"
+    assert runtime.store.work.get(rid)["outcome"] == "Referred to an advocate"
     done = [
         a for _, a in actions(runtime, reference) if a.startswith("referral.") and "view" not in a
     ]

@@ -17,7 +17,7 @@ T0 = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)
 @pytest.fixture
 def store(database_url: str) -> Iterator[Store]:
     s = Store.from_url(database_url)
-    s.create_schema()
+    s.upgrade()
     yield s
     s.drop_schema()
     s.dispose()

@@ -1,0 +1,101 @@
+"""The database: every table (`schema`), every query, and the migrations that change them.
+
+No SQL is written outside this package. `Store` is the one handle the rest of intake holds:
+
+- the core aggregate (referrals, their messages, what was sent back, the audit trail) as methods:
+  `store.get_referral(...)`, `store.create_referral(...)`, `store.claim_outbound(...)`,
+  `store.audit(...)`;
+- the aggregates around it as attributes, one module each: `store.attachments`,
+  `store.mail_events`, `store.calls`, `store.conversations`, `store.optouts`, `store.links`,
+  `store.forwards`, `store.users`, `store.work`, `store.worklist`.
+
+`store.transaction()` makes everything written inside it one transaction (an advocate's change
+and its audit entry); outside one, each write commits on its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from intake.store import migrate
+from intake.store.attachments import Attachments
+from intake.store.audit import AuditQueries, audit_entry
+from intake.store.calls import Calls
+from intake.store.conversations import Conversation, Conversations
+from intake.store.database import Database, UTCDateTime, make_engine, normalise_url
+from intake.store.forwards import Forwards
+from intake.store.links import Candidate, Links
+from intake.store.mail_events import MailEvents
+from intake.store.optouts import OptOuts
+from intake.store.outbound import OutboundQueries
+from intake.store.referrals import DuplicateMessage, ReferralQueries
+from intake.store.schema import metadata
+from intake.store.users import ROLES, User, UserExists, Users
+from intake.store.work import Work
+from intake.store.worklist import STATUS_FILTERS, QueueRow, Worklist
+
+__all__ = [
+    "ROLES",
+    "STATUS_FILTERS",
+    "Candidate",
+    "Conversation",
+    "DuplicateMessage",
+    "QueueRow",
+    "Store",
+    "UTCDateTime",
+    "User",
+    "UserExists",
+    "audit_entry",
+    "make_engine",
+    "metadata",
+    "normalise_url",
+]
+
+
+class Store(ReferralQueries, OutboundQueries, AuditQueries):
+    """Every query intake makes, over one engine (see the module docstring for the layout)."""
+
+    def __init__(self, engine: Engine) -> None:
+        super().__init__(Database(engine))
+        self.engine = engine
+        self.attachments = Attachments(self.db)
+        self.mail_events = MailEvents(self.db)
+        self.calls = Calls(self.db)
+        self.conversations = Conversations(self.db)
+        self.optouts = OptOuts(self.db)
+        self.links = Links(self.db)
+        self.forwards = Forwards(self.db)
+        self.users = Users(self.db)
+        self.work = Work(self.db)
+        self.worklist = Worklist(self.db)
+
+    @classmethod
+    def from_url(cls, url: str) -> Store:
+        return cls(make_engine(url))
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """Everything the store writes inside the block commits (or rolls back) together."""
+        with self.db.transaction() as conn:
+            yield conn
+
+    def upgrade(self, *, auto: bool = True) -> None:
+        """Bring the schema to this code's head revision (see `intake.store.migrate`)."""
+        migrate.ensure_current(self.engine, auto_upgrade=auto)
+
+    def drop_schema(self) -> None:
+        """Drop every table and the migration history (tests start from nothing)."""
+        metadata.drop_all(self.engine)
+        with self.engine.begin() as conn:
+            conn.execute(sa.text("DROP TABLE IF EXISTS alembic_version"))
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    def ping(self) -> None:
+        with self.engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))

@@ -1,0 +1,128 @@
+"""The connection to the database, and the caller's transaction when there is one.
+
+SQLAlchemy Core over SQLite (the embedded default) or PostgreSQL (`DATABASE_URL`). Every query
+module asks `Database` for a connection: inside `Database.transaction()` it gets that
+transaction's connection, so several writes (an advocate's change and its audit entry, a referral
+and its first message) commit or roll back together; outside one, each write is its own short
+transaction, as before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from datetime import UTC, datetime
+from itertools import count
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+_ids = count()
+
+
+class UTCDateTime(sa.types.TypeDecorator[datetime]):
+    """Aware UTC datetimes on every backend (SQLite hands back naive ones otherwise)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def normalise_url(url: str) -> str:
+    """Accept the URLs people paste (`postgres://`, `postgresql://`); use the psycopg 3 driver."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def make_engine(url: str) -> Engine:
+    url = normalise_url(url)
+    if url.startswith("sqlite"):
+        engine = sa.create_engine(url, connect_args={"timeout": 30})
+
+        @sa.event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            # WAL lets the web process read while a worker writes; foreign keys are off by default.
+            cursor = dbapi_conn.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+
+        return engine
+    return sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+
+
+class Database:
+    """One engine, and the transaction the current thread or task has open on it (if any)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._current: ContextVar[Connection | None] = ContextVar(
+            f"intake-transaction-{next(_ids)}", default=None
+        )
+
+    @property
+    def in_transaction(self) -> bool:
+        return self._current.get() is not None
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """One transaction for everything written inside the block; nested blocks join it."""
+        conn = self._current.get()
+        if conn is not None:
+            yield conn
+            return
+        with self.engine.begin() as conn:
+            token = self._current.set(conn)
+            try:
+                yield conn
+            finally:
+                self._current.reset(token)
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A connection for reading: the open transaction's, so it sees what was just written."""
+        conn = self._current.get()
+        if conn is not None:
+            yield conn
+            return
+        with self.engine.connect() as conn:
+            yield conn
+
+    @contextmanager
+    def attempt(self) -> Iterator[Connection]:
+        """A write that may fail on a unique constraint without spoiling the caller's transaction.
+
+        Inside an open transaction the write runs in a SAVEPOINT, so an `IntegrityError` undoes
+        only it; outside one it is a transaction of its own.
+        """
+        conn = self._current.get()
+        if conn is None:
+            with self.transaction() as own:
+                yield own
+            return
+        with conn.begin_nested():
+            yield conn
+
+
+class Queries:
+    """The base of each aggregate's queries: they share the store's `Database`."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db

@@ -1,0 +1,233 @@
+"""Referrals and the messages they are made of: the store's core aggregate.
+
+Durable idempotency lives here: `(channel, provider_id)` is unique on messages, so a redelivered
+webhook or a retried job can never create a second referral or store a message twice.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
+
+from intake.models import URGENCY_RANK, InboundMessage, Referral, utcnow
+from intake.store.audit import audit_entry
+from intake.store.database import Queries
+from intake.store.schema import audit_log, messages, referrals
+
+
+class DuplicateMessage(Exception):
+    """The message is already stored: a redelivery or a retried job."""
+
+
+def row_to_referral(row: sa.Row[Any]) -> Referral:
+    m = row._mapping
+    return Referral(
+        id=m["id"],
+        reference=m["reference"],
+        channel=m["channel"],
+        sender=m["sender"],
+        received_at=m["received_at"],
+        raw_text=m["raw_text"],
+        urgency=m["urgency"],
+        safeguarding=list(m["safeguarding"] or []),
+        screening=dict(m["screening"] or {}),
+        fields=dict(m["fields"] or {}),
+        status=m["status"],
+        forward_status=m["forward_status"],
+        safe_to_contact=bool(m["safe_to_contact"]),
+        created_at=m["created_at"],
+        updated_at=m["updated_at"],
+    )
+
+
+def _insert_message(conn: Connection, referral_id: int, message: InboundMessage) -> int:
+    return conn.execute(
+        messages.insert()
+        .values(
+            referral_id=referral_id,
+            channel=message.channel,
+            provider_id=message.provider_id,
+            sender=message.sender,
+            recipient=message.recipient,
+            body=message.body,
+            received_at=message.received_at,
+            meta=message.meta,
+            created_at=utcnow(),
+        )
+        .returning(messages.c.id)
+    ).scalar_one()
+
+
+class ReferralQueries(Queries):
+    """Referrals and their messages (mixed into `Store`: `store.get_referral(...)`)."""
+
+    def find_referral_for_message(self, channel: str, provider_id: str) -> Referral | None:
+        query = (
+            sa.select(referrals)
+            .join(messages, messages.c.referral_id == referrals.c.id)
+            .where(messages.c.channel == channel, messages.c.provider_id == provider_id)
+        )
+        with self.db.read() as conn:
+            row = conn.execute(query).first()
+        return row_to_referral(row) if row else None
+
+    def create_referral(self, referral: Referral, message: InboundMessage) -> Referral:
+        """Insert a referral, its first message and the `referral.created` audit entry at once.
+
+        Raises `DuplicateMessage` when the message is already stored, so two workers racing on
+        the same redelivered message leave exactly one referral behind; any other
+        `IntegrityError` (a reference clash) is raised for the caller to retry.
+        """
+        now = utcnow()
+        values = {
+            "reference": referral.reference,
+            "channel": referral.channel,
+            "sender": referral.sender,
+            "received_at": referral.received_at,
+            "raw_text": referral.raw_text,
+            "urgency": referral.urgency,
+            "urgency_rank": URGENCY_RANK.get(referral.urgency, 2),
+            "safeguarding": list(referral.safeguarding),
+            "screening": referral.screening,
+            "fields": referral.fields,
+            "status": referral.status,
+            "forward_status": referral.forward_status,
+            "safe_to_contact": referral.safe_to_contact,
+            "created_at": now,
+            "updated_at": now,
+        }
+        try:
+            with self.db.attempt() as conn:
+                referral_id = conn.execute(
+                    referrals.insert().values(**values).returning(referrals.c.id)
+                ).scalar_one()
+                _insert_message(conn, referral_id, message)
+                # In the same transaction, so no referral ever exists without its audit entry.
+                conn.execute(
+                    audit_log.insert().values(
+                        **audit_entry(
+                            "system",
+                            "referral.created",
+                            referral_id=referral_id,
+                            detail={"channel": message.channel, "urgency": referral.urgency},
+                        )
+                    )
+                )
+        except IntegrityError as exc:
+            if self.find_referral_for_message(message.channel, message.provider_id):
+                raise DuplicateMessage(message.provider_id) from exc
+            raise
+        referral.id = referral_id
+        referral.created_at = referral.updated_at = now
+        return referral
+
+    def add_message(self, referral_id: int, message: InboundMessage) -> int:
+        """Attach a later message (a reply, a transcript) to an existing referral; its row id."""
+        try:
+            with self.db.attempt() as conn:
+                return _insert_message(conn, referral_id, message)
+        except IntegrityError as exc:
+            raise DuplicateMessage(message.provider_id) from exc
+
+    def replace_message(self, message: InboundMessage) -> None:
+        """Replace a stored message's text and meta (a voicemail's transcript arrives after it)."""
+        with self.db.transaction() as conn:
+            conn.execute(
+                messages.update()
+                .where(
+                    messages.c.channel == message.channel,
+                    messages.c.provider_id == message.provider_id,
+                )
+                .values(body=message.body, meta=message.meta)
+            )
+
+    def message_row_id(self, channel: str, provider_id: str) -> int | None:
+        with self.db.read() as conn:
+            return conn.execute(
+                sa.select(messages.c.id).where(
+                    messages.c.channel == channel, messages.c.provider_id == provider_id
+                )
+            ).scalar_one_or_none()
+
+    def message_meta(self, channel: str, provider_id: str) -> dict[str, Any] | None:
+        with self.db.read() as conn:
+            meta = conn.execute(
+                sa.select(messages.c.meta).where(
+                    messages.c.channel == channel, messages.c.provider_id == provider_id
+                )
+            ).scalar_one_or_none()
+        return dict(meta) if isinstance(meta, dict) else None
+
+    def get_referral(self, reference: str) -> Referral | None:
+        with self.db.read() as conn:
+            row = conn.execute(
+                sa.select(referrals).where(referrals.c.reference == reference.upper())
+            ).first()
+        return row_to_referral(row) if row else None
+
+    def get_referral_by_id(self, referral_id: int) -> Referral | None:
+        with self.db.read() as conn:
+            row = conn.execute(sa.select(referrals).where(referrals.c.id == referral_id)).first()
+        return row_to_referral(row) if row else None
+
+    def list_referrals(
+        self,
+        *,
+        status: str | None = None,
+        urgency: str | None = None,
+        channel: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[Referral]:
+        """Most urgent first, then oldest first: the order a duty advocate works the queue in."""
+        query = sa.select(referrals)
+        if status:
+            query = query.where(referrals.c.status == status)
+        if urgency:
+            query = query.where(referrals.c.urgency == urgency)
+        if channel:
+            query = query.where(referrals.c.channel == channel)
+        query = (
+            query.order_by(referrals.c.urgency_rank, referrals.c.received_at, referrals.c.id)
+            .limit(limit)
+            .offset(offset)
+        )
+        with self.db.read() as conn:
+            return [row_to_referral(row) for row in conn.execute(query)]
+
+    def count_referrals(self) -> int:
+        with self.db.read() as conn:
+            return conn.execute(sa.select(sa.func.count()).select_from(referrals)).scalar_one()
+
+    def messages_for(self, referral_id: int) -> list[dict[str, Any]]:
+        query = (
+            sa.select(messages)
+            .where(messages.c.referral_id == referral_id)
+            .order_by(messages.c.received_at, messages.c.id)
+        )
+        with self.db.read() as conn:
+            return [dict(row._mapping) for row in conn.execute(query)]
+
+    def update_referral(self, referral_id: int, **values: Any) -> None:
+        if "urgency" in values:
+            values["urgency_rank"] = URGENCY_RANK.get(values["urgency"], 2)
+        values["updated_at"] = utcnow()
+        with self.db.transaction() as conn:
+            conn.execute(referrals.update().where(referrals.c.id == referral_id).values(**values))
+
+    def raise_urgency(self, referral_id: int, urgency: str) -> bool:
+        """Raise a referral's urgency to `urgency` if that is higher; never lowers it.
+
+        One conditional UPDATE, so two messages screened at once cannot undo each other's raise.
+        """
+        rank = URGENCY_RANK.get(urgency, 2)
+        with self.db.transaction() as conn:
+            result = conn.execute(
+                referrals.update()
+                .where(referrals.c.id == referral_id, referrals.c.urgency_rank > rank)
+                .values(urgency=urgency, urgency_rank=rank, updated_at=utcnow())
+            )
+        return bool(result.rowcount)

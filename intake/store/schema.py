@@ -1,0 +1,306 @@
+"""Every table intake keeps, in one place; `intake/store/migrations/` changes them.
+
+The models here are the truth the migrations must reach: `tests/store/test_migrations.py` checks
+that upgrading an empty database to head gives exactly this schema, on SQLite and PostgreSQL.
+A change to a table goes here and into a new migration in the same commit.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from intake.models import utcnow
+from intake.store.database import UTCDateTime
+
+metadata = sa.MetaData()
+
+referrals = sa.Table(
+    "referrals",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("reference", sa.String(16), nullable=False, unique=True),
+    sa.Column("channel", sa.String(16), nullable=False),
+    sa.Column("sender", sa.String(320), nullable=False),
+    sa.Column("received_at", UTCDateTime, nullable=False),
+    sa.Column("raw_text", sa.Text, nullable=False, default=""),
+    sa.Column("urgency", sa.String(16), nullable=False, default="routine"),
+    sa.Column("urgency_rank", sa.Integer, nullable=False, default=2),
+    sa.Column("safeguarding", sa.JSON, nullable=False, default=list),
+    sa.Column("screening", sa.JSON, nullable=False, default=dict),
+    sa.Column("fields", sa.JSON, nullable=False, default=dict),
+    sa.Column("status", sa.String(24), nullable=False, default="open"),
+    sa.Column("forward_status", sa.String(24), nullable=False, default="pending"),
+    sa.Column("safe_to_contact", sa.Boolean, nullable=False, default=True),
+    sa.Column("created_at", UTCDateTime, nullable=False, default=utcnow),
+    sa.Column("updated_at", UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow),
+    sa.Index("ix_referrals_queue", "status", "urgency_rank", "received_at"),
+    sa.Index("ix_referrals_sender", "sender"),
+    # Duplicate matching reads the newest open referrals within the merge window
+    # (`intake.merge._candidates`): a range on received_at, newest first, at most 500 rows.
+    sa.Index("ix_referrals_received", "received_at"),
+)
+
+messages = sa.Table(
+    "messages",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("referral_id", sa.Integer, sa.ForeignKey("referrals.id"), nullable=False),
+    sa.Column("channel", sa.String(16), nullable=False),
+    sa.Column("provider_id", sa.String(255), nullable=False),
+    sa.Column("sender", sa.String(320), nullable=False),
+    sa.Column("recipient", sa.String(320), nullable=False, default=""),
+    sa.Column("body", sa.Text, nullable=False, default=""),
+    sa.Column("received_at", UTCDateTime, nullable=False),
+    sa.Column("meta", sa.JSON, nullable=False, default=dict),
+    sa.Column("created_at", UTCDateTime, nullable=False, default=utcnow),
+    sa.UniqueConstraint("channel", "provider_id", name="uq_messages_provider"),
+    sa.Index("ix_messages_referral", "referral_id"),
+)
+
+outbound = sa.Table(
+    "outbound",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("referral_id", sa.Integer, sa.ForeignKey("referrals.id"), nullable=True),
+    sa.Column("kind", sa.String(24), nullable=False),  # ack, question, alert, reply
+    sa.Column("dedupe_key", sa.String(255), nullable=True, unique=True),
+    sa.Column("channel", sa.String(16), nullable=False),
+    sa.Column("recipient", sa.String(320), nullable=False),
+    sa.Column("body", sa.Text, nullable=False, default=""),
+    sa.Column("status", sa.String(16), nullable=False, default="sending"),
+    sa.Column("provider_id", sa.String(255), nullable=True),
+    sa.Column("detail", sa.Text, nullable=True),
+    sa.Column("created_at", UTCDateTime, nullable=False, default=utcnow),
+    sa.Column("updated_at", UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow),
+    sa.Index("ix_outbound_referral", "referral_id"),
+)
+
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("at", UTCDateTime, nullable=False, default=utcnow),
+    sa.Column("actor", sa.String(320), nullable=False),
+    sa.Column("action", sa.String(64), nullable=False),
+    sa.Column("referral_id", sa.Integer, sa.ForeignKey("referrals.id"), nullable=True),
+    sa.Column("detail", sa.JSON, nullable=False, default=dict),
+    sa.Index("ix_audit_referral", "referral_id", "at"),
+)
+
+# Files that came with a message (email attachments: referral forms, photos), kept with the
+# referral so the dashboard can offer them; `text` is what was extracted for screening.
+attachments = sa.Table(
+    "attachments",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("referral_id", sa.Integer, sa.ForeignKey("referrals.id"), nullable=False),
+    sa.Column("message_id", sa.Integer, sa.ForeignKey("messages.id"), nullable=False),
+    sa.Column("position", sa.Integer, nullable=False),
+    sa.Column("filename", sa.String(255), nullable=False),
+    sa.Column("content_type", sa.String(255), nullable=False),
+    sa.Column("size", sa.Integer, nullable=False),
+    sa.Column("data", sa.LargeBinary, nullable=False),
+    sa.Column("text", sa.Text, nullable=True),
+    sa.Column("created_at", UTCDateTime, nullable=False, default=utcnow),
+    sa.UniqueConstraint("message_id", "position", name="uq_attachments_position"),
+    sa.Index("ix_attachments_referral", "referral_id"),
+)
+
+# Mail that is not a referral (out-of-office replies, bounces): recorded so a person can see
+# that an acknowledgement bounced, never turned into a referral or answered.
+mail_events = sa.Table(
+    "mail_events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("provider_id", sa.String(255), nullable=False, unique=True),
+    sa.Column("kind", sa.String(24), nullable=False),  # auto_reply, bounce
+    sa.Column("referral_id", sa.Integer, sa.ForeignKey("referrals.id"), nullable=True),
+    sa.Column("sender", sa.String(320), nullable=False, default=""),
+    sa.Column("recipient", sa.String(320), nullable=False, default=""),
+    sa.Column("subject", sa.Text, nullable=False, default=""),
+    sa.Column("reason", sa.Text, nullable=False, default=""),
+    sa.Column("detail", sa.Text, nullable=False, default=""),
+    sa.Column("received_at", UTCDateTime, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False, default=utcnow),
+    sa.Index("ix_mail_events_referral", "referral_id"),
+)
+
+
+# Phone calls to the voicemail line, one row per Twilio CallSid (issue 4). A call becomes a
+# referral when it leaves a voicemail or chooses the emergency menu option; hang-ups and
+# recordings under a couple of seconds stay here as `missed` calls for the call-back list.
+voice_calls = sa.Table(
+    "voice_calls",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("call_sid", sa.String(64), nullable=False, unique=True),
+    sa.Column("sender", sa.String(64), nullable=False, default=""),
+    sa.Column("recipient", sa.String(64), nullable=False, default=""),
+    sa.Column("withheld", sa.Boolean, nullable=False, default=False),
+    sa.Column("outcome", sa.String(16), nullable=False, default="in_progress"),
+    sa.Column("call_status", sa.String(24), nullable=False, default=""),
+    sa.Column("call_duration", sa.Integer, nullable=True),
+    sa.Column("menu_choice", sa.String(16), nullable=True),
+    sa.Column("recording_sid", sa.String(64), nullable=True),
+    sa.Column("recording_url", sa.Text, nullable=True),
+    sa.Column("recording_duration", sa.Integer, nullable=True),
+    sa.Column("recording_at", UTCDateTime, nullable=True),
+    sa.Column("transcript", sa.Text, nullable=True),
+    sa.Column("transcript_status", sa.String(16), nullable=True),
+    sa.Column("transcript_engine", sa.String(32), nullable=True),
+    sa.Column("called_back_at", UTCDateTime, nullable=True),
+    sa.Column("called_back_by", sa.String(320), nullable=True),
+    sa.Column("started_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow),
+    sa.Index("ix_voice_calls_outcome", "outcome", "started_at"),
+)
+
+
+# SMS conversations (issue 6): one row per SMS referral, so a later text from the same number
+# within the window joins it and the questions asked so far are known (`intake.conversation`).
+sms_conversations = sa.Table(
+    "sms_conversations",
+    metadata,
+    sa.Column("referral_id", sa.Integer, sa.ForeignKey("referrals.id"), primary_key=True),
+    sa.Column("phone", sa.String(64), nullable=False),
+    sa.Column("asked", sa.JSON, nullable=False, default=list),
+    sa.Column("pending", sa.String(32), nullable=True),
+    sa.Column("stopped", sa.String(32), nullable=True),
+    sa.Column("last_activity_at", UTCDateTime, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False, default=utcnow),
+    sa.Index("ix_sms_conversations_phone", "phone", "last_activity_at"),
+)
+
+# Our own SMS suppression list (STOP ... START), kept even though Twilio keeps one: nothing is
+# sent to a number while `opted_out` is true (`intake.optout`, checked in `intake.outbound`).
+sms_optouts = sa.Table(
+    "sms_optouts",
+    metadata,
+    sa.Column("phone", sa.String(64), primary_key=True),
+    sa.Column("opted_out", sa.Boolean, nullable=False),
+    sa.Column("keyword", sa.String(32), nullable=False, default=""),
+    sa.Column("provider_id", sa.String(255), nullable=False, default=""),
+    sa.Column("changed_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False, default=utcnow),
+)
+
+# Possible duplicates a person should look at (same name and postcode, different contact ...):
+# linked, never merged automatically (`intake.merge`).
+referral_links = sa.Table(
+    "referral_links",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("referral_id", sa.Integer, sa.ForeignKey("referrals.id"), nullable=False),
+    sa.Column("other_id", sa.Integer, sa.ForeignKey("referrals.id"), nullable=False),
+    sa.Column("reason", sa.String(64), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False, default="suggested"),
+    sa.Column("created_at", UTCDateTime, nullable=False, default=utcnow),
+    sa.Column("decided_at", UTCDateTime, nullable=True),
+    sa.Column("decided_by", sa.String(320), nullable=True),
+    sa.UniqueConstraint("referral_id", "other_id", name="uq_referral_links_pair"),
+    sa.Index("ix_referral_links_other", "other_id"),
+)
+
+
+# -- forwarding to the case system (intake.forwarding) --------------------------------------
+
+# Event states: queued, retrying, delivered, failed (attempts used up), rejected (refused).
+forward_events = sa.Table(
+    "forward_events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("referral_id", sa.Integer, sa.ForeignKey("referrals.id"), nullable=False),
+    sa.Column("reference", sa.String(16), nullable=False),
+    sa.Column("event_id", sa.String(64), nullable=False),
+    sa.Column("event", sa.String(16), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False, default="queued"),
+    sa.Column("priority", sa.String(16), nullable=False, default="default"),
+    sa.Column("job_id", sa.String(200), nullable=True),
+    # Attempts up to this number came before the last replay: their rejections no longer count.
+    sa.Column("replay_after", sa.Integer, nullable=False, default=0),
+    sa.Column("created_at", UTCDateTime, nullable=False, default=utcnow),
+    sa.Column("updated_at", UTCDateTime, nullable=False, default=utcnow),
+    sa.UniqueConstraint("reference", "event_id", name="uq_forward_events_event"),
+    sa.Index("ix_forward_events_referral", "referral_id"),
+    sa.Index("ix_forward_events_status", "status"),
+)
+
+forward_attempts = sa.Table(
+    "forward_attempts",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("forward_event_id", sa.Integer, sa.ForeignKey("forward_events.id"), nullable=False),
+    sa.Column("referral_id", sa.Integer, sa.ForeignKey("referrals.id"), nullable=False),
+    sa.Column("at", UTCDateTime, nullable=False, default=utcnow),
+    sa.Column("attempt", sa.Integer, nullable=False),
+    sa.Column("target", sa.String(32), nullable=False),
+    sa.Column("destination", sa.String(500), nullable=False, default=""),
+    sa.Column("status_code", sa.Integer, nullable=True),
+    sa.Column("latency_ms", sa.Float, nullable=True),
+    sa.Column("outcome", sa.String(16), nullable=False),  # delivered, retry, failed, rejected
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Index("ix_forward_attempts_referral", "referral_id", "at"),
+    sa.Index("ix_forward_attempts_event", "forward_event_id"),
+)
+
+
+# -- the dashboard: staff accounts, log-in attempts, advocates' work ------------------------
+
+users = sa.Table(
+    "dashboard_users",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("email", sa.String(320), nullable=False, unique=True),
+    sa.Column("password_hash", sa.String(255), nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("active", sa.Boolean, nullable=False, default=True),
+    sa.Column("created_at", UTCDateTime, nullable=False, default=utcnow),
+)
+
+login_attempts = sa.Table(
+    "dashboard_login_attempts",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("email", sa.String(320), nullable=False),
+    sa.Column("at", UTCDateTime, nullable=False, default=utcnow),
+    sa.Column("succeeded", sa.Boolean, nullable=False),
+    sa.Column("client", sa.String(64), nullable=False, default=""),
+    sa.Index("ix_login_attempts_email", "email", "at"),
+)
+
+referral_work = sa.Table(
+    "dashboard_referral_work",
+    metadata,
+    sa.Column("referral_id", sa.Integer, sa.ForeignKey("referrals.id"), primary_key=True),
+    sa.Column("claimed_by", sa.String(320), nullable=True),
+    sa.Column("claimed_at", UTCDateTime, nullable=True),
+    sa.Column("triaged_by", sa.String(320), nullable=True),
+    sa.Column("triaged_at", UTCDateTime, nullable=True),
+    sa.Column("outcome", sa.String(64), nullable=True),
+    sa.Column("closed_by", sa.String(320), nullable=True),
+    sa.Column("closed_at", UTCDateTime, nullable=True),
+)
+
+notes = sa.Table(
+    "dashboard_notes",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("referral_id", sa.Integer, sa.ForeignKey("referrals.id"), nullable=False),
+    sa.Column("author", sa.String(320), nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("at", UTCDateTime, nullable=False, default=utcnow),
+    sa.Index("ix_dashboard_notes_referral", "referral_id"),
+)
+
+field_edits = sa.Table(
+    "dashboard_field_edits",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("referral_id", sa.Integer, sa.ForeignKey("referrals.id"), nullable=False),
+    sa.Column("field", sa.String(64), nullable=False),
+    sa.Column("old_value", sa.Text, nullable=True),
+    sa.Column("new_value", sa.Text, nullable=True),
+    sa.Column("editor", sa.String(320), nullable=False),
+    sa.Column("at", UTCDateTime, nullable=False, default=utcnow),
+    sa.Index("ix_dashboard_field_edits_referral", "referral_id"),
+)

@@ -1,0 +1,101 @@
+"""Staff accounts and their log-in attempts (the dashboard's users)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from intake.models import utcnow
+from intake.store.database import Queries
+from intake.store.schema import login_attempts, users
+
+ROLES = ("advocate", "manager", "admin")
+
+
+@dataclass(frozen=True)
+class User:
+    id: int
+    email: str
+    role: str
+    password_hash: str
+    active: bool
+
+
+class UserExists(Exception):
+    """An account with that email already exists."""
+
+
+def _user(row: sa.Row[Any]) -> User:
+    m = row._mapping
+    return User(m["id"], m["email"], m["role"], m["password_hash"], bool(m["active"]))
+
+
+def _email(value: str) -> str:
+    return value.strip().lower()
+
+
+class Users(Queries):
+    """`store.users`; emails are compared in lower case."""
+
+    def add(self, email: str, password_hash: str, role: str) -> User:
+        if role not in ROLES:
+            raise ValueError(f"role must be one of {', '.join(ROLES)}")
+        try:
+            with self.db.attempt() as conn:
+                conn.execute(
+                    users.insert().values(
+                        email=_email(email),
+                        password_hash=password_hash,
+                        role=role,
+                        active=True,
+                        created_at=utcnow(),
+                    )
+                )
+        except IntegrityError as exc:
+            raise UserExists(email) from exc
+        found = self.get(email)
+        assert found is not None
+        return found
+
+    def get(self, email: str) -> User | None:
+        with self.db.read() as conn:
+            row = conn.execute(sa.select(users).where(users.c.email == _email(email))).first()
+        return _user(row) if row else None
+
+    def set_password_hash(self, email: str, password_hash: str) -> None:
+        with self.db.transaction() as conn:
+            conn.execute(
+                users.update()
+                .where(users.c.email == _email(email))
+                .values(password_hash=password_hash)
+            )
+
+    def record_attempt(self, email: str, succeeded: bool, client: str = "") -> None:
+        with self.db.transaction() as conn:
+            conn.execute(
+                login_attempts.insert().values(
+                    email=_email(email)[:320], at=utcnow(), succeeded=succeeded, client=client[:64]
+                )
+            )
+
+    def recent_failures(self, email: str, since: datetime) -> list[datetime]:
+        """Failed attempts since `since` and since the last success, newest first."""
+        email = _email(email)
+        with self.db.read() as conn:
+            last_ok = conn.execute(
+                sa.select(sa.func.max(login_attempts.c.at)).where(
+                    login_attempts.c.email == email, login_attempts.c.succeeded.is_(True)
+                )
+            ).scalar_one_or_none()
+            query = sa.select(login_attempts.c.at).where(
+                login_attempts.c.email == email,
+                login_attempts.c.succeeded.is_(False),
+                login_attempts.c.at >= since,
+            )
+            if last_ok is not None:
+                query = query.where(login_attempts.c.at > last_ok)
+            return [r[0] for r in conn.execute(query.order_by(login_attempts.c.at.desc()))]
