@@ -2,6 +2,7 @@
 
 It reads the `high` queue before `default`, and runs RQ's scheduler so that jobs retried with a
 pause (`Retry(interval=...)`) and delayed jobs (voicemail transcripts that never arrive) run.
+A composition root: the runtime its jobs use is built here with `channels.registry()`.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from datetime import timedelta
 
 from rq import SimpleWorker, Worker
 
+import channels
 from intake import runtime
 from intake.config import load_settings
 from intake.queue import queues
@@ -29,13 +31,10 @@ def warm_up_jobs(rt: Runtime) -> None:
     Twilio's REST client (~145 ms) and compiling the extraction vocabularies (~60 ms).
     """
     # The job functions' modules: a child that imports intake.tasks itself pays ~160 ms per job
-    # (httpx, jinja2, the pipeline's whole import tree), measured with cProfile in the horse.
-    # The senders import their channel lazily (`outbound._sms_sender`): without channels.sms
-    # here every forked job imported it, and Starlette with it (~5 ms per referral, cProfile).
-    import channels.sms  # noqa: F401
-    import intake.email_ack
+    # (httpx, jinja2, the pipeline's and the channels' whole import tree), measured with
+    # cProfile in the horse. `intake.tasks` imports every channel.
     import intake.tasks  # noqa: F401
-    from intake import acknowledge, extraction, outbound  # noqa: F401  (outbound: the senders)
+    from intake import extraction
     from intake.templating import environment
 
     for name in environment(rt.settings.templates_dir).list_templates(extensions=["txt"]):
@@ -66,16 +65,18 @@ def warm_statement_cache(rt: Runtime) -> None:
     Only reads, with values that match nothing (or, for the merge pools, are only read): nothing
     is written. The writes (a few INSERT/UPDATE shapes) are still compiled once per job.
     """
-    from intake import conversation, merge, optout
+    from intake import merge
     from intake.models import InboundMessage, Referral, utcnow
 
     store, now = rt.store, utcnow()
     phone = "+447700900000"  # Ofcom's range for drama: nobody's number
-    optout.is_opted_out(store, phone)
+    store.optouts.is_opted_out(phone)
     store.find_referral_for_message("sms", "warm-up")
+    store.get_message("sms", "warm-up")
     window = timedelta(minutes=rt.settings.conversation_window_minutes)
-    conversation.open_conversation(store, phone, now, window)
-    conversation.get(store, 0)
+    store.conversations.latest(phone, active_since=now - window, include_closed=True)
+    store.conversations.get(0)
+    store.forwards.events_for(0)
     store.get_referral_by_id(0)
     store.messages_for(0)
     store.outbound_for(0)
@@ -86,13 +87,9 @@ def warm_statement_cache(rt: Runtime) -> None:
 
 
 def _forget_inherited_connections(rt: Runtime) -> None:
-    """In a forked job, drop the pool's parent connections without closing them.
-
-    SQLAlchemy's pool does not survive fork: a child using the parent's pooled socket would share
-    one PostgreSQL session with it. `dispose(close=False)` is the documented remedy; the child
-    opens its own connection and the parent's stay usable. (redis-py checks the pid itself.)
-    """
-    rt.store.engine.dispose(close=False)
+    """In a forked job, drop the pool's parent connections (`Store.after_fork`); redis-py checks
+    the pid itself."""
+    rt.store.after_fork()
 
 
 def build_worker(rt: Runtime, *, simple: bool = False, name: str | None = None) -> Worker:
@@ -117,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--name", help="worker name shown in RQ's registries")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(levelname)s %(message)s")
-    rt = Runtime.build(load_settings())
+    rt = Runtime.build(load_settings(), channels.registry())
     runtime.install(rt)
     warm_up_jobs(rt)  # loaded once here, inherited by every forked job
     if not args.simple:

@@ -38,6 +38,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import channels  # noqa: E402
 from bench.load import LoadResult  # noqa: E402
 from intake.config import Settings  # noqa: E402
 
@@ -355,7 +356,7 @@ def bench_email(settings: Settings) -> dict[str, Any]:
         await asyncio.gather(*(user() for _ in range(concurrency)))
         return count / (time.perf_counter() - start)
 
-    rt = Runtime.build(settings)
+    rt = Runtime.build(settings, channels.registry())
     out: dict[str, Any] = {}
     for kind in ("bare", "intake"):
         port = free_port()
@@ -409,7 +410,7 @@ def bench_pipeline(settings: Settings) -> dict[str, Any]:
     from rq import Queue
 
     from intake.models import InboundMessage
-    from intake.queue import enqueue_inbound, queue_name
+    from intake.queue import enqueue_message, queue_name
     from intake.store import Store
 
     out: dict[str, Any] = {}
@@ -433,7 +434,7 @@ def bench_pipeline(settings: Settings) -> dict[str, Any]:
                             body="Please could someone help my dad, he is on a ward and they want "
                             "to discharge him to a nursing home without asking him",
                         )
-                        enqueue_inbound(run_settings, conn, message, priority="default")
+                        enqueue_message(run_settings, conn, message, priority="default")
                 store = Store.from_url(run_settings.effective_database_url)
                 before = store.count_referrals()
                 rate = _drain_rate(run_settings, n_workers, simple=cls == "simple")

@@ -52,12 +52,13 @@ def main() -> None:
     elif kind == "bare_queue":
         app = bare_queue_app()
     else:
+        import channels
         from intake import runtime
         from intake.config import load_settings
         from intake.runtime import Runtime
         from intake.web.app import create_app
 
-        rt = Runtime.build(load_settings(dotenv=False))
+        rt = Runtime.build(load_settings(dotenv=False), channels.registry())
         runtime.install(rt)
         app = create_app(rt)
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)

@@ -1,5 +1,5 @@
-"""What every Twilio channel shares: checking that a webhook really came from Twilio, and a REST
-client that can be pointed somewhere else.
+"""What every Twilio channel shares: checking that a webhook really came from Twilio, a REST
+client that can be pointed somewhere else, and what Twilio's errors mean.
 
 Twilio signs the exact URL it called. Behind a TLS-terminating proxy the app sees `http://` and an
 internal host, so the URL is rebuilt from `PUBLIC_BASE_URL` + path + query whenever that is set.
@@ -17,6 +17,7 @@ from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
 from intake.config import Settings
+from intake.failures import OptedOut, ProviderError, Rejected, Uncertain, Unreachable
 
 SIGNATURE_HEADER = "X-Twilio-Signature"
 
@@ -61,3 +62,48 @@ def rest_client(settings: Settings) -> Client:
             client.api.base_url = settings.twilio_api_base_url.rstrip("/")
             _clients[key] = client
         return client
+
+
+# Twilio REST error codes with a meaning of their own (https://www.twilio.com/docs/api/errors).
+OPTED_OUT = 21610  # "Attempt to send to unsubscribed recipient": the number texted STOP to Twilio
+
+
+def failure(exc: BaseException) -> ProviderError | None:
+    """What a failed Twilio REST call means, in intake's failure family (None: not Twilio's).
+
+    - an answer with an HTTP status: 408, 429 and 5xx may pass (`Unreachable`); 21610 is the
+      recipient's opt-out (`OptedOut`); any other 4xx is a refusal (`Rejected`);
+    - no answer: a connection that was never made is `Unreachable`; a request that may have
+      reached Twilio (a read timeout, a connection dropped mid-answer) is `Uncertain`, because
+      sending it again could send the text twice.
+    """
+    from twilio.base.exceptions import TwilioException, TwilioRestException
+
+    if isinstance(exc, TwilioRestException):
+        if exc.code == OPTED_OUT:
+            return OptedOut(f"twilio {exc.status} code {exc.code}: recipient opted out", exc.status)
+        if exc.status in (408, 429) or exc.status >= 500:
+            return Unreachable(f"twilio {exc.status}", exc.status)
+        return Rejected(f"twilio {exc.status} code {exc.code}", exc.status)
+    if isinstance(exc, OSError):
+        if _reached_provider(exc):
+            return Uncertain(f"no answer from twilio: {type(exc).__name__}")
+        return Unreachable(f"twilio unreachable: {type(exc).__name__}")
+    if isinstance(exc, TwilioException):
+        return Unreachable(str(exc))
+    return None
+
+
+def _reached_provider(exc: BaseException) -> bool:
+    """Whether a failed HTTP request may have been delivered (read timeout, dropped answer)."""
+    import requests
+
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return False
+    if isinstance(exc, requests.exceptions.ReadTimeout):
+        return True
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        text = repr(exc)
+        refused = ("NewConnectionError", "Connection refused", "Name or service not known")
+        return not any(marker in text for marker in refused)
+    return False

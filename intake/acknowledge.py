@@ -1,39 +1,33 @@
 """Telling the sender they were heard, unless telling them could hurt them.
 
-`plan` is pure: it decides whether to acknowledge and renders the text. No acknowledgement goes
-to someone who said not to reply ("don't text back, he checks my phone"), to a withheld number,
-or on a channel that cannot carry one.
+Each channel plans its own acknowledgement (`Plan` or `Skip`, a pure decision: the channel
+knows whether its sender can be written back to and how). `deliver` is the one way a plan is
+sent: through the per-sender rate limit, then `intake.outbound.send`, at most once per dedupe key.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
+from intake import outbound, ratelimit
 from intake.config import Settings
 from intake.models import InboundMessage, Referral
 from intake.templating import render_text
 
-# The channel a reply goes back on, and the template family for it.
-REPLY_CHANNEL = {"sms": ("sms", "ack/sms"), "voice": ("sms", "ack/voice_sms")}
-
-
-# UK mobiles: +44 71-75, 77-79 and 7624 (Isle of Man); 70 (personal numbers) and 76 (pagers)
-# are not phones that can take a text.
-_UK_MOBILE = re.compile(r"^\+447(?:[1-57-9]\d{8}|624\d{6})$")
-
-
-def is_uk_mobile(number: str) -> bool:
-    """Whether a caller ID is a UK mobile number in E.164 (pure)."""
-    return bool(_UK_MOBILE.match(number.replace(" ", "")))
+if TYPE_CHECKING:
+    from intake.runtime import Runtime
 
 
 @dataclass(frozen=True)
 class Plan:
+    """Send `body` to `to` on `channel`, once per `dedupe_key`; `kind` is ack or question."""
+
     channel: str
     to: str
     body: str
     dedupe_key: str
+    kind: str = "ack"
 
 
 @dataclass(frozen=True)
@@ -41,31 +35,40 @@ class Skip:
     reason: str
 
 
-def plan(settings: Settings, referral: Referral, message: InboundMessage) -> Plan | Skip:
-    if not referral.safe_to_contact:
-        return Skip("not safe to contact")
-    route = REPLY_CHANNEL.get(message.channel)
-    if route is None:
-        return Skip(f"no acknowledgement on {message.channel}")
-    channel, template = route
-    if not message.sender or message.meta.get("withheld"):
-        return Skip("no number to reply to")
-    if message.meta.get("OptOutType"):
-        return Skip("sender opted out")
-    if message.channel == "voice" and not is_uk_mobile(message.sender):
-        return Skip("caller is not on a UK mobile: a landline cannot take a text")
-    if referral.urgency == "emergency":
-        template += "_emergency"
-    body = render_text(
+def ack_dedupe_key(referral: Referral, to: str) -> str:
+    """One acknowledgement per referral and recipient, however many messages they send."""
+    return f"ack:{referral.reference}:{to}"
+
+
+def render(settings: Settings, template: str, referral: Referral, **extra: Any) -> str:
+    """An acknowledgement template with what every one of them may say."""
+    return render_text(
         settings.templates_dir,
-        template + ".txt",
+        template,
         reference=referral.reference,
         org_name=settings.org_name,
         crisis_line=settings.crisis_line,
+        **extra,
     )
-    return Plan(
-        channel=channel,
-        to=message.sender,
-        body=body,
-        dedupe_key=f"ack:{referral.reference}:{message.sender}",
+
+
+def deliver(
+    runtime: Runtime, referral: Referral, message: InboundMessage, decision: Plan | Skip
+) -> str:
+    """Send a planned acknowledgement through the rate limit, at most once; the outcome."""
+    if isinstance(decision, Skip):
+        return f"skipped: {decision.reason}"
+    if not ratelimit.admit_acknowledgement(runtime, referral, message, decision.dedupe_key):
+        return "skipped: rate limited"
+    outcome = outbound.send(
+        runtime,
+        channel=decision.channel,
+        to=decision.to,
+        body=decision.body,
+        kind=decision.kind,
+        referral_id=referral.id,
+        dedupe_key=decision.dedupe_key,
+        # with the `sent` outcome, in one transaction
+        audit_sent="referral.acknowledged" if decision.kind == "ack" else None,
     )
+    return outcome.status

@@ -3,6 +3,9 @@
 `intake run` is what `make run` calls: one terminal, the whole service (web, SMTP, worker) on
 embedded defaults. `intake web`, `intake smtp` and `intake worker` are the Procfile's processes,
 one each, for deployments that run them on separate machines.
+
+This module is a composition root (with `worker.py` and `intake/tasks.py`): it builds each
+process's runtime with the channels of `channels.registry()`.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 
+import channels
 from intake.config import Settings, load_settings
 from intake.embedded_redis import EmbeddedRedis
 
@@ -64,7 +68,7 @@ def cmd_web(args: argparse.Namespace) -> int:
     from intake.web.app import create_app
 
     settings, embedded = _with_redis(load_settings())
-    rt = Runtime.build(settings)
+    rt = Runtime.build(settings, channels.registry())
     runtime.install(rt)
     try:
         uvicorn.run(
@@ -87,7 +91,7 @@ def cmd_smtp(args: argparse.Namespace) -> int:
     from intake.runtime import Runtime
 
     settings, embedded = _with_redis(load_settings())
-    rt = Runtime.build(settings)
+    rt = Runtime.build(settings, channels.registry())
     controller = make_controller(rt)
     controller.start()
     log.info("SMTP server listening on %s:%s", settings.smtp_host, settings.smtp_port)
@@ -123,7 +127,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     settings, embedded = _with_redis(load_settings())
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    Runtime.build(settings).close()  # create the schema once, before three processes race to
+    Runtime.build(settings).close()  # upgrade the schema once, before the processes race to
     env = dict(os.environ, REDIS_URL=settings.redis_url or "", PYTHONUNBUFFERED="1")
     if not settings.database_url:
         env["DATABASE_URL"] = settings.effective_database_url
@@ -212,7 +216,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         print("name one or more references, or --all-failed", file=sys.stderr)
         return 2
     settings, embedded = _with_redis(load_settings())
-    rt = Runtime.build(settings)
+    rt = Runtime.build(settings, channels.registry())
     try:
         return forwarding.replay_command(
             rt, args.references, all_failed=args.all_failed, out=sys.stdout
@@ -253,13 +257,13 @@ def cmd_db(args: argparse.Namespace) -> int:
     store = Store.from_url(settings.effective_database_url)
     try:
         if args.db_command == "upgrade":
-            before, after = migrate.upgrade(store.engine, args.revision)
+            before, after = store.migrate_to(args.revision)
             if before == after:
                 print(f"already at {after}")
             else:
                 print(f"upgraded {before or 'an empty or unversioned database'} -> {after}")
         else:
-            found = migrate.current(store.engine)
+            found = store.revision()
             wanted = migrate.head()
             state = "up to date" if found == wanted else "behind: run `intake db upgrade`"
             print(f"{found or 'no revision'} (this code needs {wanted}: {state})")
@@ -274,7 +278,7 @@ def cmd_sla_check(args: argparse.Namespace) -> int:
     from intake.sla import check_overdue
 
     settings, embedded = _with_redis(load_settings())
-    rt = Runtime.build(settings)
+    rt = Runtime.build(settings, channels.registry())
     try:
         while True:
             for reference in check_overdue(rt):

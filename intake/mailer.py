@@ -16,20 +16,33 @@ from email.utils import make_msgid
 from urllib.parse import unquote, urlsplit
 
 from intake.config import Settings
-
-
-class RelayNotConfigured(Exception):
-    """No `SMTP_RELAY_URL`: email cannot be sent from this deployment."""
+from intake.failures import Rejected, Unreachable
 
 
 def send_email(settings: Settings, message: EmailMessage) -> str:
     """Send one message through the relay; returns its Message-ID (set here when missing).
 
-    Raises `smtplib.SMTPRecipientsRefused` / `SMTPResponseException` with a 5xx code when the
-    relay refuses it for good, and `OSError` / 4xx `SMTPResponseException` when it may be retried.
+    Raises `Rejected` when there is no relay or it refuses the message for good (SMTP 5xx, RFC
+    5321 section 4.2.1) and `Unreachable` when it may be retried (4xx, no connection, a timeout).
     """
     if not settings.smtp_relay_url:
-        raise RelayNotConfigured("SMTP_RELAY_URL is not set")
+        raise Rejected("SMTP_RELAY_URL is not set")
+    try:
+        return _send(settings, message)
+    except smtplib.SMTPRecipientsRefused as exc:
+        codes = [code for code, _text in exc.recipients.values()]
+        if codes and all(code >= 500 for code in codes):
+            raise Rejected(f"recipients refused: {codes}", codes[0]) from exc
+        raise Unreachable(f"recipients deferred: {codes}", codes[0] if codes else None) from exc
+    except smtplib.SMTPResponseException as exc:
+        failure = Rejected if exc.smtp_code >= 500 else Unreachable
+        raise failure(f"relay answered {exc.smtp_code}", exc.smtp_code) from exc
+    except (smtplib.SMTPException, OSError) as exc:
+        raise Unreachable(f"relay unreachable: {type(exc).__name__}") from exc
+
+
+def _send(settings: Settings, message: EmailMessage) -> str:
+    assert settings.smtp_relay_url
     url = urlsplit(settings.smtp_relay_url)
     if "Message-ID" not in message:
         domain = (settings.email_from.rpartition("@")[2] or "intake.invalid").strip(">")

@@ -10,29 +10,27 @@ Anything weaker (same name and postcode, same NHS number, the same contact on th
 outside the conversation window) is only *linked* in `referral_links` for a person to confirm:
 merging two people's referrals would be worse than showing one person twice.
 
-Voice referrals are left alone: a call's referral is rebuilt from its call record on every event.
+Which channels take part is each channel's `merges_across_channels` (voice does not: a call's
+referral is rebuilt from its call record on every event). What a message does to the referral it
+joins is `intake.absorb`'s one policy.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import re
-from datetime import timedelta
-from typing import Any
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
-from intake import forwarding
-from intake.extraction import extract
-from intake.models import URGENCY_RANK, InboundMessage, Referral, utcnow
+from intake.models import SYSTEM_ACTOR, InboundMessage, Referral, most_urgent, utcnow
 from intake.reference import find_reference
-from intake.runtime import Runtime
-from intake.screening import screen
-from intake.store import Candidate, DuplicateMessage
+from intake.store import Candidate
+
+if TYPE_CHECKING:
+    from intake.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
-SYSTEM_ACTOR = "system"
-MERGE_CHANNELS = ("sms", "email")
 _META_KEYS = ("confidence", "provenance")
 _EMPTY: tuple[Any, ...] = (None, "", [], {})
 
@@ -146,90 +144,23 @@ def apply_answer(
     return out
 
 
-def most_urgent(*levels: str) -> str:
-    return min(levels, key=lambda level: URGENCY_RANK.get(level, len(URGENCY_RANK)))
-
-
-# -- updating a referral with a new message ---------------------------------------------------
-
-
-def absorb(
-    runtime: Runtime,
-    referral: Referral,
-    message: InboundMessage,
-    *,
-    how: str,
-    fields: dict[str, Any] | None = None,
-) -> Referral:
-    """Add `message` to `referral`, screen the whole conversation again, update the fields.
-
-    `fields` is the referral's new field set when the caller worked it out (the SMS conversation
-    applies answers); otherwise what the message's own extraction adds is filled in. Urgency is
-    never lowered automatically: a later, calmer message is flagged for review instead.
-    Raises `DuplicateMessage` if the message is already stored (a re-run).
-    """
-    store = runtime.store
-    assert referral.id is not None
-    stored = dataclasses.replace(message, meta={**message.meta, "joined_by": how})
-    store.add_message(referral.id, stored)
-    combined = "\n".join(m["body"] for m in store.messages_for(referral.id) if m["body"])
-    screening = screen(combined, message.channel)
-    if fields is None:
-        extraction = extract(message.body, message.channel, message.sender)
-        provenance = {"source": how, "channel": message.channel, "message": message.provider_id}
-        fields = fill_fields(referral.fields, extraction.to_dict(), provenance)
-    urgency = most_urgent(referral.urgency, screening.urgency)
-    screening_dict = screening.to_dict()
-    if URGENCY_RANK.get(screening.urgency, 2) > URGENCY_RANK.get(referral.urgency, 2):
-        screening_dict["urgency"] = referral.urgency
-        screening_dict["needs_review"] = True
-        screening_dict["review_reason"] = (
-            f"the conversation now reads {screening.urgency}; urgency kept at {referral.urgency}"
-        )
-    safe = (
-        referral.safe_to_contact
-        and screening.safe_to_contact
-        and fields.get("safe_to_contact") is not False
-    )
-    store.update_referral(
-        referral.id,
-        urgency=urgency,
-        safeguarding=sorted(set(referral.safeguarding) | set(screening.safeguarding)),
-        screening=screening_dict,
-        fields=fields,
-        safe_to_contact=safe,
-    )
-    store.audit(
-        SYSTEM_ACTOR,
-        "referral.message_added",
-        referral_id=referral.id,
-        detail={"channel": message.channel, "joined_by": how, "urgency": screening.urgency},
-    )
-    if urgency != referral.urgency:
-        store.audit(
-            SYSTEM_ACTOR,
-            "referral.escalated",
-            referral_id=referral.id,
-            detail={"from": referral.urgency, "to": urgency, "by": how},
-        )
-    updated = store.get_referral_by_id(referral.id)
-    assert updated is not None
-    forwarding.schedule(runtime, updated, "updated")  # deduped on the referral's content
-    return updated
-
-
 # -- finding the referral a new message belongs to --------------------------------------------
 
 
-def _since(runtime: Runtime) -> Any:
+def _since(runtime: Runtime) -> datetime:
     return utcnow() - timedelta(days=runtime.settings.merge_window_days)
+
+
+def merging_channels(runtime: Runtime) -> tuple[str, ...]:
+    return tuple(c.name for c in runtime.channels if c.merges_across_channels)
 
 
 def find_certain(
     runtime: Runtime, message: InboundMessage, fresh: Referral
 ) -> tuple[Referral, str] | None:
     """The referral `message` certainly belongs to, and why (`reference` or `contact`)."""
-    if message.channel not in MERGE_CHANNELS:
+    channels = merging_channels(runtime)
+    if message.channel not in channels:
         return None
     store = runtime.store
     quoted = find_reference(message.body)
@@ -241,7 +172,7 @@ def find_certain(
     if not mine:
         return None
     pool = store.links.candidates(
-        since=_since(runtime), channels=MERGE_CHANNELS, exclude_channel=message.channel
+        since=_since(runtime), channels=channels, exclude_channel=message.channel
     )
     senders = store.links.message_senders([r.id for r in pool])
     for candidate in pool:
@@ -292,60 +223,41 @@ def link_pool(runtime: Runtime, referral_id: int) -> list[Candidate]:
     return runtime.store.links.candidates(since=_since(runtime), exclude_id=referral_id)
 
 
-def decide(runtime: Runtime, link_id: int, *, confirm: bool, actor: str) -> Referral | None:
-    """A person's answer on a link: confirm (merge the newer into the older) or reject.
+def confirm(runtime: Runtime, link: dict[str, Any], actor: str) -> Referral | None:
+    """Merge a confirmed link's newer referral into the older; the one that remains.
 
-    Returns the referral that remains after a confirmed merge. The newer referral's messages and
-    attachments move to the older one, which gains its missing fields; the newer is closed with
-    `merged_into` in its fields so nothing is lost.
+    The newer referral's messages and files move to the older one, which gains its missing
+    fields, the higher urgency, every category and the stricter "safe to contact"; the newer is
+    closed with `merged_into` in its fields, so nothing is lost. Call inside a transaction
+    (`intake.triage.decide_link` does); None if the link was decided meanwhile.
     """
     store = runtime.store
-    row = store.links.get(link_id)
-    if row is None or row["status"] != "suggested":
-        return None
-    if not confirm:
-        if store.links.decide(link_id, "rejected", actor):
-            store.audit(actor, "referral.link_rejected", referral_id=row["referral_id"])
-        return None
-    newer = store.get_referral_by_id(row["referral_id"])
-    older = store.get_referral_by_id(row["other_id"])
+    newer = store.get_referral_by_id(link["referral_id"])
+    older = store.get_referral_by_id(link["other_id"])
     assert newer is not None and older is not None and older.id is not None
+    if not store.links.decide(link["id"], "confirmed", actor):
+        return None
+    store.links.move_messages(link["referral_id"], older.id)
     provenance = {"source": "confirmed_merge", "by": actor, "from": newer.reference}
-    fields = fill_fields(older.fields, newer.fields, provenance)
-    with store.transaction():
-        if not store.links.decide(link_id, "confirmed", actor):
-            return None
-        store.links.move_messages(newer.id or 0, older.id)
     store.update_referral(
         older.id,
-        fields=fields,
+        fields=fill_fields(older.fields, newer.fields, provenance),
         urgency=most_urgent(older.urgency, newer.urgency),
         safeguarding=sorted(set(older.safeguarding) | set(newer.safeguarding)),
         safe_to_contact=older.safe_to_contact and newer.safe_to_contact,
     )
     store.update_referral(
-        row["referral_id"],
+        link["referral_id"],
         status="closed",
         fields={**newer.fields, "merged_into": older.reference},
     )
-    store.audit(
-        actor,
-        "referral.merged",
-        referral_id=older.id,
-        detail={"from": newer.reference, "link": link_id},
-    )
-    merged = store.get_referral_by_id(older.id)
-    assert merged is not None
-    forwarding.schedule(runtime, merged, "updated")
-    return merged
+    return store.get_referral_by_id(older.id)
 
 
 __all__ = [
-    "DuplicateMessage",
-    "absorb",
     "apply_answer",
+    "confirm",
     "contacts",
-    "decide",
     "different_people",
     "duplicate_reason",
     "fill_fields",

@@ -7,13 +7,24 @@ newer version of the code can still read what an older web process queued.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
 CHANNELS = ("sms", "email", "voice")
 URGENCIES = ("emergency", "urgent", "routine")
 URGENCY_RANK = {name: rank for rank, name in enumerate(URGENCIES)}
+# Who the audit trail names when intake itself acted (screening, forwarding, acknowledging).
+SYSTEM_ACTOR = "system"
+
+
+def most_urgent(*levels: str) -> str:
+    """The most urgent of `levels` (an unknown level counts as below routine)."""
+    return min(levels, key=lambda level: URGENCY_RANK.get(level, len(URGENCIES)))
+
+
+def more_urgent(level: str, than: str) -> bool:
+    return URGENCY_RANK.get(level, len(URGENCIES)) < URGENCY_RANK.get(than, len(URGENCIES))
 
 
 def utcnow() -> datetime:
@@ -31,11 +42,37 @@ def received_at_from(value: object) -> datetime:
 
 
 @dataclass(frozen=True)
+class Attachment:
+    """A file that came with a message (an email attachment); `text` is what was extracted from
+    it for screening (PDF, DOCX, plain text), None when nothing could be."""
+
+    filename: str
+    content_type: str
+    size: int
+    data: bytes = field(repr=False)
+    text: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
 class InboundMessage:
     """One message as it arrived on one channel, before anything is inferred from it.
 
     `provider_id` is the channel's own identifier (Twilio MessageSid or CallSid, email Message-ID):
-    the store keeps it unique per channel, which is what makes redelivery harmless.
+    the store keeps it unique per channel, which is what makes redelivery harmless. A channel may
+    hand the pipeline the same `provider_id` again with more in it (a voicemail whose transcript
+    has come): the stored message is then revised, not duplicated.
+
+    What a channel knows that the text does not say:
+    - `pending`: more of this message is on its way (a transcript): it is stored and screened
+      now, forwarded and acknowledged once complete (an emergency is forwarded at once);
+    - `urgency_floor`: the least urgency the message can have (the caller pressed the emergency
+      key; a voicemail nobody can read yet is at least urgent), with `review_reason` for a person;
+    - `facts`: fields the channel is sure of (a voicemail's recording link and transcript state);
+      they replace earlier values of the same keys, unlike fields guessed from text;
+    - `placeholder`: the body is a note for people ("Voicemail: transcript pending"), not what
+      the sender said: it is shown, never screened or extracted;
+    - `attachments`: files that came with it, stored with the message in the same transaction.
+      They are made by the worker side of a channel and never travel in a job's payload.
     """
 
     channel: str
@@ -45,9 +82,16 @@ class InboundMessage:
     body: str
     received_at: datetime = field(default_factory=utcnow)
     meta: dict[str, Any] = field(default_factory=dict)
+    pending: bool = False
+    urgency_floor: str | None = None
+    review_reason: str | None = None
+    facts: dict[str, Any] = field(default_factory=dict)
+    placeholder: bool = False
+    attachments: tuple[Attachment, ...] = field(default=(), repr=False)
 
     def to_payload(self) -> dict[str, Any]:
-        data = asdict(self)
+        data = asdict(replace(self, attachments=()))
+        del data["attachments"]
         data["received_at"] = self.received_at.isoformat()
         return data
 
@@ -62,12 +106,23 @@ class InboundMessage:
             body=data.get("body", ""),
             received_at=datetime.fromisoformat(received) if received else utcnow(),
             meta=dict(data.get("meta") or {}),
+            pending=bool(data.get("pending")),
+            urgency_floor=data.get("urgency_floor"),
+            review_reason=data.get("review_reason"),
+            facts=dict(data.get("facts") or {}),
+            placeholder=bool(data.get("placeholder")),
         )
 
 
 @dataclass
 class Referral:
-    """A referral as the store holds it: who, how, what was said, and what screening made of it."""
+    """A referral as the store holds it: who, how, what was said, and what screening made of it.
+
+    `urgency_decided_by` names the advocate who last set the urgency by hand (None while it is
+    screening's): automatic screening never overrides a person's decision. `new_message_at` is
+    when a message arrived that a person has not yet seen since they triaged it or decided its
+    urgency ("new message since triage"); triage clears it.
+    """
 
     reference: str
     channel: str
@@ -81,13 +136,15 @@ class Referral:
     status: str = "open"
     forward_status: str = "pending"
     safe_to_contact: bool = True
+    urgency_decided_by: str | None = None
+    new_message_at: datetime | None = None
     id: int | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
-        for key in ("received_at", "created_at", "updated_at"):
+        for key in ("received_at", "created_at", "updated_at", "new_message_at"):
             value = data.get(key)
             data[key] = value.isoformat() if isinstance(value, datetime) else value
         data.pop("id", None)

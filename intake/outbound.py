@@ -1,101 +1,44 @@
 """Sending something to a person, at most once, with a record of it.
 
 Every text or email intake sends (acknowledgement, question, alert, reply) goes through `send`:
-claim a row in the store under a dedupe key, hand the message to the channel, record the outcome.
-A provider that refused the message (an opted-out number, an invalid address) is recorded and not
-retried; a provider that could not be reached releases the claim and raises, so the job's retry
-sends it later. A request that may have reached the provider without an answer (a read timeout,
-a connection dropped mid-response) is recorded as `uncertain` and never sent again: a person can
-check the provider's log, but nobody gets the same text twice.
+claim a row in the store under a dedupe key, hand the message to its channel, record the outcome.
+The channel maps its provider's answer onto `intake.failures`:
+
+- `Rejected` (an invalid number or address; `OptedOut`, a number that texted STOP to the
+  provider): recorded, not retried;
+- `Unreachable`: the claim is released and the error raised, so the job's retry sends it later;
+- `Uncertain` (the request may have reached the provider, but no answer came): recorded as
+  `uncertain` and never sent again. A person can check the provider's log; nobody gets the same
+  text twice.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from intake import optout
-from intake.config import Settings
-from intake.store import Store, audit_entry
+from intake.failures import Rejected, Uncertain, Unreachable
+from intake.models import SYSTEM_ACTOR
+from intake.store import audit_entry
+
+if TYPE_CHECKING:
+    from intake.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
-Sender = Callable[[Settings, str, str], str]
-
-
-class Rejected(Exception):
-    """The provider answered and said no: retrying would not help."""
-
-
-class Unreachable(Exception):
-    """The provider could not be reached or failed on its side: try again later."""
-
-
-class Uncertain(Exception):
-    """The request may have reached the provider, but no answer came: sending again could
-    send twice."""
-
-
-def _reached_provider(exc: BaseException) -> bool:
-    """Whether a failed HTTP request may have been delivered (read timeout, dropped answer)."""
-    import requests
-
-    if isinstance(exc, requests.exceptions.ConnectTimeout):
-        return False
-    if isinstance(exc, requests.exceptions.ReadTimeout):
-        return True
-    if isinstance(exc, requests.exceptions.ConnectionError):
-        text = repr(exc)
-        refused = ("NewConnectionError", "Connection refused", "Name or service not known")
-        return not any(marker in text for marker in refused)
-    return False
+__all__ = ["Outcome", "Rejected", "Uncertain", "Unreachable", "send"]
 
 
 @dataclass(frozen=True)
 class Outcome:
-    status: str  # sent, rejected, uncertain, duplicate, suppressed (an opted-out number)
+    status: str  # sent, rejected, uncertain, duplicate, suppressed (the recipient opted out)
     provider_id: str | None = None
     detail: str = ""
 
 
-def _sms_sender(settings: Settings, to: str, body: str) -> str:
-    from twilio.base.exceptions import TwilioException, TwilioRestException
-
-    from channels.sms import send_sms
-
-    try:
-        return send_sms(settings, to, body)
-    except TwilioRestException as exc:
-        if exc.status in (408, 429) or exc.status >= 500:
-            raise Unreachable(f"twilio {exc.status}") from exc
-        raise Rejected(f"twilio {exc.status} code {exc.code}") from exc
-    except TwilioException as exc:
-        raise Unreachable(str(exc)) from exc
-    except OSError as exc:
-        if _reached_provider(exc):
-            raise Uncertain(f"no answer from twilio: {type(exc).__name__}") from exc
-        raise Unreachable(f"twilio unreachable: {type(exc).__name__}") from exc
-
-
-def _email_sender(settings: Settings, to: str, body: str) -> str:
-    """`body` is the whole message `intake.email_ack` composed; returns its Message-ID."""
-    from intake.email_ack import SendDeferred, SendRefused, send_composed
-
-    try:
-        return send_composed(settings, to, body)
-    except SendRefused as exc:
-        raise Rejected(str(exc)) from exc
-    except SendDeferred as exc:
-        raise Unreachable(str(exc)) from exc
-
-
-SENDERS: dict[str, Sender] = {"sms": _sms_sender, "email": _email_sender}
-
-
 def send(
-    settings: Settings,
-    store: Store,
+    runtime: Runtime,
     *,
     channel: str,
     to: str,
@@ -104,16 +47,20 @@ def send(
     referral_id: int | None,
     dedupe_key: str | None,
     audit_sent: str | None = None,
+    actor: str = SYSTEM_ACTOR,
+    audit_detail: dict[str, Any] | None = None,
 ) -> Outcome:
-    """Send once per dedupe key; `audit_sent` is an audit action recorded, by "system", in the
-    same transaction as the `sent` outcome (one commit fewer than auditing afterwards)."""
-    sender = SENDERS.get(channel)
-    if sender is None:
-        raise ValueError(f"no sender for channel {channel!r}")
-    # Read the opt-out (STOP until START, intake.optout) before claiming, not after: a database
-    # failure between a committed claim and the send would leave a `sending` row that makes every
-    # retry think the text went, when nothing was sent (tests/faults/test_database_outage.py).
-    opted_out = channel == "sms" and optout.is_opted_out(store, to)
+    """Send once per dedupe key on `channel`; raises `Unreachable` when it should be retried.
+
+    `kind` is ack, question, help, alert or reply. `audit_sent` is an audit action recorded (by
+    `actor`, with `audit_detail`) in the same transaction as the `sent` outcome.
+    """
+    store = runtime.store
+    sender = runtime.channels.get(channel)
+    # Ask about an opt-out before claiming, not after: a database failure between a committed
+    # claim and the send would leave a `sending` row that makes every retry think the message
+    # went, when nothing was sent (tests/faults/test_database_outage.py).
+    suppressed = sender.suppressed(runtime, to)
     claim = store.claim_outbound(
         referral_id=referral_id,
         kind=kind,
@@ -124,16 +71,14 @@ def send(
     )
     if claim is None:
         return Outcome("duplicate")
-    if opted_out:
-        store.finish_outbound(claim, status="suppressed", detail="opted out")
-        log.info("%s %s for referral %s not sent: number opted out", channel, kind, referral_id)
-        return Outcome("suppressed", detail="opted out")
+    if suppressed:
+        store.finish_outbound(claim, status="suppressed", detail=suppressed)
+        log.info("%s %s for referral %s not sent: %s", channel, kind, referral_id, suppressed)
+        return Outcome("suppressed", detail=suppressed)
     try:
-        provider_id = sender(settings, to, body)
+        provider_id = sender.send(runtime, to, body)
     except Rejected as exc:
         store.finish_outbound(claim, status="rejected", detail=str(exc))
-        if channel == "sms" and "code 21610" in str(exc):
-            optout.note_provider_opt_out(store, to, f"outbound:{claim}")
         log.warning("%s %s for referral %s rejected: %s", channel, kind, referral_id, exc)
         return Outcome("rejected", detail=str(exc))
     except Unreachable:
@@ -143,7 +88,11 @@ def send(
         store.finish_outbound(claim, status="uncertain", detail=str(exc))
         log.error("%s %s for referral %s: %s; not resent", channel, kind, referral_id, exc)
         return Outcome("uncertain", detail=str(exc))
-    audit = audit_entry("system", audit_sent, referral_id=referral_id) if audit_sent else None
+    audit = (
+        audit_entry(actor, audit_sent, referral_id=referral_id, detail=audit_detail)
+        if audit_sent
+        else None
+    )
     store.finish_outbound(claim, status="sent", provider_id=provider_id, audit=audit)
     log.info("sent %s %s for referral %s", channel, kind, referral_id)
     return Outcome("sent", provider_id=provider_id)

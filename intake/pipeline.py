@@ -1,199 +1,399 @@
 """One inbound message's way from the queue to a stored, forwarded, acknowledged referral.
 
-Each step is a small function; the whole is idempotent, because RQ may run a job twice (a retry
-after the database was down, a worker killed mid-job, a webhook delivered twice). The message's
-provider id is unique in the store, so a second run finds the referral the first one made and only
-finishes what is left: forwarding if it is not yet delivered, the acknowledgement if none was sent.
+The same steps for every channel; a channel takes part only through the hooks of its port
+(`intake.channel`):
+
+    receive(channel, payload)          the RQ job `intake.tasks.receive`
+      channel.accept                   payload -> InboundMessage (or Handled), under its lock
+      channel.intercept                a message that is not part of a referral (SMS keywords)
+      place:
+        already stored?                a re-run finishes what is left; a revised message
+                                       (a voicemail's transcript) is absorbed again
+        channel.thread                 the referral it continues, by the channel's evidence
+        merge.find_certain             else the same person's referral on another channel
+        absorb                         a later message: `intake.absorb`, the one policy
+        create                         else a new referral (screened and extracted, pure)
+      alert                            on-call, when it is or became an emergency
+      forward                          the case system: `created`, then `updated` on changes
+      channel.respond                  the acknowledgement or the next question
+
+Everything is idempotent, because RQ may run a job twice (a retry after the database was down, a
+worker killed mid-job, a webhook delivered twice): the message's provider id is unique in the
+store, so a second run finds what the first one made and only finishes what is left; every
+outbound message and forward event is claimed under a unique key before it is sent.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-from collections.abc import Callable
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy.exc import IntegrityError
-
-from intake import (
-    acknowledge,
-    alerts,
-    conversation,
-    forwarding,
-    merge,
-    optout,
-    outbound,
-    ratelimit,
-)
+from intake import absorb, alerts, forwarding, merge
+from intake.channel import BaseChannel, Handled, Outcome, Thread
 from intake.extraction import extract
-from intake.models import InboundMessage, Referral
+from intake.failures import Unreachable
+from intake.models import SYSTEM_ACTOR, InboundMessage, Referral
 from intake.reference import new_reference
 from intake.runtime import Runtime
 from intake.screening import screen
-from intake.store import DuplicateMessage, Store
+from intake.store import DuplicateMessage, ReferenceTaken
 
 log = logging.getLogger(__name__)
 
-SYSTEM_ACTOR = "system"
+MERGED_INTO = "merged_into"
+# Keys the pipeline adds to a stored message's meta (the rest is the channel's own).
+JOINED_BY, PENDING, FACTS, FLOOR, ALERT = "joined_by", "pending", "facts", "urgency_floor", "alert"
+PLACEHOLDER = "placeholder"
+OWN_META = (JOINED_BY, PENDING, FACTS, FLOOR, ALERT, PLACEHOLDER)
 
 
 @dataclass(frozen=True)
 class Result:
-    reference: str
+    """What one job did (RQ keeps it as the job's result; no message text in it)."""
+
+    reference: str | None
     created: bool
     acknowledgement: str
+    joined_by: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def receive(runtime: Runtime, channel_name: str, payload: Mapping[str, Any]) -> Result:
+    """Take one queued inbound payload of `channel_name` all the way through."""
+    channel = runtime.channels.get(channel_name)
+    with channel.accept(runtime, payload) as accepted:
+        if isinstance(accepted, Handled):
+            return Result(accepted.reference, created=False, acknowledgement=accepted.outcome)
+        return process(runtime, channel, accepted)
+
+
+def process(runtime: Runtime, channel: BaseChannel, message: InboundMessage) -> Result:
+    """The steps after `accept`, for a message the channel has turned into an `InboundMessage`."""
+    handled = channel.intercept(runtime, message)
+    if handled is not None:
+        return Result(handled.reference, created=False, acknowledgement=handled.outcome)
+    outcome = place(runtime, channel, message)
+    alert_failed = _alert(runtime, outcome)
+    _forward(runtime, outcome)
+    acknowledgement = channel.respond(runtime, outcome)
+    referral = outcome.referral
+    log.info(
+        "referral %s %s from %s: urgency %s, acknowledgement %s",
+        referral.reference,
+        _what_happened(outcome),
+        message.channel,
+        referral.urgency,
+        acknowledgement,
+    )
+    if alert_failed is not None:
+        raise alert_failed  # the job's retry sends it; every step above is idempotent
+    return Result(
+        referral.reference,
+        created=outcome.created and outcome.first_run,
+        acknowledgement=acknowledgement,
+        joined_by=outcome.how,
+    )
+
+
+def _what_happened(outcome: Outcome) -> str:
+    if not outcome.first_run:
+        return "already stored"
+    if outcome.created:
+        return "created"
+    return f"joined ({outcome.how})"
+
+
+# -- where the message belongs ----------------------------------------------------------------
 
 
 def build_referral(message: InboundMessage) -> Referral:
-    """Screen and extract (pure): what the worker knows before it touches the database."""
-    screening = screen(message.body, message.channel)
-    extraction = extract(message.body, message.channel, message.sender)
-    safe = screening.safe_to_contact and extraction.fields.get("safe_to_contact", True) is not False
+    """Screen and extract (pure): a new referral as this message alone makes it."""
+    said = "" if message.placeholder else message.body
+    screening = screen(said, message.channel)
+    extraction = extract(said, message.channel, message.sender)
+    fields = {**extraction.to_dict(), **message.facts}
+    stored = absorb.screening_with_floor(screening, message)
+    safe = screening.safe_to_contact and fields.get("safe_to_contact", True) is not False
     return Referral(
         reference=new_reference(),
         channel=message.channel,
         sender=message.sender,
         received_at=message.received_at,
         raw_text=message.body,
-        urgency=screening.urgency,
+        urgency=str(stored["urgency"]),
         safeguarding=list(screening.safeguarding),
-        screening=screening.to_dict(),
-        fields=extraction.to_dict(),
+        screening=stored,
+        fields=fields,
         safe_to_contact=safe,
     )
 
 
-def store_referral(runtime: Runtime, message: InboundMessage) -> tuple[Referral, bool]:
-    """The referral for this message: the existing one on a re-run, else a new one."""
+def place(runtime: Runtime, channel: BaseChannel, message: InboundMessage) -> Outcome:
+    """Store the message: with its earlier referral when it has one, else as a new referral."""
     store = runtime.store
     existing = store.find_referral_for_message(message.channel, message.provider_id)
-    if existing:
-        if existing.id is not None and _first_message_is(store, existing.id, message):
-            merge.link_possible(runtime, existing)  # idempotent: a crash may have cut it short
-        return existing, False
-    referral = build_referral(message)
-    match = merge.find_certain(runtime, message, referral)  # the same person on another channel
-    if match is not None:
-        target, how = match
+    if existing is not None:
+        return _again(runtime, existing, message)
+    draft = build_referral(message)
+    thread = channel.thread(runtime, message)
+    target: Referral | None = thread.referral if thread else None
+    how = thread.how if thread else None
+    if target is None and channel.merges_across_channels:
+        match = merge.find_certain(runtime, message, draft)
+        if match is not None:
+            target, how = match[0], f"merge:{match[1]}"
+    if target is not None:
+        assert how is not None
+        target = _surviving(runtime, target)
         try:
-            return merge.absorb(runtime, target, message, how=f"merge:{how}"), False
-        except DuplicateMessage:
+            referral, raised, alert = absorb_message(
+                runtime, target, message, how=how, thread=thread
+            )
+        except DuplicateMessage:  # a racing run of the same job stored it first
             found = store.find_referral_for_message(message.channel, message.provider_id)
             assert found is not None
-            return found, False
-    for _attempt in range(5):
-        try:
-            referral = store.create_referral(referral, message)
-            break
-        except DuplicateMessage:
-            found = store.find_referral_for_message(message.channel, message.provider_id)
-            assert found is not None
-            return found, False
-        except IntegrityError:
-            referral.reference = new_reference()  # a reference clash: vanishingly rare
-    else:
-        raise RuntimeError("could not allocate a unique reference")
-    merge.link_possible(runtime, referral)  # possible duplicates: linked for a person, not merged
-    return referral, True
+            return Outcome(found, message, created=False, joined=True, first_run=False, how=how)
+        if thread is not None:
+            channel.joined(runtime, referral, message, thread)
+        return Outcome(
+            referral,
+            message,
+            created=False,
+            joined=True,
+            first_run=True,
+            how=how,
+            raised_to=raised,
+            thread=thread,
+            alert=alert,
+        )
+    referral, created = _create(runtime, draft, message)
+    if created:
+        merge.link_possible(runtime, referral)  # possible duplicates: linked, not merged
+    return Outcome(referral, message, created=True, joined=False, first_run=created)
 
 
-def _first_message_is(store: Store, referral_id: int, message: InboundMessage) -> bool:
-    """Whether this referral was created from this message (a re-run of its first job)."""
-    first = store.messages_for(referral_id)[:1]
-    return bool(first) and first[0]["provider_id"] == message.provider_id
-
-
-def send_acknowledgement(
-    runtime: Runtime,
-    referral: Referral,
-    message: InboundMessage,
-    *,
-    conv: conversation.Conversation | None = None,
-    opted_out: bool | None = None,
-) -> str:
-    """`conv` and `opted_out`: what this job already read (spares re-reading them)."""
-    return deliver_acknowledgement(
-        runtime,
+def _again(runtime: Runtime, referral: Referral, message: InboundMessage) -> Outcome:
+    """The message is stored already: a re-run, or a revision of a message still pending."""
+    store = runtime.store
+    assert referral.id is not None
+    stored = store.get_message(message.channel, message.provider_id)
+    assert stored is not None
+    first = store.messages_for(referral.id)[0]["provider_id"] == message.provider_id
+    meta = stored["meta"] or {}
+    # A message may be revised while more of it was to come (a transcript), and whenever the
+    # facts its channel is sure of change (the recording's length, after the transcript came).
+    incomplete = meta.get(PENDING) or meta.get(PLACEHOLDER)
+    facts_changed = (meta.get(FACTS) or {}) != message.facts
+    if (incomplete or facts_changed) and _revised(stored, message):
+        new_text = stored["body"] != message.body
+        updated, raised, alert = absorb_message(
+            runtime, referral, message, how="revision", revise=True, new_text=new_text
+        )
+        return Outcome(
+            updated,
+            message,
+            created=first,
+            joined=True,
+            first_run=True,
+            how="revision",
+            raised_to=raised,
+            alert=alert,
+        )
+    if first:
+        merge.link_possible(runtime, referral)  # idempotent: a crash may have cut it short
+    how = None if first else str(meta.get(JOINED_BY) or "")
+    return Outcome(
         referral,
         message,
-        acknowledge.plan(runtime.settings, referral, message),
-        amend=lambda plan: conversation.with_first_question(
-            runtime, referral, message, plan, conv=conv, opted_out=opted_out
-        ),
+        created=first,
+        joined=not first,
+        first_run=False,
+        how=how,
+        alert=meta.get(ALERT),
     )
 
 
-def deliver_acknowledgement(
+def _revised(stored: Mapping[str, Any], message: InboundMessage) -> bool:
+    """Whether `message` says more than the stored version of it (a re-run says the same)."""
+
+    def content(meta: Mapping[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in meta.items() if k not in (JOINED_BY, ALERT)}
+
+    fresh = _stored_meta(message, None)
+    return stored["body"] != message.body or content(stored["meta"] or {}) != content(fresh)
+
+
+def _stored_meta(message: InboundMessage, how: str | None) -> dict[str, Any]:
+    """The meta a message is stored with: the channel's, and the pipeline's own keys (what made
+    it join, whether more is to come, the channel's facts and floor)."""
+    meta = {k: v for k, v in message.meta.items() if k not in OWN_META}
+    if how is not None:
+        meta[JOINED_BY] = how
+    if message.pending:
+        meta[PENDING] = True
+    if message.facts:
+        meta[FACTS] = message.facts
+    if message.urgency_floor:
+        meta[FLOOR] = message.urgency_floor
+    if message.placeholder:
+        meta[PLACEHOLDER] = True
+    return meta
+
+
+def _surviving(runtime: Runtime, referral: Referral) -> Referral:
+    """Follow confirmed merges: a message for a merged referral goes to the one that remains."""
+    seen = {referral.reference}
+    while isinstance(target := referral.fields.get(MERGED_INTO), str) and target not in seen:
+        found = runtime.store.get_referral(target)
+        if found is None:
+            break
+        seen.add(target)
+        referral = found
+    return referral
+
+
+def _create(runtime: Runtime, draft: Referral, message: InboundMessage) -> tuple[Referral, bool]:
+    """Insert the draft with its first message; (the referral, whether this run made it)."""
+    store = runtime.store
+    stored = dataclasses.replace(message, meta=_stored_meta(message, None))
+    for _attempt in range(5):
+        try:
+            return store.create_referral(draft, stored), True
+        except DuplicateMessage:
+            found = store.find_referral_for_message(message.channel, message.provider_id)
+            assert found is not None
+            return found, False
+        except ReferenceTaken:
+            draft.reference = new_reference()  # a clash of random references: rare
+    raise RuntimeError("could not allocate a unique reference")
+
+
+def absorb_message(
     runtime: Runtime,
     referral: Referral,
     message: InboundMessage,
-    decision: acknowledge.Plan | acknowledge.Skip,
     *,
-    amend: Callable[[acknowledge.Plan], acknowledge.Plan] | None = None,
-) -> str:
-    """Send a planned acknowledgement (any channel) through the rate limit, at most once."""
-    if isinstance(decision, acknowledge.Skip):
-        return f"skipped: {decision.reason}"
-    if not ratelimit.admit_acknowledgement(runtime, referral, message, decision.dedupe_key):
-        return "skipped: rate limited"
-    if amend is not None:
-        decision = amend(decision)
-    outcome = outbound.send(
-        runtime.settings,
-        runtime.store,
-        channel=decision.channel,
-        to=decision.to,
-        body=decision.body,
-        kind="ack",
-        referral_id=referral.id,
-        dedupe_key=decision.dedupe_key,
-        audit_sent="referral.acknowledged",  # with the `sent` outcome, in one transaction
-    )
-    return outcome.status
+    how: str,
+    thread: Thread | None = None,
+    revise: bool = False,
+    new_text: bool = True,
+) -> tuple[Referral, str | None, str | None]:
+    """Add `message` to `referral` (or, with `revise`, replace its stored version) under the one
+    absorb policy (`intake.absorb`). `new_text` is False for a revision that changes only the
+    channel's facts (nothing new was said).
+
+    Returns the referral as it now is, the urgency it was raised to (if it was) and why on-call
+    must hear (`escalated`, `screened` or None). Everything is written in one transaction; the
+    alert reason is kept in the stored message's meta, so a re-run of the job still sends it.
+    Raises `DuplicateMessage` when the message is stored already (a re-run).
+    """
+    store = runtime.store
+    assert referral.id is not None
+    stored = dataclasses.replace(message, meta=_stored_meta(message, None if revise else how))
+    with store.transaction():
+        if revise:
+            store.replace_message(stored)
+        else:
+            store.add_message(referral.id, stored)
+        stored_messages = store.messages_for(referral.id)
+        shown = "\n".join(m["body"] for m in stored_messages if m["body"])
+        said = "\n".join(
+            m["body"] for m in stored_messages if m["body"] and not m["meta"].get(PLACEHOLDER)
+        )
+        change = absorb.decide(
+            referral,
+            message,
+            screen(said, message.channel),
+            extract(said, message.channel, message.sender).to_dict(),
+            how=how,
+            answer=thread.answer if thread else None,
+            answered=thread.answered if thread else None,
+            new_text=new_text,
+        )
+        raised = None
+        if change.raise_to and store.raise_urgency(referral.id, change.raise_to):
+            raised = change.raise_to
+        # "escalated" only when this message's raise is the one that made it an emergency
+        # (another message may have raised it first, and alerted for itself).
+        alert = "screened" if change.alert == "screened" else None
+        if raised == "emergency" and not revise:  # a revision's first alert is the "new" one
+            alert = "escalated"
+        if alert:
+            store.replace_message(dataclasses.replace(stored, meta={**stored.meta, ALERT: alert}))
+        values: dict[str, Any] = {
+            "safeguarding": change.safeguarding,
+            "screening": change.screening,
+            "fields": change.fields,
+            "safe_to_contact": change.safe_to_contact,
+        }
+        if revise:
+            values["raw_text"] = shown
+        if change.mark_new_message:
+            values["new_message_at"] = message.received_at
+        if change.reopen:
+            values["status"] = absorb.REOPENED
+        store.update_referral(referral.id, **values)
+        urgency = change.screening["urgency"]
+        detail = {"channel": message.channel, "joined_by": how, "urgency": urgency}
+        store.audit(SYSTEM_ACTOR, "referral.message_added", referral_id=referral.id, detail=detail)
+        if raised:
+            store.audit(
+                SYSTEM_ACTOR,
+                "referral.escalated",
+                referral_id=referral.id,
+                detail={"from": referral.urgency, "to": raised, "by": how},
+            )
+        if change.reopen:
+            store.audit(
+                SYSTEM_ACTOR, "referral.reopened", referral_id=referral.id, detail={"by": how}
+            )
+        for action, extra in change.audit:
+            store.audit(SYSTEM_ACTOR, action, referral_id=referral.id, detail=extra)
+    updated = store.get_referral_by_id(referral.id)
+    assert updated is not None
+    return updated, raised, alert
 
 
-def handle_inbound(runtime: Runtime, message: InboundMessage) -> Result:
-    if message.channel != "sms":
-        return _handle_inbound(runtime, message)
-    with conversation.sender_lock(runtime, message.sender):
-        # Read once per job and passed down: STOP/START are texts from this number, which wait
-        # for this lock. It only decides keywords and whether a question rides on the
-        # acknowledgement; `outbound.send` reads it again right before claiming a send.
-        opted_out = optout.is_opted_out(runtime.store, message.sender)
-        handled = conversation.intercept(runtime, message, opted_out=opted_out)  # STOP, a reply
-        if handled is not None:
-            return Result(handled.reference, created=False, acknowledgement=handled.outcome)
-        return _handle_inbound(runtime, message, opted_out=opted_out)
+# -- what follows ------------------------------------------------------------------------------
 
 
-def _handle_inbound(
-    runtime: Runtime, message: InboundMessage, *, opted_out: bool | None = None
-) -> Result:
-    referral, created = store_referral(runtime, message)
-    conv = None
-    if message.channel == "sms":
-        conv = conversation.start(runtime, referral, message)  # later texts in the window join it
-    alert_failed = raise_later(alerts.alert_emergency, runtime, referral)
-    if referral.forward_status != "delivered":
-        forwarding.schedule(runtime, referral, "created")  # deduped on (reference, event id)
-    ack = send_acknowledgement(runtime, referral, message, conv=conv, opted_out=opted_out)
-    log.info(
-        "referral %s %s from %s: urgency %s, acknowledgement %s",
-        referral.reference,
-        "created" if created else "already stored",
-        message.channel,
-        referral.urgency,
-        ack,
-    )
-    if alert_failed:
-        raise alert_failed  # the job's retry sends it; everything else above is idempotent
-    return Result(reference=referral.reference, created=created, acknowledgement=ack)
+def _alert(runtime: Runtime, outcome: Outcome) -> Unreachable | None:
+    """On-call: when a referral arrives as an emergency, when a later message makes it one, and
+    when a later message screens as one above a person's decision. Each is sent once per contact
+    (its dedupe key), however often the job runs."""
+    referral, occasion = outcome.referral, outcome.message.provider_id
+    if outcome.alert in ("escalated", "screened"):
+        return _try_alert(runtime, referral, why=outcome.alert, occasion=occasion)
+    if outcome.created and referral.urgency == "emergency":
+        return _try_alert(runtime, referral, why="new", occasion=alerts.FIRST)
+    return None
 
 
-def raise_later(step: Callable[..., object], *args: object) -> outbound.Unreachable | None:
-    """Run a notifying step whose provider may be down without holding up the rest of the job."""
+def _try_alert(
+    runtime: Runtime, referral: Referral, *, why: str, occasion: str
+) -> Unreachable | None:
+    """Alert without holding up the rest of the job; the failure to raise once the rest is done."""
     try:
-        step(*args)
-    except outbound.Unreachable as exc:
-        log.error("%s could not reach its provider; the job will be retried", step.__name__)
+        alerts.alert_emergency(runtime, referral, why=why, occasion=occasion)
+    except Unreachable as exc:
+        log.error(
+            "on-call alert for %s could not reach its provider; will retry", referral.reference
+        )
         return exc
     return None
+
+
+def _forward(runtime: Runtime, outcome: Outcome) -> None:
+    """Hand the referral to the case system as it now is, unless more of it is on its way."""
+    referral = outcome.referral
+    if outcome.message.pending and referral.urgency != "emergency":
+        return  # forwarded once complete; an emergency goes at once, and is updated later
+    forwarding.bring_up_to_date(runtime, referral)
+
+
+__all__ = ["Result", "Thread", "build_referral", "place", "process", "receive"]

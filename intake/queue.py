@@ -1,9 +1,12 @@
 """Redis and the RQ queues: the hand-over point between the channels and the workers.
 
 Two queues, `high` and `default` (named `<prefix>-high`, `<prefix>-default` so several
-deployments or test runs can share one Redis). Workers drain `high` first. The channel adapters
-pick the queue from a quick screen of the text, so a frightened text at 2 a.m. does not wait
-behind a newsletter.
+deployments or test runs can share one Redis). Workers drain `high` first. The channel doors pick
+the queue from a quick screen of the text, so a frightened text at 2 a.m. does not wait behind a
+newsletter.
+
+Every job is queued here, by one of the names below (`intake.tasks` holds the functions), with
+`enqueue`; nothing else in intake builds an RQ `Queue` to put work on.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import logging
 import re
 import secrets
+from datetime import timedelta
 from typing import Any
 
 from redis import Redis
@@ -24,14 +28,40 @@ from intake.models import InboundMessage
 log = logging.getLogger(__name__)
 
 PRIORITIES = ("high", "default")
-PROCESS_INBOUND = "intake.tasks.process_inbound"
-# The pipeline is idempotent, so a job that failed (database down, worker killed) is safe to
-# run again; these pauses give a restarting database time to come back.
+
+# The jobs, by the dotted name RQ stores with each one (see `intake.tasks` for what they do).
+RECEIVE = "intake.tasks.receive"  # (channel, payload): one inbound message on any channel
+FORWARD_REFERRAL = "intake.tasks.forward_referral"  # (reference, event_id)
+ALERT_EMERGENCY = "intake.tasks.alert_emergency"  # (reference, occasion)
+VOICE_TRANSCRIBE = "intake.tasks.voice_transcribe"  # (call_sid)
+VOICE_TRANSCRIPT_TIMEOUT = "intake.tasks.voice_transcript_timeout"  # (call_sid)
+SLA_CHECK = "intake.tasks.sla_check"  # ()
+JOBS = (
+    RECEIVE,
+    FORWARD_REFERRAL,
+    ALERT_EMERGENCY,
+    VOICE_TRANSCRIBE,
+    VOICE_TRANSCRIPT_TIMEOUT,
+    SLA_CHECK,
+)
+# Names an earlier release queued jobs under. RQ keeps failed jobs a year (and a queue may hold
+# jobs across an upgrade), so these still resolve: `tests/test_tasks.py` imports every one.
+LEGACY_JOBS = (
+    "intake.tasks.process_inbound",
+    "intake.tasks.process_email",
+    "intake.tasks.process_voice_event",
+    "intake.sla.check_overdue_job",
+)
+
+# Inbound work is idempotent, so a job that failed (database down, worker killed) is safe to run
+# again; these pauses give a restarting database time to come back.
 INBOUND_RETRY = Retry(max=5, interval=[5, 30, 120, 600, 1800])
+FAILURE_TTL = 365 * 24 * 3600  # failed jobs stay where a person can see and replay them
+RESULT_TTL = 3600
 
 
 class QueueUnavailable(Exception):
-    """Redis could not take the message: the channel must make the sender retry."""
+    """Redis could not take the job: a channel door must make the sender retry."""
 
 
 def connect(url: str) -> Redis:
@@ -64,47 +94,75 @@ def safe_job_id(*parts: str) -> str:
 def enqueue(
     settings: Settings,
     connection: Redis,
-    func: str,
+    job: str,
     *args: Any,
     priority: str = "default",
     job_id: str | None = None,
     retry: Retry | None = None,
+    delay: timedelta | None = None,
     **kwargs: Any,
 ) -> Job:
+    """Queue `job` (one of the names above); after `delay` when given (needs RQ's scheduler).
+
+    Raises `QueueUnavailable` when Redis cannot take it.
+    """
+    if job not in JOBS:
+        raise ValueError(f"unknown job {job!r}")
     queue = Queue(queue_name(settings, priority), connection=connection)
+    options: dict[str, Any] = {
+        "job_id": job_id,
+        "retry": retry,
+        "failure_ttl": FAILURE_TTL,
+        "result_ttl": RESULT_TTL,
+        **kwargs,
+    }
     try:
-        return queue.enqueue(
-            func,
-            *args,
-            job_id=job_id,
-            retry=retry,
-            failure_ttl=365 * 24 * 3600,
-            result_ttl=3600,
-            **kwargs,
-        )
+        if delay is not None:
+            return queue.enqueue_in(delay, job, *args, **options)
+        return queue.enqueue(job, *args, **options)
     except RedisError as exc:
         raise QueueUnavailable(str(exc)) from exc
 
 
 def enqueue_inbound(
-    settings: Settings, connection: Redis, message: InboundMessage, *, priority: str
+    settings: Settings,
+    connection: Redis,
+    channel: str,
+    payload: dict[str, Any],
+    *,
+    priority: str,
+    key: str,
 ) -> Job:
-    """Queue one inbound message for the pipeline; raises `QueueUnavailable` if Redis is down."""
+    """Queue one inbound message for the pipeline; raises `QueueUnavailable` if Redis is down.
+
+    `key` is the provider's id for what arrived (a MessageSid, a digest of the raw mail): kept in
+    the job id so RQ's registries can be read against the provider's logs. A redelivery gets a
+    job of its own (the store makes it harmless).
+    """
     job = enqueue(
         settings,
         connection,
-        PROCESS_INBOUND,
-        message.to_payload(),
+        RECEIVE,
+        channel,
+        payload,
         priority=priority,
-        job_id=safe_job_id(settings.queue_prefix, message.channel, message.provider_id, _nonce()),
+        job_id=safe_job_id(settings.queue_prefix, channel, key, secrets.token_hex(4)),
         retry=INBOUND_RETRY,
-        description=f"inbound {message.channel} {message.provider_id}",
+        description=f"inbound {channel} {key}",
     )
-    log.info("queued %s message %s on %s", message.channel, message.provider_id, priority)
+    log.info("queued %s %s on %s", channel, key, priority)
     return job
 
 
-def _nonce() -> str:
-    # A redelivery gets its own job (the store makes it harmless); the id stays traceable to
-    # the provider's id in RQ's registries.
-    return secrets.token_hex(4)
+def enqueue_message(
+    settings: Settings, connection: Redis, message: InboundMessage, *, priority: str
+) -> Job:
+    """Queue a message a door has already turned into an `InboundMessage` (SMS)."""
+    return enqueue_inbound(
+        settings,
+        connection,
+        message.channel,
+        message.to_payload(),
+        priority=priority,
+        key=message.provider_id,
+    )

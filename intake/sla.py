@@ -96,14 +96,6 @@ def human_duration(delta: timedelta) -> str:
     return f"{hours // 24} days"
 
 
-def alert_channel(contact: str) -> str | None:
-    """SMS for a phone number, email for an address, nothing when on-call is not configured."""
-    contact = contact.strip()
-    if not contact:
-        return None
-    return "email" if "@" in contact else "sms"
-
-
 def alert_text(reference: str, overdue_by: timedelta, base_url: str | None) -> str:
     link = f" {base_url.rstrip('/')}/referrals/{reference}" if base_url else ""
     return (
@@ -117,18 +109,20 @@ def alert_text(reference: str, overdue_by: timedelta, base_url: str | None) -> s
 
 def check_overdue(runtime: Runtime, now: datetime | None = None) -> list[str]:
     """Alert on-call once per unclaimed, overdue emergency; returns the references alerted now."""
-    from intake import alerts, outbound
-    from intake.models import utcnow
+    from intake import alerts
+    from intake.failures import Unreachable
+    from intake.models import SYSTEM_ACTOR, utcnow
 
     settings = runtime.settings
-    channel = alert_channel(settings.oncall_manager_contact)
+    contact = settings.oncall_manager_contact.strip()
+    if not contact:
+        return []
+    channel = runtime.channels.for_address(contact)
     if channel is None:
+        log.error("no channel can reach ONCALL_MANAGER_CONTACT")
         return []
     now = now or utcnow()
     policy = Policy.from_settings(settings)
-    if channel not in outbound.SENDERS:
-        log.error("on-call alert channel %s has no sender configured", channel)
-        return []
     alerted = []
     for referral in runtime.store.worklist.unclaimed_open("emergency"):
         due = due_at(referral.received_at, referral.urgency, policy)
@@ -137,18 +131,21 @@ def check_overdue(runtime: Runtime, now: datetime | None = None) -> list[str]:
         try:
             result = alerts.notify(
                 runtime,
-                settings.oncall_manager_contact.strip(),
+                contact,
                 subject=f"intake: emergency {referral.reference} unclaimed past its time",
                 text=alert_text(referral.reference, now - due, settings.public_base_url),
-                referral_id=referral.id,
+                referral=referral,
                 dedupe_key=f"sla-alert:{referral.reference}",
             )
-        except outbound.Unreachable as exc:  # the claim was released: the next check retries
+        except Unreachable as exc:  # the claim was released: the next check retries
             log.error("on-call alert for %s not sent: %s", referral.reference, exc)
             continue
         if result.status == "sent":
             runtime.store.audit(
-                "system", "sla.alerted", referral_id=referral.id, detail={"channel": channel}
+                SYSTEM_ACTOR,
+                "sla.alerted",
+                referral_id=referral.id,
+                detail={"channel": channel.name},
             )
             alerted.append(referral.reference)
             log.warning("on-call alerted: emergency %s unclaimed past its time", referral.reference)
@@ -156,7 +153,7 @@ def check_overdue(runtime: Runtime, now: datetime | None = None) -> list[str]:
 
 
 def check_overdue_job() -> list[str]:
-    """RQ entry point (jobs get no arguments beyond plain data)."""
+    """The name an earlier release queued this check under (now `intake.tasks.sla_check`)."""
     from intake.runtime import current
 
     return check_overdue(current())

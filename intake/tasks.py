@@ -1,55 +1,82 @@
-"""RQ job entry points: thin wrappers that find the process's runtime and call the pipeline.
+"""The RQ jobs: every function a worker runs, by the names `intake.queue` queues them under.
 
-Jobs take plain dicts so a worker can read what any version of the web process queued.
+This module is one of the composition roots (with `intake/cli.py` and `worker.py`): it may import
+`channels/`, and builds the process's runtime with them when a worker did not install one. Jobs
+take plain data (JSON-able dicts and strings), so a worker can read what any version of the web
+process queued; the functions under "Names of earlier releases" keep jobs queued before this
+layout (and kept a year in RQ's failed registry) working.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from intake import pipeline, runtime
-from intake.models import InboundMessage
+import channels
+from intake import alerts, forwarding, pipeline, sla
+from intake import runtime as runtime_module
+from intake.config import load_settings
+from intake.runtime import Runtime
 
 
-def process_inbound(payload: dict[str, Any]) -> dict[str, Any]:
-    result = pipeline.handle_inbound(runtime.current(), InboundMessage.from_payload(payload))
-    return {
-        "reference": result.reference,
-        "created": result.created,
-        "acknowledgement": result.acknowledgement,
-    }
+def _runtime() -> Runtime:
+    found = runtime_module.installed()
+    if found is None:
+        found = Runtime.build(load_settings(), channels.registry())
+        runtime_module.install(found)
+    return found
 
 
-def process_email(payload: dict[str, Any]) -> dict[str, Any]:
-    """One raw email queued by the SMTP server (`channels/email/server.py`)."""
-    from intake import email_intake
-
-    return email_intake.process_email(runtime.current(), payload)
+def receive(channel: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """One inbound message on any channel, as its door queued it (`intake.pipeline.receive`)."""
+    return pipeline.receive(_runtime(), channel, payload).to_dict()
 
 
 def forward_referral(reference: str, event_id: str) -> dict[str, Any]:
     """One attempt to deliver one referral event to the case system (`intake.forwarding`)."""
-    from intake import forwarding
-
-    return forwarding.deliver(runtime.current(), reference, event_id)
+    return forwarding.deliver(_runtime(), reference, event_id)
 
 
-def process_voice_event(kind: str, event: dict[str, Any]) -> dict[str, Any]:
-    """One Twilio Voice callback queued by `channels/voice.py` (call, menu, recording, ...)."""
-    from intake import voicemail
-
-    return voicemail.handle_event(runtime.current(), kind, event)
-
-
-def voice_transcript_timeout(call_sid: str) -> dict[str, Any]:
-    """Delayed job: flag a voicemail whose transcript never came."""
-    from intake import voicemail
-
-    return voicemail.transcript_timeout(runtime.current(), call_sid)
+def alert_emergency(reference: str, occasion: str) -> list[str]:
+    """Tell on-call about a referral an advocate raised to emergency (`intake.triage`)."""
+    rt = _runtime()
+    referral = rt.store.get_referral(reference)
+    if referral is None:
+        return []
+    return alerts.alert_emergency(rt, referral, why="raised", occasion=occasion)
 
 
 def voice_transcribe(call_sid: str) -> dict[str, Any]:
     """Run the local transcription engine (`VOICE_TRANSCRIPTION=command`) on a recording."""
-    from intake import voicemail
+    from channels.voice import calls
 
-    return voicemail.transcribe(runtime.current(), call_sid)
+    return calls.transcribe(_runtime(), call_sid)
+
+
+def voice_transcript_timeout(call_sid: str) -> dict[str, Any]:
+    """Delayed job: flag a voicemail whose transcript never came."""
+    from channels.voice import calls
+
+    return calls.transcript_timeout(_runtime(), call_sid)
+
+
+def sla_check() -> list[str]:
+    """Alert the on-call manager about overdue, unclaimed emergencies (`intake.sla`)."""
+    return sla.check_overdue(_runtime())
+
+
+# -- Names of earlier releases -----------------------------------------------------------------
+
+
+def process_inbound(payload: dict[str, Any]) -> dict[str, Any]:
+    """An SMS queued before `receive` (its payload is the `InboundMessage`)."""
+    return receive(str(payload.get("channel") or "sms"), payload)
+
+
+def process_email(payload: dict[str, Any]) -> dict[str, Any]:
+    """Raw mail queued by the SMTP server before `receive`."""
+    return receive("email", payload)
+
+
+def process_voice_event(kind: str, event: dict[str, Any]) -> dict[str, Any]:
+    """A Twilio Voice callback queued before `receive`."""
+    return receive("voice", {"kind": kind, "event": event})

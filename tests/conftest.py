@@ -21,6 +21,7 @@ import pytest
 import sqlalchemy as sa
 from redis import Redis
 
+import channels
 from intake import runtime as runtime_module
 from intake.config import Settings
 from intake.embedded_redis import EmbeddedRedis
@@ -147,7 +148,7 @@ def settings(
 
 @pytest.fixture
 def runtime(settings: Settings) -> Iterator[Runtime]:
-    rt = Runtime.build(settings)
+    rt = Runtime.build(settings, channels.registry())
     runtime_module.install(rt)
     yield rt
     runtime_module.install(None)

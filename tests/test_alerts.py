@@ -9,11 +9,11 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from intake.runtime import Runtime
+from tests.channels.sms.test_end_to_end import drain, form
 from tests.conftest import AUTH_TOKEN
 from tests.support.servers import free_port
 from tests.support.twilio_signing import post_signed
 from tests.support.twilio_standin import TwilioStandIn
-from tests.test_sms_end_to_end import drain, form
 
 ONCALL_SMS = "+447700900999"
 PUBLIC = "https://intake.example.org"

@@ -11,8 +11,7 @@ from tests.support.twilio_standin import TwilioStandIn
 
 def send(runtime: Runtime, key: str) -> outbound.Outcome:
     return outbound.send(
-        runtime.settings,
-        runtime.store,
+        runtime,
         channel="sms",
         to="+447700900123",
         body="Thank you",

@@ -24,10 +24,10 @@ def test_warming_up_writes_nothing_and_jobs_still_work(runtime: Runtime) -> None
     assert _row_counts(runtime) == before
 
     from intake.models import InboundMessage
-    from intake.queue import enqueue_inbound
+    from intake.queue import enqueue_message
 
     message = InboundMessage("sms", "SM" + "c" * 32, "+447700900321", "+447700900001", "hello")
-    enqueue_inbound(runtime.settings, runtime.redis, message, priority="default")
+    enqueue_message(runtime.settings, runtime.redis, message, priority="default")
     build_worker(runtime, simple=True).work(burst=True)
     assert runtime.store.find_referral_for_message("sms", message.provider_id) is not None
 

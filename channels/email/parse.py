@@ -17,7 +17,7 @@ import functools
 import mimetypes
 import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage, Message
 from importlib import resources
@@ -25,6 +25,9 @@ from typing import Any
 
 from channels.email.attachments import decode_text, extract_text
 from channels.email.html import html_to_text
+from intake.models import Attachment
+
+__all__ = ["Attachment", "ParsedEmail", "parse_email", "patterns", "split_body"]
 
 MAX_BODY_CHARS = 1_000_000
 MAX_ATTACHMENTS = 100
@@ -34,8 +37,6 @@ MAX_HEADER_CHARS = 2_000
 MAX_REFERENCES = 100
 MAX_LINE_SCAN = 1_000  # quote and signature rules only look at the start of a line
 
-REFERENCE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
-_REFERENCE = re.compile(rf"(?<![A-Za-z0-9])REF-([{REFERENCE_ALPHABET}]{{6}})(?![A-Za-z0-9])", re.I)
 _ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([bBqQ])\?([^?\s]*)\?=")
 _MSG_ID = re.compile(r"<([^<>\s]+)>")
 _WS = re.compile(r"\s+")
@@ -43,17 +44,6 @@ _FOLD = re.compile(r"\r?\n[ \t]")
 _MANY_BLANKS = re.compile(r"\n{3,}")
 _REPORT_PARTS = {"message/delivery-status", "message/disposition-notification"}
 _GENERIC_TYPES = {"application/octet-stream", "application/binary", "application/x-download"}
-
-
-@dataclass(frozen=True)
-class Attachment:
-    """One attachment as received; ``text`` is extracted from PDF, DOCX and plain-text files."""
-
-    filename: str
-    content_type: str
-    size: int
-    data: bytes = field(repr=False)
-    text: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -99,15 +89,6 @@ def patterns() -> dict[str, Any]:
 @functools.cache
 def _compiled(section: str, key: str) -> tuple[re.Pattern[str], ...]:
     return tuple(re.compile(p, re.I) for p in patterns()[section][key])
-
-
-def find_reference(subject: str, text: str) -> str | None:
-    """The first intake reference (``REF-XXXXXX``) in the subject, else in the text; upper-cased."""
-    for source in (subject or "", text or ""):
-        match = _REFERENCE.search(source)
-        if match:
-            return f"REF-{match.group(1).upper()}"
-    return None
 
 
 class _Defects:

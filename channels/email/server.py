@@ -14,7 +14,6 @@ import email
 import email.policy
 import hashlib
 import logging
-import secrets
 from email.message import EmailMessage
 from typing import Any
 
@@ -23,12 +22,12 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from intake.config import Settings
 from intake.models import utcnow
-from intake.queue import INBOUND_RETRY, QueueUnavailable, enqueue, safe_job_id
+from intake.priority import priority_for
+from intake.queue import QueueUnavailable, enqueue_inbound
 from intake.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
-PROCESS_EMAIL = "intake.tasks.process_email"
 TEMPFAIL = "451 4.3.0 Temporary failure, please try again later"
 REFUSED_RCPT = "550 5.1.1 Recipient not accepted here"
 ACCEPTED = "250 2.0.0 Message accepted for delivery"
@@ -48,8 +47,6 @@ def quick_priority(raw: bytes) -> str:
     The worker's full parse (HTML, attachments) is what is stored; this only orders the queue.
     """
     try:
-        from intake.priority import priority_for
-
         message = email.message_from_bytes(raw[: 2 * 1024 * 1024], policy=email.policy.default)
         text = str(message.get("Subject") or "")
         if isinstance(message, EmailMessage):
@@ -98,18 +95,15 @@ class ReferralMailHandler:
         }
         digest = hashlib.sha256(raw).hexdigest()[:16]
         priority = await asyncio.to_thread(quick_priority, raw)
-        prefix = self.settings.queue_prefix
         try:
             await asyncio.to_thread(
-                enqueue,
+                enqueue_inbound,
                 self.settings,
                 self.runtime.redis,
-                PROCESS_EMAIL,
+                "email",
                 payload,
                 priority=priority,
-                job_id=safe_job_id(prefix, "email", digest, secrets.token_hex(4)),
-                retry=INBOUND_RETRY,
-                description=f"inbound email {digest}",
+                key=digest,
             )
         except QueueUnavailable:
             log.error("queue unavailable: deferred an email with 451")

@@ -32,7 +32,7 @@ from intake.store.links import Candidate, Links
 from intake.store.mail_events import MailEvents
 from intake.store.optouts import OptOuts
 from intake.store.outbound import OutboundQueries
-from intake.store.referrals import DuplicateMessage, ReferralQueries
+from intake.store.referrals import DuplicateMessage, ReferenceTaken, ReferralQueries
 from intake.store.schema import metadata
 from intake.store.users import ROLES, User, UserExists, Users
 from intake.store.work import Work
@@ -45,6 +45,7 @@ __all__ = [
     "Conversation",
     "DuplicateMessage",
     "QueueRow",
+    "ReferenceTaken",
     "Store",
     "UTCDateTime",
     "User",
@@ -86,6 +87,23 @@ class Store(ReferralQueries, OutboundQueries, AuditQueries):
     def upgrade(self, *, auto: bool = True) -> None:
         """Bring the schema to this code's head revision (see `intake.store.migrate`)."""
         migrate.ensure_current(self.engine, auto_upgrade=auto)
+
+    def migrate_to(self, revision: str = "head") -> tuple[str | None, str | None]:
+        """`intake db upgrade`: the revisions before and after."""
+        return migrate.upgrade(self.engine, revision)
+
+    def revision(self) -> str | None:
+        """`intake db current`: the revision the database is at."""
+        return migrate.current(self.engine)
+
+    def after_fork(self) -> None:
+        """In a forked child: drop the parent's pooled connections without closing them.
+
+        SQLAlchemy's pool does not survive fork: a child using the parent's pooled socket would
+        share one PostgreSQL session with it. `dispose(close=False)` is the documented remedy
+        ("Using Connection Pools with Multiprocessing or os.fork()"); the child opens its own.
+        """
+        self.engine.dispose(close=False)
 
     def drop_schema(self) -> None:
         """Drop every table and the migration history (tests start from nothing)."""

@@ -1,61 +1,24 @@
 """Files that came with a message (email attachments today), kept with its referral.
 
-`text` is what was extracted from a file for screening; listings leave the bytes out.
+They are written with their message (`ReferralQueries.create_referral`, `add_message`), in the
+same transaction. `text` is what was extracted from a file for screening; listings leave the
+bytes out.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any, Protocol
+from typing import Any
 
 import sqlalchemy as sa
 
-from intake.models import utcnow
 from intake.store.database import Queries
 from intake.store.schema import attachments
-
-
-class AttachmentLike(Protocol):
-    filename: str
-    content_type: str
-    size: int
-    data: bytes
-    text: str | None
-
 
 _LISTED = [c for c in attachments.c if c.name not in ("data", "text")]
 
 
 class Attachments(Queries):
     """`store.attachments`."""
-
-    def save(self, referral_id: int, message_id: int, files: Iterable[AttachmentLike]) -> int:
-        """Keep a message's files with its referral; on a re-run only the missing ones are added."""
-        added = 0
-        with self.db.transaction() as conn:
-            present = set(
-                conn.execute(
-                    sa.select(attachments.c.position).where(attachments.c.message_id == message_id)
-                ).scalars()
-            )
-            for position, item in enumerate(files):
-                if position in present:
-                    continue
-                conn.execute(
-                    attachments.insert().values(
-                        referral_id=referral_id,
-                        message_id=message_id,
-                        position=position,
-                        filename=item.filename[:255],
-                        content_type=item.content_type[:255],
-                        size=item.size,
-                        data=item.data,
-                        text=item.text,
-                        created_at=utcnow(),
-                    )
-                )
-                added += 1
-        return added
 
     def for_referral(self, referral_id: int) -> list[dict[str, Any]]:
         """A referral's files without their bytes, in message order (with the extracted text)."""

@@ -20,6 +20,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 _ids = count()
+# An execution option on a connection that will write: on SQLite its transaction takes the write
+# lock when it begins (see `make_engine`).
+WRITES = "intake_writes"
 
 
 class UTCDateTime(sa.types.TypeDecorator[datetime]):
@@ -51,18 +54,35 @@ def normalise_url(url: str) -> str:
 
 
 def make_engine(url: str) -> Engine:
+    """An engine for `url`; on SQLite, with transactions that really are transactions.
+
+    Python's sqlite3 module opens a transaction only just before an INSERT/UPDATE/DELETE and not
+    at all for a SAVEPOINT, so a transaction that reads first, or starts with a savepoint, is not
+    atomic. SQLAlchemy's documented remedy ("Serializable isolation / Savepoints / Transactional
+    DDL", pysqlite dialect) is applied: the driver's own BEGIN is turned off and one is emitted
+    when SQLAlchemy begins. A connection marked `WRITES` begins IMMEDIATE, taking SQLite's write
+    lock at once (waiting up to the busy timeout for another writer), so it can never fail half
+    way when upgrading a stale read snapshot to a write; reads begin DEFERRED and, in WAL mode,
+    never wait for a writer.
+    """
     url = normalise_url(url)
     if url.startswith("sqlite"):
         engine = sa.create_engine(url, connect_args={"timeout": 30})
 
         @sa.event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.isolation_level = None  # no implicit BEGIN: `_sqlite_begin` emits it
             # WAL lets the web process read while a worker writes; foreign keys are off by default.
             cursor = dbapi_conn.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()
+
+        @sa.event.listens_for(engine, "begin")
+        def _sqlite_begin(conn: Connection) -> None:
+            writes = conn.get_execution_options().get(WRITES)
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
 
         return engine
     return sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
@@ -88,7 +108,7 @@ class Database:
         if conn is not None:
             yield conn
             return
-        with self.engine.begin() as conn:
+        with self.engine.connect().execution_options(**{WRITES: True}) as conn, conn.begin():
             token = self._current.set(conn)
             try:
                 yield conn

@@ -28,7 +28,14 @@ class Forwards(Queries):
     """`store.forwards`."""
 
     def claim_event(
-        self, *, referral_id: int, reference: str, event: str, event_id: str, priority: str
+        self,
+        *,
+        referral_id: int,
+        reference: str,
+        event: str,
+        event_id: str,
+        priority: str,
+        state: str | None = None,
     ) -> int | None:
         """Record an event to deliver; `None` when `(reference, event_id)` is recorded already."""
         now = utcnow()
@@ -43,6 +50,7 @@ class Forwards(Queries):
                         event=event,
                         status="queued",
                         priority=priority,
+                        state=state,
                         created_at=now,
                         updated_at=now,
                     )

@@ -23,6 +23,8 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection, Engine
 
+from intake.store.database import WRITES
+
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # Any constant will do; it names intake's migration lock among the database's advisory locks.
 ADVISORY_LOCK_KEY = 0x1A7A6E
@@ -58,17 +60,15 @@ def current(engine: Engine) -> str | None:
 
 
 def _lock(conn: Connection) -> None:
+    # On SQLite the transaction itself holds the write lock (it began IMMEDIATE, see
+    # `intake.store.database.make_engine`): a second process waits there, then finds it done.
     if conn.dialect.name == "postgresql":
         conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK_KEY})
-    elif conn.dialect.name == "sqlite":
-        # pysqlite opens no transaction of its own before DDL: take SQLite's write lock now, so a
-        # second process waits here (busy_timeout) and then finds the work done.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def upgrade(engine: Engine, revision: str = "head") -> tuple[str | None, str | None]:
     """Upgrade to `revision` in one locked transaction; returns the revisions before and after."""
-    with engine.connect() as conn, conn.begin():
+    with engine.connect().execution_options(**{WRITES: True}) as conn, conn.begin():
         _lock(conn)
         before = _current(conn)
         command.upgrade(_config(conn), revision)

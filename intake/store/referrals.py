@@ -15,11 +15,15 @@ from sqlalchemy.exc import IntegrityError
 from intake.models import URGENCY_RANK, InboundMessage, Referral, utcnow
 from intake.store.audit import audit_entry
 from intake.store.database import Queries
-from intake.store.schema import audit_log, messages, referrals
+from intake.store.schema import attachments, audit_log, messages, referrals
 
 
 class DuplicateMessage(Exception):
     """The message is already stored: a redelivery or a retried job."""
+
+
+class ReferenceTaken(Exception):
+    """Another referral has this reference already (a clash of random references: rare)."""
 
 
 def row_to_referral(row: sa.Row[Any]) -> Referral:
@@ -38,13 +42,16 @@ def row_to_referral(row: sa.Row[Any]) -> Referral:
         status=m["status"],
         forward_status=m["forward_status"],
         safe_to_contact=bool(m["safe_to_contact"]),
+        urgency_decided_by=m["urgency_decided_by"],
+        new_message_at=m["new_message_at"],
         created_at=m["created_at"],
         updated_at=m["updated_at"],
     )
 
 
 def _insert_message(conn: Connection, referral_id: int, message: InboundMessage) -> int:
-    return conn.execute(
+    """The message's row and its files' rows; the message's row id."""
+    row_id = conn.execute(
         messages.insert()
         .values(
             referral_id=referral_id,
@@ -59,6 +66,21 @@ def _insert_message(conn: Connection, referral_id: int, message: InboundMessage)
         )
         .returning(messages.c.id)
     ).scalar_one()
+    for position, item in enumerate(message.attachments):
+        conn.execute(
+            attachments.insert().values(
+                referral_id=referral_id,
+                message_id=row_id,
+                position=position,
+                filename=item.filename[:255],
+                content_type=item.content_type[:255],
+                size=item.size,
+                data=item.data,
+                text=item.text,
+                created_at=utcnow(),
+            )
+        )
+    return row_id
 
 
 class ReferralQueries(Queries):
@@ -75,11 +97,12 @@ class ReferralQueries(Queries):
         return row_to_referral(row) if row else None
 
     def create_referral(self, referral: Referral, message: InboundMessage) -> Referral:
-        """Insert a referral, its first message and the `referral.created` audit entry at once.
+        """Insert a referral, its first message (with its files) and the `referral.created` audit
+        entry, at once.
 
         Raises `DuplicateMessage` when the message is already stored, so two workers racing on
-        the same redelivered message leave exactly one referral behind; any other
-        `IntegrityError` (a reference clash) is raised for the caller to retry.
+        the same redelivered message leave exactly one referral behind, and `ReferenceTaken` when
+        the reference is in use (the caller draws another).
         """
         now = utcnow()
         values = {
@@ -119,13 +142,15 @@ class ReferralQueries(Queries):
         except IntegrityError as exc:
             if self.find_referral_for_message(message.channel, message.provider_id):
                 raise DuplicateMessage(message.provider_id) from exc
+            if self.get_referral(referral.reference) is not None:
+                raise ReferenceTaken(referral.reference) from exc
             raise
         referral.id = referral_id
         referral.created_at = referral.updated_at = now
         return referral
 
     def add_message(self, referral_id: int, message: InboundMessage) -> int:
-        """Attach a later message (a reply, a transcript) to an existing referral; its row id."""
+        """Attach a later message (and its files) to an existing referral; its row id."""
         try:
             with self.db.attempt() as conn:
                 return _insert_message(conn, referral_id, message)
@@ -152,14 +177,15 @@ class ReferralQueries(Queries):
                 )
             ).scalar_one_or_none()
 
-    def message_meta(self, channel: str, provider_id: str) -> dict[str, Any] | None:
+    def get_message(self, channel: str, provider_id: str) -> dict[str, Any] | None:
+        """One stored message by its provider id, as a row."""
         with self.db.read() as conn:
-            meta = conn.execute(
-                sa.select(messages.c.meta).where(
+            row = conn.execute(
+                sa.select(messages).where(
                     messages.c.channel == channel, messages.c.provider_id == provider_id
                 )
-            ).scalar_one_or_none()
-        return dict(meta) if isinstance(meta, dict) else None
+            ).first()
+        return dict(row._mapping) if row else None
 
     def get_referral(self, reference: str) -> Referral | None:
         with self.db.read() as conn:

@@ -33,6 +33,10 @@ referrals = sa.Table(
     sa.Column("safe_to_contact", sa.Boolean, nullable=False, default=True),
     sa.Column("created_at", UTCDateTime, nullable=False, default=utcnow),
     sa.Column("updated_at", UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow),
+    # The advocate who last set the urgency by hand; screening never overrides them (0002).
+    sa.Column("urgency_decided_by", sa.String(320), nullable=True),
+    # A message came that nobody has seen since the referral was triaged or decided (0002).
+    sa.Column("new_message_at", UTCDateTime, nullable=True),
     sa.Index("ix_referrals_queue", "status", "urgency_rank", "received_at"),
     sa.Index("ix_referrals_sender", "sender"),
     # Duplicate matching reads the newest open referrals within the merge window
@@ -218,6 +222,9 @@ forward_events = sa.Table(
     sa.Column("job_id", sa.String(200), nullable=True),
     # Attempts up to this number came before the last replay: their rejections no longer count.
     sa.Column("replay_after", sa.Integer, nullable=False, default=0),
+    # A digest of what the case system was sent (0002): an update that would send the same
+    # again is not made.
+    sa.Column("state", sa.String(64), nullable=True),
     sa.Column("created_at", UTCDateTime, nullable=False, default=utcnow),
     sa.Column("updated_at", UTCDateTime, nullable=False, default=utcnow),
     sa.UniqueConstraint("reference", "event_id", name="uq_forward_events_event"),

@@ -21,7 +21,7 @@ API_ACTOR = "api"
 MAX_LIMIT = 200
 
 
-def _authorised(request: Request) -> bool:
+def authorised(request: Request) -> bool:
     token = request.app.state.runtime.settings.api_token
     header = request.headers.get("authorization", "")
     scheme, _, given = header.partition(" ")
@@ -30,7 +30,7 @@ def _authorised(request: Request) -> bool:
     return hmac.compare_digest(given.strip().encode(), token.encode())
 
 
-def _unauthorised() -> JSONResponse:
+def unauthorised() -> JSONResponse:
     return JSONResponse(
         {"error": "a valid bearer token is required"},
         status_code=401,
@@ -38,7 +38,7 @@ def _unauthorised() -> JSONResponse:
     )
 
 
-def _int(value: str | None, default: int, low: int, high: int) -> int:
+def int_param(value: str | None, default: int, low: int, high: int) -> int:
     try:
         return max(low, min(high, int(value))) if value is not None else default
     except ValueError:
@@ -46,14 +46,14 @@ def _int(value: str | None, default: int, low: int, high: int) -> int:
 
 
 async def list_referrals(request: Request) -> JSONResponse:
-    if not _authorised(request):
-        return _unauthorised()
+    if not authorised(request):
+        return unauthorised()
     params = request.query_params
     urgency = params.get("urgency")
     if urgency and urgency not in URGENCIES:
         return JSONResponse({"error": f"urgency must be one of {', '.join(URGENCIES)}"}, 400)
-    limit = _int(params.get("limit"), 50, 1, MAX_LIMIT)
-    offset = _int(params.get("offset"), 0, 0, 10**9)
+    limit = int_param(params.get("limit"), 50, 1, MAX_LIMIT)
+    offset = int_param(params.get("offset"), 0, 0, 10**9)
 
     def load(runtime: Runtime) -> list[dict[str, Any]]:
         found = runtime.store.list_referrals(
@@ -73,8 +73,8 @@ async def list_referrals(request: Request) -> JSONResponse:
 
 
 async def get_referral(request: Request) -> JSONResponse:
-    if not _authorised(request):
-        return _unauthorised()
+    if not authorised(request):
+        return unauthorised()
     reference = request.path_params["reference"]
 
     def load(runtime: Runtime) -> dict[str, Any] | None:

@@ -1,4 +1,8 @@
-"""Assemble the Starlette app from the routes each part of intake contributes."""
+"""Assemble the Starlette app from the routes each part of intake contributes.
+
+The channels' doors (Twilio webhooks, the missed-call API) come from the channels the runtime was
+composed with (`Runtime.channels`), so this module never names one.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,6 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 
-from channels import sms, voice, voice_api
 from intake.runtime import Runtime
 from intake.screening import warm_up
 from intake.web import api, failed, health, openapi
@@ -33,9 +36,7 @@ def create_app(runtime: Runtime) -> Starlette:
             *health.routes,
             *api.routes,
             *failed.routes,
-            *sms.routes,
-            *voice.routes,
-            *voice_api.routes,
+            *runtime.channels.routes(),
             *openapi.routes,
         ],
         lifespan=lifespan,

@@ -15,12 +15,12 @@ from starlette.routing import Route
 
 from intake import forwarding
 from intake.runtime import Runtime
-from intake.web.api import API_ACTOR, _authorised, _unauthorised
+from intake.web.api import API_ACTOR, authorised, unauthorised
 
 
 async def list_failed(request: Request) -> JSONResponse:
-    if not _authorised(request):
-        return _unauthorised()
+    if not authorised(request):
+        return unauthorised()
 
     def load(runtime: Runtime) -> list[dict[str, Any]]:
         items = forwarding.failed(runtime.store)

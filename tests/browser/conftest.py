@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from intake import pipeline
 from intake.config import Settings
 from intake.models import InboundMessage, utcnow
-from intake.pipeline import handle_inbound
 from intake.runtime import Runtime
 from intake.users import add_user
 
@@ -93,6 +93,8 @@ def seed(runtime: Runtime) -> Callable[..., str]:
             body=body,
             received_at=received_at or utcnow(),
         )
-        return handle_inbound(runtime, message).reference
+        # past the channel's door (a voice "message" here has no call behind it), then the pipeline
+        channel = runtime.channels.get(message.channel)
+        return pipeline.process(runtime, channel, message).reference
 
     return make

@@ -25,9 +25,10 @@ from rq.job import Job, JobStatus
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry
 from rq.scheduler import RQScheduler
 
+import channels
 from intake import runtime as runtime_module
 from intake.config import Settings
-from intake.queue import queues
+from intake.queue import RECEIVE, queues
 from intake.runtime import Runtime
 from intake.store import Store, normalise_url
 from intake.web.app import create_app
@@ -132,7 +133,9 @@ def pg_runtime(
 ) -> Iterator[Runtime]:
     """Web and worker both reach PostgreSQL only through the proxy."""
     url = sa.engine.make_url(normalise_url(postgres_url)).set(host="127.0.0.1", port=proxy.port)
-    rt = Runtime.build(settings.with_(database_url=url.render_as_string(hide_password=False)))
+    rt = Runtime.build(
+        settings.with_(database_url=url.render_as_string(hide_password=False)), channels.registry()
+    )
     runtime_module.install(rt)
     yield rt
     runtime_module.install(None)
@@ -187,9 +190,9 @@ def run_due_retries(rt: Runtime) -> int:
 def inbound_jobs(rt: Runtime, jobs: dict[str, Job]) -> dict[str, Job]:
     """The scheduled jobs that are inbound messages, by MessageSid."""
     return {
-        job.args[0]["provider_id"]: job
+        job.args[1]["provider_id"]: job
         for job in jobs.values()
-        if job.func_name == "intake.tasks.process_inbound"
+        if job.func_name == RECEIVE and job.args[0] == "sms"
     }
 
 
@@ -284,7 +287,7 @@ def test_database_outage_jobs_retry_and_nothing_is_half_written(
         assert acked(twilio) == sorted(text(i)["From"] for i in (0, 1, 3))
         assert sending_left(direct) == []
         [again] = inbound_jobs(rt, scheduled(rt)).values()
-        assert again.args[0]["provider_id"] == text(2)["MessageSid"]
+        assert again.args[1]["provider_id"] == text(2)["MessageSid"]
         assert again.retries_left == 3
         assert "injected fault: message SMdb" in caplog.text
 
@@ -345,7 +348,7 @@ def test_sqlite_message_insert_failing_leaves_no_referral_and_the_retry_stores_b
             assert acked(twilio) == [text(6)["From"]]
             assert sending_left(engine) == []
             [waiting] = inbound_jobs(rt, scheduled(rt)).values()
-            assert waiting.args[0]["provider_id"] == text(5)["MessageSid"]
+            assert waiting.args[1]["provider_id"] == text(5)["MessageSid"]
             assert waiting.retries_left == 4
 
             with engine.begin() as conn:

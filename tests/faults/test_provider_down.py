@@ -13,7 +13,7 @@ from rq.registry import ScheduledJobRegistry
 
 from intake import ratelimit
 from intake.models import InboundMessage
-from intake.queue import enqueue_inbound, queue_name
+from intake.queue import enqueue_message, queue_name
 from intake.runtime import Runtime
 from tests.support.twilio_standin import TwilioStandIn
 from worker import build_worker
@@ -30,7 +30,7 @@ def message(i: int, sender: str) -> InboundMessage:
 
 
 def enqueue(runtime: Runtime, msg: InboundMessage) -> Job:
-    return enqueue_inbound(runtime.settings, runtime.redis, msg, priority="default")
+    return enqueue_message(runtime.settings, runtime.redis, msg, priority="default")
 
 
 def ok_sends(twilio: TwilioStandIn, failed: int) -> list[str]:

@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+import channels
 from channels.email.server import make_controller
 from intake.config import Settings
 from intake.runtime import Runtime
@@ -40,7 +41,7 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
 def own_runtime(settings: Settings, redis_server: RedisServer) -> Iterator[Runtime]:
     from intake import runtime as runtime_module
 
-    rt = Runtime.build(settings.with_(redis_url=redis_server.url))
+    rt = Runtime.build(settings.with_(redis_url=redis_server.url), channels.registry())
     runtime_module.install(rt)
     yield rt
     runtime_module.install(None)

@@ -16,9 +16,10 @@ from rq.job import Job, JobStatus
 from rq.registry import ScheduledJobRegistry, StartedJobRegistry
 from rq.scheduler import SCHEDULER_LOCKING_KEY_TEMPLATE
 
+import channels
 from intake.config import Settings
 from intake.models import InboundMessage
-from intake.queue import enqueue_inbound, queue_name
+from intake.queue import enqueue_message, queue_name
 from intake.runtime import Runtime
 from tests.faults.support import (
     HoldingTwilio,
@@ -61,8 +62,8 @@ def _finished(job: Job) -> bool:
 def test_work_horse_killed_mid_send_is_retried_and_never_texts_twice(
     kill_settings: Settings, holding_twilio: HoldingTwilio, tmp_path: Path
 ) -> None:
-    rt = Runtime.build(kill_settings)
-    job = enqueue_inbound(kill_settings, rt.redis, _message(), priority="default")
+    rt = Runtime.build(kill_settings, channels.registry())
+    job = enqueue_message(kill_settings, rt.redis, _message(), priority="default")
     worker = start_worker(kill_settings, tmp_path / "worker.log")
     try:
         wait_for(lambda: holding_twilio.received, timeout=30)  # the ack is on the wire
@@ -84,8 +85,8 @@ def test_work_horse_killed_mid_send_is_retried_and_never_texts_twice(
 def test_whole_worker_killed_mid_job_is_recovered_from_the_started_registry(
     kill_settings: Settings, holding_twilio: HoldingTwilio, tmp_path: Path
 ) -> None:
-    rt = Runtime.build(kill_settings)
-    job = enqueue_inbound(kill_settings, rt.redis, _message(), priority="default")
+    rt = Runtime.build(kill_settings, channels.registry())
+    job = enqueue_message(kill_settings, rt.redis, _message(), priority="default")
     first = start_worker(kill_settings, tmp_path / "worker1.log")
     try:
         wait_for(lambda: holding_twilio.received, timeout=30)

@@ -9,7 +9,7 @@ import httpx
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from channels.sms import KEPT_FIELDS, message_from_form
+from channels.sms.webhook import KEPT_FIELDS, message_from_form
 from intake.models import InboundMessage
 from intake.runtime import Runtime
 from tests.conftest import ACCOUNT_SID, FROM_NUMBER

@@ -5,8 +5,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from intake import pipeline
 from intake.models import InboundMessage
-from intake.pipeline import store_referral
 from intake.runtime import Runtime
 from tests.conftest import API_TOKEN
 
@@ -32,9 +32,10 @@ def test_unknown_reference_is_404(live_url: str, http: httpx.Client) -> None:
 
 
 def test_views_are_audited(runtime: Runtime, live_url: str, http: httpx.Client) -> None:
-    referral, _ = store_referral(
-        runtime, InboundMessage("sms", "SM1", "+447700900123", "+447700900001", "hello")
-    )
+    message = InboundMessage("sms", "SM1", "+447700900123", "+447700900001", "hello")
+    pipeline.receive(runtime, "sms", message.to_payload())
+    referral = runtime.store.find_referral_for_message("sms", "SM1")
+    assert referral is not None
     assert (
         http.get(live_url + f"/api/referrals/{referral.reference}", headers=AUTH).status_code == 200
     )

@@ -12,7 +12,7 @@ from starlette.responses import RedirectResponse, Response
 
 from intake import sla
 from intake.models import CHANNELS, URGENCIES, utcnow
-from intake.queue import QueueUnavailable, enqueue
+from intake.queue import SLA_CHECK, QueueUnavailable, enqueue
 from intake.runtime import Runtime
 from intake.store import STATUS_FILTERS, User
 from intake.users import authenticate
@@ -136,9 +136,7 @@ def _maybe_check_sla(runtime: Runtime) -> None:
     key = f"{runtime.settings.queue_prefix}:sla-check-lock"
     try:
         if runtime.redis.set(key, "1", nx=True, ex=SLA_CHECK_EVERY):
-            enqueue(
-                runtime.settings, runtime.redis, "intake.sla.check_overdue_job", priority="high"
-            )
+            enqueue(runtime.settings, runtime.redis, SLA_CHECK, priority="high")
     except (QueueUnavailable, RedisError, OSError):
         pass  # the queue page must still load when Redis is down
 

@@ -19,8 +19,6 @@ from intake.templating import render_text
 
 REPLY_DIR = "replies"
 _TITLE = re.compile(r"^\{#\s*(.*?)\s*#\}")
-# The channel a reply goes on, by the channel the referral came in on.
-REPLY_CHANNEL = {"sms": "sms", "voice": "sms", "email": "email"}
 OPT_OUT_TYPES = {"STOP"}
 
 
@@ -61,17 +59,19 @@ def render_reply(settings: Settings, name: str, referral: Referral) -> str:
 def contactability(
     referral: Referral,
     messages: Iterable[Mapping[str, Any]],
-    senders: Iterable[str],
     *,
-    opted_out: bool = False,
+    reply_channel: str | None,
+    to: str,
+    suppressed: str | None = None,
 ) -> Contact:
-    """Whether the person may be replied to, on which channel, at which address.
+    """Whether the person may be replied to, on which channel, at which address (pure).
 
-    `opted_out` is the suppression list's answer for the sender (texted STOP since).
+    `reply_channel` and `to` are what the referral's channel says (`BaseChannel.reply_channel`,
+    `reply_address`); `suppressed` is the reply channel's reason not to send now (an opt-out).
     """
     if not referral.safe_to_contact:
         return Contact(None, "", "Not safe to contact: the message asked not to be contacted.")
-    if opted_out:
+    if suppressed:
         return Contact(None, "", "The person has opted out of messages (STOP).")
     for message in messages:
         meta = message.get("meta") or {}
@@ -79,9 +79,8 @@ def contactability(
             return Contact(None, "", "The person has opted out of messages (STOP).")
         if meta.get("withheld"):
             return Contact(None, "", "The number was withheld.")
-    channel = REPLY_CHANNEL.get(referral.channel)
-    if channel is None or channel not in set(senders):
+    if reply_channel is None:
         return Contact(None, "", f"Replies on {referral.channel} are not available here.")
-    if not referral.sender or (channel == "sms" and not referral.sender.startswith("+")):
+    if not to:
         return Contact(None, "", "There is no number or address to reply to.")
-    return Contact(channel, referral.sender)
+    return Contact(reply_channel, to)

@@ -264,7 +264,7 @@ def test_reply_to_the_acknowledgement_joins_the_referral_and_is_rescreened(
     assert after.reference == referral.reference
     stored = runtime.store.messages_for(referral.id or 0)
     assert [m["provider_id"] for m in stored] == ["amira-1@example.com", "amira-2@example.com"]
-    assert stored[1]["meta"]["threaded_by"] == "headers"
+    assert stored[1]["meta"]["joined_by"] == "headers"
     assert after.urgency == "emergency"  # re-screened, raised
     actions = [a["action"] for a in runtime.store.audit_for(referral.id)]
     assert "referral.message_added" in actions and "referral.escalated" in actions
@@ -307,7 +307,7 @@ def test_a_reference_in_the_subject_threads_and_a_new_sender_gets_one_ack(
     after = only_referral(runtime)
     assert after.reference == referral.reference
     stored = runtime.store.messages_for(referral.id or 0)
-    assert stored[-1]["meta"]["threaded_by"] == "reference"
+    assert stored[-1]["meta"]["joined_by"] == "reference"
     assert sorted(r.rcpt_tos[0] for r in relay.received) == [
         "amira.lane@example.com",
         "r.okoye@example.nhs.uk",

@@ -10,7 +10,8 @@ import pytest
 
 from channels.email.attachments import MAX_PDF_PAGES, decode_text, extract_text
 from channels.email.html import html_to_text
-from channels.email.parse import ParsedEmail, find_reference, parse_email, split_body
+from channels.email.parse import ParsedEmail, parse_email, split_body
+from channels.email.receive import quoted_reference
 
 from .conftest import FIXTURES, fixture_bytes, load_expected
 
@@ -69,7 +70,7 @@ def test_text_quotes_signature(name: str, parsed: dict[str, ParsedEmail]) -> Non
 @pytest.mark.parametrize("name", NAMES)
 def test_reference(name: str, parsed: dict[str, ParsedEmail]) -> None:
     p = parsed[name]
-    assert find_reference(p.subject, p.text) == EXPECTED[name].get("reference")
+    assert quoted_reference(p.subject, p.text) == EXPECTED[name].get("reference")
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -139,8 +140,8 @@ def test_selected_headers(parsed: dict[str, ParsedEmail]) -> None:
         ("", "", None),
     ],
 )
-def test_find_reference(subject: str, text: str, expected: str | None) -> None:
-    assert find_reference(subject, text) == expected
+def test_quoted_reference(subject: str, text: str, expected: str | None) -> None:
+    assert quoted_reference(subject, text) == expected
 
 
 # --- charsets -----------------------------------------------------------------------------------

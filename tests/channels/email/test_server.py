@@ -9,9 +9,9 @@ from email.message import EmailMessage
 import pytest
 from rq import Queue
 
-from channels.email.server import PROCESS_EMAIL, make_controller
+from channels.email.server import make_controller
 from intake.config import Settings
-from intake.queue import connect, queue_name
+from intake.queue import RECEIVE, connect, queue_name
 from intake.runtime import Runtime
 from tests.channels.email.smtp_support import INTAKE_ADDRESS, deliver, email_settings
 from tests.support.servers import free_port
@@ -56,8 +56,9 @@ def test_accepted_mail_is_queued_raw_with_its_envelope(runtime: Runtime, smtp: S
     jobs = queued_jobs(runtime)
     assert len(jobs) == 1
     job = jobs[0]
-    assert job.func_name == PROCESS_EMAIL
-    payload = job.args[0]
+    assert job.func_name == RECEIVE
+    assert job.args[0] == "email"
+    payload = job.args[1]
     assert payload["raw"].replace(b"\r\n", b"\n").rstrip() == raw.replace(b"\r\n", b"\n").rstrip()
     assert payload["envelope_from"] == "priya.shah@example.com"
     assert payload["rcpt_tos"] == [INTAKE_ADDRESS.upper()]
@@ -70,7 +71,7 @@ def test_null_return_path_is_accepted(runtime: Runtime, smtp: Settings) -> None:
     """Bounces come from `<>`: refusing them would only make the remote server bounce again."""
     deliver(smtp, referral_email().as_bytes(), mail_from="<>")
     (job,) = queued_jobs(runtime)
-    assert job.args[0]["envelope_from"] == "<>"
+    assert job.args[1]["envelope_from"] == "<>"
 
 
 def test_other_recipients_get_550_and_nothing_is_queued(runtime: Runtime, smtp: Settings) -> None:
@@ -90,7 +91,7 @@ def test_one_accepted_recipient_among_refused_ones_is_delivered_once(
     assert list(refused) == ["relay-me@elsewhere.example"]
     assert refused["relay-me@elsewhere.example"][0] == 550
     (job,) = queued_jobs(runtime)
-    assert job.args[0]["rcpt_tos"] == [INTAKE_ADDRESS]
+    assert job.args[1]["rcpt_tos"] == [INTAKE_ADDRESS]
 
 
 def test_oversized_message_declared_with_size_gets_552(runtime: Runtime, smtp: Settings) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from intake import voicemail
+from channels.voice import calls as voicemail
 from intake.models import Referral
 from intake.runtime import Runtime
 from tests.channels.voice.calls import (
@@ -301,7 +301,7 @@ def test_menu_danger_choice_dials_on_call_and_makes_an_emergency_that_stays_one(
     referral = referral_for(runtime, call)
     assert referral.urgency == "emergency"
     assert referral.fields["voicemail"]["menu_choice"] == "danger"
-    assert referral.screening["menu_emergency"] is True
+    assert referral.screening["urgency_floor"] == "emergency"  # the keypad, not the words
     assert texts_to(twilio, call.caller) == []  # they are on the phone with the on-call worker
 
     # Nobody answered; the caller left a calm voicemail. Still an emergency.

@@ -10,14 +10,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from channels.voice import out_of_hours
-from channels.voice_twiml import Urls, after_dial, greeting, menu_answer, thank_you
-from intake.acknowledge import is_uk_mobile
+from channels.voice.calls import is_uk_mobile, is_withheld
+from channels.voice.twiml import Urls, after_dial, greeting, menu_answer, thank_you
+from channels.voice.webhooks import out_of_hours
 from intake.config import Settings, load_settings
 from intake.hours import BadOpeningHours, is_open, load_bank_holidays, parse_opening_hours
 from intake.runtime import Runtime
 from intake.transcription.command import build_command, recording_media_url
-from intake.voicemail import is_withheld
 from tests.channels.voice.calls import Call, post, queued
 
 BASE = "https://intake.example.org"

@@ -63,15 +63,21 @@ def _referral(**changes: object) -> Referral:
 
 
 def test_contactability() -> None:
-    ok = replies.contactability(_referral(), [], ["sms"])
+    sms = {"reply_channel": "sms", "to": "+447700900123"}
+    ok = replies.contactability(_referral(), [], **sms)
     assert ok.possible and ok.channel == "sms" and ok.to == "+447700900123"
-    assert not replies.contactability(_referral(safe_to_contact=False), [], ["sms"]).possible
-    opted = replies.contactability(_referral(), [{"meta": {"OptOutType": "STOP"}}], ["sms"])
+    assert not replies.contactability(_referral(safe_to_contact=False), [], **sms).possible
+    opted = replies.contactability(_referral(), [{"meta": {"OptOutType": "STOP"}}], **sms)
     assert not opted.possible and "opted out" in opted.reason
-    assert not replies.contactability(
-        _referral(channel="email", sender="a@b.org"), [], ["sms"]
-    ).possible
-    assert replies.contactability(_referral(channel="voice"), [], ["sms"]).channel == "sms"
+    stopped = replies.contactability(_referral(), [], **sms, suppressed="opted out")
+    assert not stopped.possible and "opted out" in stopped.reason
+    withheld = replies.contactability(
+        _referral(channel="voice"), [{"meta": {"withheld": True}}], **sms
+    )
+    assert not withheld.possible and "withheld" in withheld.reason
+    nowhere = replies.contactability(_referral(channel="fax"), [], reply_channel=None, to="")
+    assert not nowhere.possible and "fax" in nowhere.reason
+    assert not replies.contactability(_referral(), [], reply_channel="sms", to="").possible
 
 
 def test_reply_templates_have_titles() -> None:

@@ -47,10 +47,11 @@ def test_overdue_marking_and_the_clock_stopping() -> None:
     )
 
 
-def test_alert_channel() -> None:
-    assert sla.alert_channel("+447700900999") == "sms"
-    assert sla.alert_channel("oncall@example.org") == "email"
-    assert sla.alert_channel("  ") is None
+def test_the_alert_goes_on_the_channel_that_reaches_the_contact(runtime: Runtime) -> None:
+    assert runtime.channels.for_address("+447700900999").name == "sms"  # type: ignore[union-attr]
+    assert runtime.channels.for_address("07700 900999").name == "sms"  # type: ignore[union-attr]
+    assert runtime.channels.for_address("oncall@example.org").name == "email"  # type: ignore[union-attr]
+    assert runtime.channels.for_address("  ") is None
 
 
 def test_overdue_rows_are_marked_on_the_queue(live_url: str, advocate: httpx.Client, seed) -> None:

@@ -1,0 +1,171 @@
+"""What intake writes by email: acknowledgements, advocates' replies, staff notices.
+
+Everything is composed here as a whole RFC 5322 message (headers and text), so the outbound
+record keeps exactly what was sent; `send_composed` only parses it back and hands it to the
+relay (`intake.mailer`, whose errors are already `intake.failures`).
+
+`plan` is pure but for reading templates. Loop protection (RFC 3834) is layered: the classifier
+refuses automatic mail, `plan` refuses to write to our own addresses, and an acknowledgement says
+`Auto-Submitted: auto-replied` and asks Exchange not to answer it (`X-Auto-Response-Suppress`).
+A reply an advocate writes is a person's mail: threaded on the sender's last message (RFC 5322
+section 3.6.4), with no Auto-Submitted header.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import re
+from collections.abc import Iterable, Mapping
+from email.message import EmailMessage
+from email.utils import formataddr, formatdate, make_msgid, parseaddr
+from typing import Any
+
+from intake import acknowledge
+from intake.acknowledge import Plan, Skip
+from intake.config import Settings
+from intake.mailer import send_email
+from intake.models import InboundMessage, Referral
+from intake.templating import render_text
+
+CHANNEL = "email"
+MAX_SUBJECT_CHARS = 150
+MAX_REFERENCES = 10
+_REPLY_PREFIX = re.compile(r"^\s*((re|aw|sv|antw|fw|fwd)\s*(\[\d+\])?\s*:\s*)+", re.I)
+_ADDRESS = re.compile(r"^[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+$")
+
+
+def is_address(value: str) -> bool:
+    return bool(_ADDRESS.match(value.strip()))
+
+
+def our_addresses(settings: Settings) -> set[str]:
+    """Every address intake receives or sends on: never acknowledge mail from these."""
+    own = {a.lower() for a in settings.email_addresses}
+    sender = parseaddr(settings.email_from)[1].lower()
+    if sender:
+        own.add(sender)
+    return own
+
+
+def reply_address(meta: Mapping[str, Any], sender: str) -> str:
+    """RFC 5322 section 3.6.2: a reply goes to Reply-To when there is one, else to From."""
+    return str(meta.get("reply_to") or sender or "").strip().lower()
+
+
+def ack_subject(settings: Settings, reference: str, subject: str) -> str:
+    cleaned = re.sub(rf"\[?\s*{re.escape(reference)}\s*\]?", " ", subject, flags=re.I)
+    cleaned = re.sub(r"^\s*auto\s*:\s*", "", cleaned, flags=re.I)
+    cleaned = " ".join(_REPLY_PREFIX.sub("", cleaned).split())[:MAX_SUBJECT_CHARS]
+    rendered = render_text(
+        settings.templates_dir, "ack/email_subject.txt", subject=cleaned, reference=reference
+    )
+    return " ".join(rendered.split())
+
+
+def _from_header(settings: Settings) -> str:
+    name, address = parseaddr(settings.email_from)
+    return formataddr((name or settings.org_name, address or settings.email_from))
+
+
+def _new_message(settings: Settings, to: str, subject: str) -> EmailMessage:
+    message = EmailMessage(policy=email.policy.SMTP)
+    domain = parseaddr(settings.email_from)[1].rpartition("@")[2] or "intake.invalid"
+    message["From"] = _from_header(settings)
+    message["To"] = to
+    message["Subject"] = subject
+    message["Date"] = formatdate(localtime=False, usegmt=True)
+    message["Message-ID"] = make_msgid(domain=domain)
+    return message
+
+
+def _thread_on(message: EmailMessage, meta: Mapping[str, Any]) -> None:
+    """In-Reply-To and References for a reply to the message whose meta this is."""
+    message_id = meta.get("message_id")
+    if not message_id:
+        return
+    chain = [*(meta.get("references") or []), message_id]
+    chain = list(dict.fromkeys(str(item) for item in chain))[-MAX_REFERENCES:]
+    message["In-Reply-To"] = f"<{message_id}>"
+    message["References"] = " ".join(f"<{item}>" for item in chain)
+
+
+def compose_acknowledgement(
+    settings: Settings, referral: Referral, meta: Mapping[str, Any], to: str, body: str
+) -> EmailMessage:
+    """The acknowledgement: threaded on their message, marked as an automatic reply."""
+    subject = ack_subject(settings, referral.reference, str(meta.get("subject") or ""))
+    message = _new_message(settings, to, subject)
+    _thread_on(message, meta)
+    message["Auto-Submitted"] = "auto-replied"
+    message["X-Auto-Response-Suppress"] = "All"
+    message["X-Intake-Reference"] = referral.reference
+    message.set_content(body, charset="utf-8", cte="quoted-printable")
+    return message
+
+
+def plan(settings: Settings, referral: Referral, message: InboundMessage) -> Plan | Skip:
+    """Decide on the acknowledgement of one email and render it."""
+    meta = message.meta
+    if not meta.get("may_acknowledge", True):
+        return Skip(f"automatic or bulk mail ({meta.get('classification', 'unknown')})")
+    if not referral.safe_to_contact:
+        return Skip("not safe to contact")
+    if not settings.smtp_relay_url:
+        return Skip("no SMTP relay configured")
+    to = reply_address(meta, message.sender)
+    if not is_address(to):
+        return Skip("no address to reply to")
+    if to in our_addresses(settings):
+        return Skip("would write to ourselves")
+    template = "ack/email_emergency.txt" if referral.urgency == "emergency" else "ack/email.txt"
+    body = acknowledge.render(settings, template, referral)
+    composed = compose_acknowledgement(settings, referral, meta, to, body + "\n")
+    return Plan(
+        channel=CHANNEL,
+        to=to,
+        body=composed.as_string(),
+        dedupe_key=acknowledge.ack_dedupe_key(referral, to),
+    )
+
+
+def compose_reply(
+    settings: Settings,
+    referral: Referral,
+    to: str,
+    text: str,
+    messages: Iterable[Mapping[str, Any]],
+) -> str:
+    """An advocate's reply: threaded on the last email the person sent, our reference in the
+    subject, the organisation's From."""
+    last: Mapping[str, Any] = {}
+    for stored in messages:
+        if stored["channel"] == CHANNEL and (stored.get("meta") or {}).get("message_id"):
+            last = stored["meta"]
+    subject = ack_subject(settings, referral.reference, str(last.get("subject") or ""))
+    message = _new_message(settings, to, re.sub(r"^Auto:\s*", "", subject))
+    _thread_on(message, last)
+    message["X-Intake-Reference"] = referral.reference
+    message.set_content(text.rstrip("\n") + "\n", charset="utf-8", cte="quoted-printable")
+    return message.as_string()
+
+
+def compose_notice(settings: Settings, to: str, subject: str, text: str) -> str:
+    """A notice to a member of staff (an on-call alert): automatic, never threaded."""
+    message = _new_message(settings, to, subject)
+    message.replace_header("From", settings.email_from)
+    message["Auto-Submitted"] = "auto-generated"
+    message.set_content(text.rstrip("\n") + "\n", charset="utf-8")
+    return message.as_string()
+
+
+def send_composed(settings: Settings, to: str, composed: str) -> str:
+    """Send a composed message to exactly `to`; returns its Message-ID.
+
+    Raises `intake.failures.Rejected` or `Unreachable` (see `intake.mailer.send_email`).
+    """
+    message = email.message_from_string(composed, policy=email.policy.SMTP)
+    assert isinstance(message, EmailMessage)
+    del message["To"]
+    message["To"] = to  # one recipient, whatever the stored text says
+    return send_email(settings, message)

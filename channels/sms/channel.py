@@ -1,0 +1,79 @@
+"""The SMS channel as the pipeline sees it (`intake.channel`): Twilio Programmable Messaging.
+
+- `accept`: the worker side of `POST /twilio/sms`; one text per number at a time.
+- `intercept`: STOP, START and HELP (`conversation.keyword`).
+- `thread`, `joined`: the sender's open conversation (`conversation.thread`).
+- `respond`: the acknowledgement with its first question, or the next question.
+- `send`: Twilio's Messages API; its errors mapped by `channels.twilio.failure` (21610 records
+  the number as opted out here too).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+from channels.sms import conversation, optout, webhook
+from channels.twilio import failure, rest_client
+from intake.channel import BaseChannel, Handled, Outcome, Thread
+from intake.failures import OptedOut
+from intake.models import InboundMessage, Referral
+from intake.runtime import Runtime
+
+# A phone number an on-call contact may be given as: E.164, or a UK number with spaces.
+_PHONE = re.compile(r"^\+?[0-9][0-9 ()-]{6,}$")
+
+
+class SmsChannel(BaseChannel):
+    name = "sms"
+    reply_channel = "sms"
+    merges_across_channels = True
+    routes = tuple(webhook.routes)
+
+    @contextmanager
+    def accept(
+        self, runtime: Runtime, payload: Mapping[str, Any]
+    ) -> Iterator[InboundMessage | Handled]:
+        message = InboundMessage.from_payload(dict(payload))
+        with conversation.sender_lock(runtime, message.sender):
+            yield message
+
+    def intercept(self, runtime: Runtime, message: InboundMessage) -> Handled | None:
+        return conversation.keyword(runtime, message)
+
+    def thread(self, runtime: Runtime, message: InboundMessage) -> Thread | None:
+        return conversation.thread(runtime, message)
+
+    def joined(
+        self, runtime: Runtime, referral: Referral, message: InboundMessage, thread: Thread
+    ) -> None:
+        conversation.joined(runtime, referral, message, thread)
+
+    def respond(self, runtime: Runtime, outcome: Outcome) -> str:
+        return conversation.respond(runtime, outcome)
+
+    def reaches(self, address: str) -> bool:
+        return bool(_PHONE.match(address.strip()))
+
+    def send(self, runtime: Runtime, to: str, body: str) -> str:
+        settings = runtime.settings
+        try:
+            sent = rest_client(settings).messages.create(
+                to=to, from_=settings.twilio_from_number, body=body
+            )
+        except Exception as exc:
+            mapped = failure(exc)
+            if mapped is None:
+                raise  # not Twilio's answer: a bug, for the job's retry and the log
+            if isinstance(mapped, OptedOut):
+                optout.note_provider_opt_out(runtime.store, to)
+            raise mapped from exc
+        return str(sent.sid)
+
+    def suppressed(self, runtime: Runtime, to: str) -> str | None:
+        return "opted out" if optout.is_opted_out(runtime.store, to) else None
+
+    def reply_address(self, referral: Referral, messages: Any) -> str:
+        return referral.sender if referral.sender.startswith("+") else ""
