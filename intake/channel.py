@@ -35,7 +35,7 @@ from starlette.routing import BaseRoute
 
 from intake.models import InboundMessage, Referral
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # for the hooks' signatures only: intake.runtime imports this module
     from intake.runtime import Runtime
 
 

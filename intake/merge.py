@@ -101,7 +101,9 @@ def fill_fields(
 ) -> dict[str, Any]:
     """`existing` plus what `new` adds; a known value is never replaced by a guess from text.
 
-    The one exception is safety: a later "don't contact me" always wins.
+    A nested group (the `referrer`'s name, phone and email) is filled the same way, key by key:
+    a referrer's phone found in a later message joins the email already known. The one exception
+    is safety: a later "don't contact me" always wins.
     """
     out = dict(existing)
     confidence = dict(existing.get("confidence") or {})
@@ -110,8 +112,15 @@ def fill_fields(
     for key, value in new.items():
         if key in _META_KEYS or value in _EMPTY:
             continue
-        unsafe = key == "safe_to_contact" and value is False and out.get(key) is not False
-        if out.get(key) not in _EMPTY and not unsafe:
+        known = out.get(key)
+        if isinstance(known, dict) and isinstance(value, dict):
+            gaps = {k: v for k, v in value.items() if v not in _EMPTY and known.get(k) in _EMPTY}
+            if gaps:
+                out[key] = {**known, **gaps}
+                sources[key] = provenance
+            continue
+        unsafe = key == "safe_to_contact" and value is False and known is not False
+        if known not in _EMPTY and not unsafe:
             continue
         out[key] = value
         if key in new_conf:

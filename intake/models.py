@@ -11,7 +11,6 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-CHANNELS = ("sms", "email", "voice")
 URGENCIES = ("emergency", "urgent", "routine")
 URGENCY_RANK = {name: rank for rank, name in enumerate(URGENCIES)}
 # Who the audit trail names when intake itself acted (screening, forwarding, acknowledging).

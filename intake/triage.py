@@ -30,7 +30,7 @@ from intake.failures import Unreachable
 from intake.models import URGENCIES, Referral, more_urgent, utcnow
 from intake.queue import ALERT_EMERGENCY, INBOUND_RETRY, QueueUnavailable, enqueue, safe_job_id
 from intake.runtime import Runtime
-from intake.templating import render_text
+from intake.templating import render_text, titled
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ OUTCOMES = (
 MAX_NOTE = 4000
 MAX_FIELD = 500
 MAX_REASON = 500
-REPLY_DIR = "replies"
+REPLY_DIR = "replies"  # templates/replies/*.txt: what an advocate can send
 
 
 class ActionRefused(Exception):
@@ -304,11 +304,6 @@ def forward(runtime: Runtime, referral: Referral, actor: str) -> str:
 # -- writing to the person ------------------------------------------------------------------------
 
 
-def reply_templates(runtime: Runtime) -> list[str]:
-    folder = runtime.settings.templates_dir / REPLY_DIR
-    return sorted(path.stem for path in folder.glob("*.txt"))
-
-
 def reply(
     runtime: Runtime,
     referral: Referral,
@@ -321,7 +316,8 @@ def reply(
 ) -> str:
     """Send a reply from a template on `channel` to `to` (what the page showed as possible),
     at most once per `nonce` (a form sent twice sends once)."""
-    if template not in reply_templates(runtime):
+    names = {name for name, _title in titled(runtime.settings.templates_dir, REPLY_DIR)}
+    if template not in names:
         raise ActionRefused("Choose a reply template.")
     settings = runtime.settings
     text = render_text(

@@ -201,6 +201,16 @@ def test_fill_fields_keeps_what_is_known_and_records_where_new_values_came_from(
     assert out["provenance"] == {"postcode": {"source": "merge:contact"}}
 
 
+def test_a_nested_group_is_filled_key_by_key() -> None:
+    existing = {"referrer": {"email": "jo@example.org"}}
+    new = {"referrer": {"email": "other@example.org", "phone": "+447700900456"}}
+    out = merge.fill_fields(existing, new, {"source": "headers"})
+    assert out["referrer"] == {"email": "jo@example.org", "phone": "+447700900456"}
+    assert out["provenance"]["referrer"] == {"source": "headers"}
+    unchanged = merge.fill_fields(out, {"referrer": {"email": "x@example.org"}}, {"source": "y"})
+    assert unchanged["provenance"]["referrer"] == {"source": "headers"}
+
+
 def test_a_later_unsafe_wins_over_an_earlier_safe() -> None:
     out = merge.fill_fields({"safe_to_contact": True}, {"safe_to_contact": False}, {"source": "x"})
     assert out["safe_to_contact"] is False

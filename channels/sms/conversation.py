@@ -155,15 +155,19 @@ def start(runtime: Runtime, referral: Referral, message: InboundMessage) -> Conv
 # -- what goes back ---------------------------------------------------------------------------
 
 
-def acknowledgement(runtime: Runtime, referral: Referral, message: InboundMessage) -> Plan | Skip:
-    """The acknowledgement of a text (pure but for reading templates)."""
+def acknowledgement(
+    runtime: Runtime, referral: Referral, message: InboundMessage, *, emergency: bool = False
+) -> Plan | Skip:
+    """The acknowledgement of a text (pure but for reading templates); the 999 advice when the
+    referral is an emergency, or when `emergency` says this text reads as one."""
     if not referral.safe_to_contact:
         return Skip("not safe to contact")
     if not message.sender:
         return Skip("no number to reply to")
     if message.meta.get("OptOutType"):
         return Skip("sender opted out")
-    template = "ack/sms_emergency.txt" if referral.urgency == "emergency" else "ack/sms.txt"
+    emergency = emergency or referral.urgency == "emergency"
+    template = "ack/sms_emergency.txt" if emergency else "ack/sms.txt"
     return Plan(
         channel=CHANNEL,
         to=message.sender,
@@ -177,7 +181,7 @@ def respond(runtime: Runtime, outcome: Outcome) -> str:
     one; a follow-up (999 advice, or the next question) for a text in the conversation."""
     referral, message = outcome.referral, outcome.message
     if outcome.how == JOINED:
-        return _follow_up(runtime, referral, message)
+        return _follow_up(runtime, referral, message, screened=outcome.alert == "screened")
     conv = start(runtime, referral, message)  # later texts in the window join it
     plan = acknowledgement(runtime, referral, message)
     if isinstance(plan, Plan):
@@ -295,33 +299,44 @@ def ask_next(runtime: Runtime, referral: Referral, trigger: str) -> str:
     return f"asked {key}: {outcome.status}"
 
 
-def _follow_up(runtime: Runtime, referral: Referral, message: InboundMessage) -> str:
-    """After a joining text: the 999 advice if it just became an emergency, else a question."""
+def _follow_up(
+    runtime: Runtime, referral: Referral, message: InboundMessage, *, screened: bool = False
+) -> str:
+    """After a joining text: the 999 advice if it just became an emergency (or, `screened`, reads
+    as one though a person set the referral lower), else a question."""
     key = f"ack-emergency:{referral.reference}:{message.provider_id}"
     sent = runtime.store.outbound_for(referral.id or 0)
     if any(o["dedupe_key"] == key for o in sent) or _emergency_advice(
-        runtime, referral, message, key
+        runtime, referral, message, key, screened=screened
     ):
         return "no question: emergency advice sent"
+    if screened:
+        return "no question: the text reads as an emergency"
     return ask_next(runtime, referral, message.provider_id)
 
 
 def _emergency_advice(
-    runtime: Runtime, referral: Referral, message: InboundMessage, dedupe_key: str
+    runtime: Runtime,
+    referral: Referral,
+    message: InboundMessage,
+    dedupe_key: str,
+    *,
+    screened: bool = False,
 ) -> bool:
     """Send the 999 advice now if the conversation became an emergency; True if it went now.
 
     A referral that was an emergency from its first text had the advice in its acknowledgement
-    (recognised by its body), so later texts go on to questions as usual.
+    (recognised by its body), so later texts go on to questions as usual. A text that reads as an
+    emergency on a referral a person set lower (`screened`) always gets it: it is new risk.
     """
-    if referral.urgency != "emergency" or referral.id is None:
+    if (referral.urgency != "emergency" and not screened) or referral.id is None:
         return False
-    plan = acknowledgement(runtime, referral, message)
+    plan = acknowledgement(runtime, referral, message, emergency=True)
     if isinstance(plan, Skip):
         return False
     for sent in runtime.store.outbound_for(referral.id):
         same = sent["kind"] == "ack" and sent["recipient"] == plan.to
-        if same and sent["body"].startswith(plan.body):
+        if same and sent["body"].startswith(plan.body) and not screened:
             return False
     outcome = outbound.send(
         runtime,

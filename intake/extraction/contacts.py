@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import phonenumbers
 
 from intake.extraction.vocab import load
+from intake.reference import PATTERN as REFERENCE
 
 _PHONE_CANDIDATE = re.compile(r"(?<![\w+])(?:\+|00)?\(?\d[\d\s().-]{7,18}\d(?!\d)")
 _EMAIL = re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b")
@@ -85,9 +86,16 @@ def normalise_postcode(raw: str) -> str | None:
 
 
 def find_postcodes(text: str) -> list[Hit]:
-    """Postcodes written normally, plus ones spelled out after "postcode is" (voicemail)."""
+    """Postcodes written normally, plus ones spelled out after "postcode is" (voicemail).
+
+    A referral reference (`REF-S3V2RE`, quoted in every reply's subject) can have a postcode's
+    shape: what lies inside one is never a postcode.
+    """
+    references = [m.span() for m in REFERENCE.finditer(text)]
     hits: list[Hit] = []
     for match in _POSTCODE.finditer(text):
+        if any(start <= match.start() < end for start, end in references):
+            continue
         value = normalise_postcode(match.group(0))
         if value:
             hits.append(Hit(value, match.start(), match.end()))

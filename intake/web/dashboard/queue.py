@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from intake import sla
-from intake.models import CHANNELS, URGENCIES, utcnow
+from intake.models import URGENCIES, utcnow
 from intake.queue import SLA_CHECK, QueueUnavailable, enqueue
 from intake.runtime import Runtime
 from intake.store import STATUS_FILTERS, User
@@ -90,10 +90,11 @@ async def logout(request: Request) -> Response:
 def _filters(request: Request) -> dict[str, str]:
     params = request.query_params
     status = params.get("status") or "active"
+    channel = params.get("channel", "")
     return {
         "status": status if status in STATUS_FILTERS else "active",
         "urgency": params.get("urgency", "") if params.get("urgency") in URGENCIES else "",
-        "channel": params.get("channel", "") if params.get("channel") in CHANNELS else "",
+        "channel": channel if channel in _runtime(request).channels else "",
         "category": (params.get("category") or "")[:64],
         "q": (params.get("q") or "")[:120],
     }
@@ -167,7 +168,7 @@ async def queue_page(request: Request, user: User) -> Response:
             "user": user,
             "filters": filters,
             "urgencies": URGENCIES,
-            "channels": CHANNELS,
+            "channels": runtime.channels.names(),
             "statuses": STATUS_FILTERS,
             **data,
         },

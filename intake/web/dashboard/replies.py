@@ -1,24 +1,22 @@
 """Replies an advocate sends to the person: which templates, on which channel, and when not at all.
 
 Templates are files in `templates/replies/` (the first line, a Jinja comment, is the title shown in
-the menu), so a service rewords them without touching code. `contactability` is pure: it says
-whether and how the person can be replied to, and why not when they cannot.
+the menu), so a service rewords them without touching code; `intake.triage.reply` sends them.
+`contactability` is pure: it says whether and how the person can be replied to, and why not when
+they cannot.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from intake.config import Settings
 from intake.models import Referral
-from intake.templating import render_text
+from intake.templating import titled
+from intake.triage import REPLY_DIR
 
-REPLY_DIR = "replies"
-_TITLE = re.compile(r"^\{#\s*(.*?)\s*#\}")
 OPT_OUT_TYPES = {"STOP"}
 
 
@@ -35,25 +33,7 @@ class Contact:
 
 def reply_templates(templates_dir: Path) -> list[tuple[str, str]]:
     """(name, title) for every reply template, sorted by title."""
-    folder = templates_dir / REPLY_DIR
-    found = []
-    for path in sorted(folder.glob("*.txt")):
-        first = path.read_text(encoding="utf-8").splitlines()[:1]
-        match = _TITLE.match(first[0]) if first else None
-        found.append((path.stem, match.group(1) if match else path.stem.replace("_", " ")))
-    return sorted(found, key=lambda item: item[1])
-
-
-def render_reply(settings: Settings, name: str, referral: Referral) -> str:
-    if name not in {n for n, _ in reply_templates(settings.templates_dir)}:
-        raise KeyError(name)
-    return render_text(
-        settings.templates_dir,
-        f"{REPLY_DIR}/{name}.txt",
-        reference=referral.reference,
-        org_name=settings.org_name,
-        crisis_line=settings.crisis_line,
-    )
+    return titled(templates_dir, REPLY_DIR)
 
 
 def contactability(
