@@ -273,7 +273,9 @@ def cmd_db(args: argparse.Namespace) -> int:
 
 
 def cmd_sla_check(args: argparse.Namespace) -> int:
-    """Alert on-call about unclaimed overdue emergencies (once each); `--every` keeps checking."""
+    """The clock's upkeep: alert on-call about unclaimed overdue emergencies (once each), and
+    queue again any forward whose job was lost; `--every` keeps doing it."""
+    from intake.forwarding import reconcile
     from intake.runtime import Runtime
     from intake.sla import check_overdue
 
@@ -283,6 +285,8 @@ def cmd_sla_check(args: argparse.Namespace) -> int:
         while True:
             for reference in check_overdue(rt):
                 print(f"alerted on-call about {reference}", flush=True)
+            for reference in reconcile(rt):
+                print(f"queued the forward of {reference} again", flush=True)
             if not args.every:
                 return 0
             time.sleep(args.every)
@@ -340,7 +344,11 @@ def build_parser() -> argparse.ArgumentParser:
     db_upgrade.set_defaults(func=cmd_db)
     db_upgrade.add_argument("revision", nargs="?", default="head")
     db.add_parser("current", help="show the schema's revision").set_defaults(func=cmd_db)
-    sla_check = add("sla-check", cmd_sla_check, "alert on-call about overdue unclaimed emergencies")
+    sla_check = add(
+        "sla-check",
+        cmd_sla_check,
+        "the clock: alert on-call about overdue unclaimed emergencies, re-queue lost forwards",
+    )
     sla_check.add_argument("--every", type=int, default=0, help="repeat every N seconds")
     replay = add("replay", cmd_replay, "resend referrals that failed to reach the case system")
     replay.add_argument("references", nargs="*", metavar="REFERENCE")

@@ -235,10 +235,12 @@ def link_pool(runtime: Runtime, referral_id: int) -> list[Candidate]:
 def confirm(runtime: Runtime, link: dict[str, Any], actor: str) -> Referral | None:
     """Merge a confirmed link's newer referral into the older; the one that remains.
 
-    The newer referral's messages and files move to the older one, which gains its missing
-    fields, the higher urgency, every category and the stricter "safe to contact"; the newer is
-    closed with `merged_into` in its fields, so nothing is lost. Call inside a transaction
-    (`intake.triage.decide_link` does); None if the link was decided meanwhile.
+    The newer referral's messages, files and what was sent about it move to the older one,
+    which gains its missing fields, the higher urgency (unless a person decided the older one's:
+    then it is marked "new message since triage" instead), every category and the stricter "safe
+    to contact"; the newer is closed with `merged_into` in its fields, so nothing is lost. Call
+    inside a transaction (`intake.triage.decide_link` does); None if the link was decided
+    meanwhile.
     """
     store = runtime.store
     newer = store.get_referral_by_id(link["referral_id"])
@@ -248,13 +250,16 @@ def confirm(runtime: Runtime, link: dict[str, Any], actor: str) -> Referral | No
         return None
     store.links.move_messages(link["referral_id"], older.id)
     provenance = {"source": "confirmed_merge", "by": actor, "from": newer.reference}
-    store.update_referral(
-        older.id,
-        fields=fill_fields(older.fields, newer.fields, provenance),
-        urgency=most_urgent(older.urgency, newer.urgency),
-        safeguarding=sorted(set(older.safeguarding) | set(newer.safeguarding)),
-        safe_to_contact=older.safe_to_contact and newer.safe_to_contact,
-    )
+    values: dict[str, Any] = {
+        "fields": fill_fields(older.fields, newer.fields, provenance),
+        "safeguarding": sorted(set(older.safeguarding) | set(newer.safeguarding)),
+        "safe_to_contact": older.safe_to_contact and newer.safe_to_contact,
+    }
+    if older.urgency_decided_by is None:
+        values["urgency"] = most_urgent(older.urgency, newer.urgency)
+    elif most_urgent(older.urgency, newer.urgency) != older.urgency:
+        values["new_message_at"] = utcnow()  # more urgent than a person decided: they look again
+    store.update_referral(older.id, **values)
     store.update_referral(
         link["referral_id"],
         status="closed",

@@ -152,14 +152,12 @@ def place(runtime: Runtime, channel: BaseChannel, message: InboundMessage) -> Ou
         target = _surviving(runtime, target)
         try:
             referral, raised, alert = absorb_message(
-                runtime, target, message, how=how, thread=thread
+                runtime, target, message, how=how, thread=thread, channel=channel
             )
         except DuplicateMessage:  # a racing run of the same job stored it first
             found = store.find_referral_for_message(message.channel, message.provider_id)
             assert found is not None
             return Outcome(found, message, created=False, joined=True, first_run=False, how=how)
-        if thread is not None:
-            channel.joined(runtime, referral, message, thread)
         return Outcome(
             referral,
             message,
@@ -183,8 +181,8 @@ def _again(runtime: Runtime, referral: Referral, message: InboundMessage) -> Out
     assert referral.id is not None
     stored = store.get_message(message.channel, message.provider_id)
     assert stored is not None
-    first = store.messages_for(referral.id)[0]["provider_id"] == message.provider_id
     meta = stored["meta"] or {}
+    first = not meta.get(JOINED_BY)  # the message that made the referral (not merely its oldest)
     # A message may be revised while more of it was to come (a transcript), and whenever the
     # facts its channel is sure of change (the recording's length, after the transcript came).
     incomplete = meta.get(PENDING) or meta.get(PLACEHOLDER)
@@ -273,6 +271,29 @@ def _create(runtime: Runtime, draft: Referral, message: InboundMessage) -> tuple
     raise RuntimeError("could not allocate a unique reference")
 
 
+def _conversation(
+    messages: list[dict[str, Any]], message: InboundMessage, *, revise: bool
+) -> tuple[str, str]:
+    """(what is shown, what was said) of a referral's messages with `message` among them.
+
+    What was said leaves out placeholder notes ("transcript pending"); a revision replaces its
+    stored version, a new message comes last.
+    """
+    rows = [
+        (m["provider_id"], m["body"], bool((m["meta"] or {}).get(PLACEHOLDER))) for m in messages
+    ]
+    if revise or any(pid == message.provider_id for pid, _b, _p in rows):
+        rows = [
+            (pid, message.body, message.placeholder) if pid == message.provider_id else (pid, b, p)
+            for pid, b, p in rows
+        ]
+    else:
+        rows.append((message.provider_id, message.body, message.placeholder))
+    shown = "\n".join(body for _pid, body, _p in rows if body)
+    said = "\n".join(body for _pid, body, placeholder in rows if body and not placeholder)
+    return shown, said
+
+
 def absorb_message(
     runtime: Runtime,
     referral: Referral,
@@ -280,12 +301,21 @@ def absorb_message(
     *,
     how: str,
     thread: Thread | None = None,
+    channel: BaseChannel | None = None,
     revise: bool = False,
     new_text: bool = True,
 ) -> tuple[Referral, str | None, str | None]:
     """Add `message` to `referral` (or, with `revise`, replace its stored version) under the one
     absorb policy (`intake.absorb`). `new_text` is False for a revision that changes only the
-    channel's facts (nothing new was said).
+    channel's facts (nothing new was said). With `thread`, `channel.joined` runs in the same
+    transaction (the SMS conversation notes the answer), so a re-run never finds one without
+    the other.
+
+    The conversation is screened and extracted before the transaction opens (screening is the
+    slow part, and SQLite's write lock is not held for it); inside, the referral is read again
+    and locked, and the decision is made on it as it is now, so an advocate's change made
+    meanwhile is neither overwritten nor ignored. If another message joined meanwhile, the
+    conversation is screened again inside.
 
     Returns the referral as it now is, the urgency it was raised to (if it was) and why on-call
     must hear (`escalated`, `screened` or None). Everything is written in one transaction; the
@@ -295,21 +325,24 @@ def absorb_message(
     store = runtime.store
     assert referral.id is not None
     stored = dataclasses.replace(message, meta=_stored_meta(message, None if revise else how))
+    _shown, said = _conversation(store.messages_for(referral.id), message, revise=revise)
+    screening = screen(said, message.channel)
+    extracted = extract(said, message.channel, message.sender).to_dict()
     with store.transaction():
         if revise:
             store.replace_message(stored)
         else:
             store.add_message(referral.id, stored)
-        stored_messages = store.messages_for(referral.id)
-        shown = "\n".join(m["body"] for m in stored_messages if m["body"])
-        said = "\n".join(
-            m["body"] for m in stored_messages if m["body"] and not m["meta"].get(PLACEHOLDER)
-        )
+        current = store.lock_referral(referral.id)
+        shown, now_said = _conversation(store.messages_for(referral.id), message, revise=True)
+        if now_said != said:  # another message joined between the reads: screen all of it
+            screening = screen(now_said, message.channel)
+            extracted = extract(now_said, message.channel, message.sender).to_dict()
         change = absorb.decide(
-            referral,
+            current,
             message,
-            screen(said, message.channel),
-            extract(said, message.channel, message.sender).to_dict(),
+            screening,
+            extracted,
             how=how,
             answer=thread.answer if thread else None,
             answered=thread.answered if thread else None,
@@ -319,9 +352,10 @@ def absorb_message(
         if change.raise_to and store.raise_urgency(referral.id, change.raise_to):
             raised = change.raise_to
         # "escalated" only when this message's raise is the one that made it an emergency
-        # (another message may have raised it first, and alerted for itself).
+        # (another message may have raised it first, and alerted for itself); a revision's first
+        # alert is the "new" one.
         alert = "screened" if change.alert == "screened" else None
-        if raised == "emergency" and not revise:  # a revision's first alert is the "new" one
+        if raised == "emergency" and not revise:
             alert = "escalated"
         if alert:
             store.replace_message(dataclasses.replace(stored, meta={**stored.meta, ALERT: alert}))
@@ -333,6 +367,8 @@ def absorb_message(
         }
         if revise:
             values["raw_text"] = shown
+            if not current.sender and message.sender:
+                values["sender"] = message.sender  # a caller known only from a later event
         if change.mark_new_message:
             values["new_message_at"] = message.received_at
         if change.reopen:
@@ -346,7 +382,7 @@ def absorb_message(
                 SYSTEM_ACTOR,
                 "referral.escalated",
                 referral_id=referral.id,
-                detail={"from": referral.urgency, "to": raised, "by": how},
+                detail={"from": current.urgency, "to": raised, "by": how},
             )
         if change.reopen:
             store.audit(
@@ -354,8 +390,10 @@ def absorb_message(
             )
         for action, extra in change.audit:
             store.audit(SYSTEM_ACTOR, action, referral_id=referral.id, detail=extra)
-    updated = store.get_referral_by_id(referral.id)
-    assert updated is not None
+        updated = store.get_referral_by_id(referral.id)
+        assert updated is not None
+        if thread is not None and channel is not None:
+            channel.joined(runtime, updated, message, thread)
     return updated, raised, alert
 
 

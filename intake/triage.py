@@ -104,6 +104,7 @@ def set_urgency(runtime: Runtime, referral: Referral, actor: str, urgency: str, 
         raise ActionRefused("Give a reason for changing the urgency.")
     store = runtime.store
     with store.transaction():
+        before = store.lock_referral(_id(referral)).urgency  # as it is now, not as the page saw
         store.update_referral(
             _id(referral), urgency=urgency, urgency_decided_by=actor, new_message_at=None
         )
@@ -111,10 +112,10 @@ def set_urgency(runtime: Runtime, referral: Referral, actor: str, urgency: str, 
             actor,
             "referral.urgency_changed",
             referral_id=referral.id,
-            detail={"from": referral.urgency, "to": urgency, "reason": reason},
+            detail={"from": before, "to": urgency, "reason": reason},
         )
     said = f"Urgency changed to {urgency}."
-    if urgency == "emergency" and more_urgent(urgency, referral.urgency):
+    if urgency == "emergency" and more_urgent(urgency, before):
         said += _alert_on_call(runtime, referral)
     return said + _tell_case_system(runtime, referral)
 
@@ -211,26 +212,28 @@ def edit_field(
     shown: Mapping[str, Any],
     editable: Collection[str] = (),
 ) -> str:
-    """Change one extracted field. `shown` is the flat field map the advocate saw (its value is
-    the "from" of the history); `editable` names fields that may be set though not yet known.
+    """Change one extracted field. `shown` is the flat field map the advocate saw; `editable`
+    names fields that may be set though not yet known.
 
-    The value goes into the referral's `fields` document (under `fields` when extraction nests
-    them there), with its history row and audit entry, in one transaction.
+    The value goes into the referral's `fields` document as it is when the change is made (under
+    `fields` when extraction nests them there), with its history row and audit entry, in one
+    transaction: a message absorbed while the advocate was typing keeps what it added.
     """
     value = value.strip()[:MAX_FIELD]
     if not name or (name not in shown and name not in editable):
         raise ActionRefused("Unknown field.")
-    old = shown.get(name)
-    old_text = "" if old is None else str(old)
-    if old_text == value:
-        return "No change."
-    document = dict(referral.fields)
-    if isinstance(document.get("fields"), dict):
-        document["fields"] = {**document["fields"], name: value}
-    else:
-        document[name] = value
     store = runtime.store
     with store.transaction():
+        document = dict(store.lock_referral(_id(referral)).fields)
+        nested = isinstance(document.get("fields"), dict)
+        old = (document["fields"] if nested else document).get(name)
+        old_text = "" if old is None else str(old)
+        if old_text == value:
+            return "No change."
+        if nested:
+            document["fields"] = {**document["fields"], name: value}
+        else:
+            document[name] = value
         store.update_referral(_id(referral), fields=document)
         store.work.record_field_edit(
             _id(referral), name, None if old is None else old_text, value, actor
@@ -275,6 +278,7 @@ def decide_link(
             )
     if kept is None:
         return "That link was already decided."
+    _tell_case_system(runtime, newer)  # now closed, merged into the other
     return f"Merged into {kept.reference}." + _tell_case_system(runtime, kept)
 
 

@@ -38,7 +38,7 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
-from redis.exceptions import LockError, RedisError
+from redis.exceptions import LockError
 
 from channels.sms import optout
 from intake import acknowledge, outbound, ratelimit
@@ -61,28 +61,32 @@ CLOSED_QUESTIONS = ("referral_for", "consent", "contact")
 SHORT_REPLY_WORDS = 12
 
 
+class SenderBusy(Exception):
+    """Another text from this number held its lock too long: the job is retried later."""
+
+
 @contextmanager
 def sender_lock(runtime: Runtime, phone: str) -> Iterator[None]:
-    """One text per number at a time, so two pieces processed at once cannot make two referrals."""
+    """One text per number at a time, so two pieces processed at once cannot make two referrals.
+
+    Raises `SenderBusy` when the lock is not had in time, and a Redis error when Redis cannot
+    be asked: either fails the job, and RQ retries it (never two texts handled at once).
+    """
     digest = hashlib.sha256(optout.normalise_phone(phone).encode()).hexdigest()[:32]
     lock = runtime.redis.lock(
         f"{runtime.settings.queue_prefix}:conversation:{digest}",
         timeout=LOCK_SECONDS,
         blocking_timeout=LOCK_SECONDS / 2,
     )
-    try:
-        acquired = lock.acquire()
-    except RedisError as exc:
-        log.warning("conversation lock unavailable (%s): going on without it", type(exc).__name__)
-        acquired = False
+    if not lock.acquire():
+        raise SenderBusy(f"another text from this number is still being handled ({digest[:8]})")
     try:
         yield
     finally:
-        if acquired:
-            try:
-                lock.release()
-            except LockError:
-                log.warning("conversation lock expired before the text was handled")
+        try:
+            lock.release()
+        except LockError:
+            log.warning("conversation lock expired before the text was handled")
 
 
 # -- which referral a text continues ----------------------------------------------------------
@@ -115,15 +119,15 @@ def thread(runtime: Runtime, message: InboundMessage) -> Thread | None:
     if referral is None:
         return None
     answered = {"source": "sms_answer", "question": conv.pending}
-    return Thread(
-        referral, JOINED, answer=answer, answered=answered, detail={"pending": conv.pending}
-    )
+    detail = {"pending": conv.pending, "conversation": conv.referral_id}
+    return Thread(referral, JOINED, answer=answer, answered=answered, detail=detail)
 
 
 def joined(runtime: Runtime, referral: Referral, message: InboundMessage, found: Thread) -> None:
-    """After a text joined its conversation: note the answer and the activity."""
+    """After a text joined its conversation: note the answer and the activity (in the pipeline's
+    transaction). The conversation may belong to a referral since merged into this one."""
     assert referral.id is not None
-    conv = runtime.store.conversations.get(referral.id)
+    conv = runtime.store.conversations.get(found.detail.get("conversation") or referral.id)
     if conv is None:
         return
     pending = found.detail.get("pending")

@@ -34,7 +34,7 @@ from intake.forwarding.replay import (
     replay_all_failed,
     replay_command,
 )
-from intake.forwarding.schedule import bring_up_to_date, schedule
+from intake.forwarding.schedule import bring_up_to_date, reconcile, schedule
 
 __all__ = [
     "EVENTS",
@@ -48,6 +48,7 @@ __all__ = [
     "in_failed_registry",
     "intervals",
     "priority_for",
+    "reconcile",
     "remote_forwarders",
     "replay",
     "replay_all_failed",

@@ -97,7 +97,9 @@ def replay(runtime: Runtime, reference: str) -> None:
             with contextlib.suppress(NoSuchJobError):  # expired: the fresh job does not need it
                 Job.fetch(row["job_id"], connection=runtime.redis).delete()
         replay_after = store.forwards.attempt_count(row["id"])
-        store.forwards.update_event(row["id"], status="queued", replay_after=replay_after)
+        store.forwards.update_event(
+            row["id"], status="queued", replay_after=replay_after, job_id=None
+        )
         row = {**row, "status": "queued", "replay_after": replay_after}
         enqueue_event(runtime, row)
         replayed.append(row["event_id"])

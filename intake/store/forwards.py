@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -203,3 +204,45 @@ class Forwards(Queries):
         """Drop a claim whose enqueue failed, so the caller's retry claims it again."""
         with self.db.transaction() as conn:
             conn.execute(forward_events.delete().where(forward_events.c.id == event_row_id))
+
+    def take_enqueue(self, event_row_id: int, job_id: str) -> bool:
+        """Claim the right to queue an event's job: True for exactly one caller.
+
+        A conditional UPDATE (`job_id IS NULL`), so two jobs finding the same unqueued event
+        never queue it twice.
+        """
+        with self.db.transaction() as conn:
+            done = conn.execute(
+                forward_events.update()
+                .where(forward_events.c.id == event_row_id, forward_events.c.job_id.is_(None))
+                .values(job_id=job_id, updated_at=utcnow())
+            )
+        return bool(done.rowcount)
+
+    def release_enqueue(self, event_row_id: int) -> None:
+        """The queueing failed: let the next caller (a retry, the sweep) queue it."""
+        self.update_event(event_row_id, job_id=None)
+
+    def unqueued(self, referral_id: int) -> list[dict[str, Any]]:
+        """A referral's open events whose job was never queued (a process died in between)."""
+        query = (
+            sa.select(forward_events)
+            .where(
+                forward_events.c.referral_id == referral_id,
+                forward_events.c.status.in_(OPEN_STATES),
+                forward_events.c.job_id.is_(None),
+            )
+            .order_by(forward_events.c.id)
+        )
+        with self.db.read() as conn:
+            return [dict(row._mapping) for row in conn.execute(query)]
+
+    def open_before(self, before: datetime) -> list[dict[str, Any]]:
+        """Every open event last touched before `before`, oldest first (for the sweep)."""
+        query = (
+            sa.select(forward_events)
+            .where(forward_events.c.status.in_(OPEN_STATES), forward_events.c.updated_at < before)
+            .order_by(forward_events.c.id)
+        )
+        with self.db.read() as conn:
+            return [dict(row._mapping) for row in conn.execute(query)]

@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from intake.models import utcnow
 from intake.store.database import Queries
-from intake.store.schema import attachments, messages, referral_links, referrals
+from intake.store.schema import attachments, messages, outbound, referral_links, referrals
 
 CANDIDATE_LIMIT = 500
 
@@ -124,13 +124,10 @@ class Links(Queries):
         return bool(done.rowcount)
 
     def move_messages(self, from_id: int, to_id: int) -> None:
-        """Move a referral's messages and files to another (a confirmed merge)."""
+        """Move a referral's messages, files and what was sent about it to another (a confirmed
+        merge), so the one that remains has the whole thread."""
         with self.db.transaction() as conn:
-            conn.execute(
-                messages.update().where(messages.c.referral_id == from_id).values(referral_id=to_id)
-            )
-            conn.execute(
-                attachments.update()
-                .where(attachments.c.referral_id == from_id)
-                .values(referral_id=to_id)
-            )
+            for table in (messages, attachments, outbound):
+                conn.execute(
+                    table.update().where(table.c.referral_id == from_id).values(referral_id=to_id)
+                )

@@ -194,6 +194,22 @@ class ReferralQueries(Queries):
             ).first()
         return row_to_referral(row) if row else None
 
+    def lock_referral(self, referral_id: int) -> Referral:
+        """The referral as it is now, locked until the open transaction ends.
+
+        `SELECT ... FOR UPDATE` on PostgreSQL; on SQLite the write transaction already holds the
+        database's write lock (it began IMMEDIATE), so no one else can change it meanwhile.
+        Call inside `store.transaction()`: whatever is decided from it cannot race a change.
+        """
+        assert self.db.in_transaction, "lock_referral needs an open transaction"
+        with self.db.read() as conn:
+            row = conn.execute(
+                sa.select(referrals).where(referrals.c.id == referral_id).with_for_update()
+            ).first()
+        if row is None:
+            raise LookupError(f"no referral {referral_id}")
+        return row_to_referral(row)
+
     def get_referral_by_id(self, referral_id: int) -> Referral | None:
         with self.db.read() as conn:
             row = conn.execute(sa.select(referrals).where(referrals.c.id == referral_id)).first()
@@ -245,15 +261,21 @@ class ReferralQueries(Queries):
             conn.execute(referrals.update().where(referrals.c.id == referral_id).values(**values))
 
     def raise_urgency(self, referral_id: int, urgency: str) -> bool:
-        """Raise a referral's urgency to `urgency` if that is higher; never lowers it.
+        """Raise a referral's urgency to `urgency` if that is higher and no person decided it;
+        never lowers it.
 
-        One conditional UPDATE, so two messages screened at once cannot undo each other's raise.
+        One conditional UPDATE, so two messages screened at once cannot undo each other's raise,
+        and a message screened while an advocate set the urgency cannot override them.
         """
         rank = URGENCY_RANK.get(urgency, 2)
         with self.db.transaction() as conn:
             result = conn.execute(
                 referrals.update()
-                .where(referrals.c.id == referral_id, referrals.c.urgency_rank > rank)
+                .where(
+                    referrals.c.id == referral_id,
+                    referrals.c.urgency_rank > rank,
+                    referrals.c.urgency_decided_by.is_(None),
+                )
                 .values(urgency=urgency, urgency_rank=rank, updated_at=utcnow())
             )
         return bool(result.rowcount)
