@@ -9,13 +9,13 @@ from dataclasses import dataclass
 from intake.screening import language
 from intake.screening.lexicon import (
     CATEGORIES,
-    PREFIX_LEN,
     URGENCY_RANK,
     Context,
     Lexicon,
     Rule,
     get,
 )
+from intake.screening.matcher import leftmost_longest
 from intake.screening.normalise import NormText
 from intake.screening.result import Match, Negated, ScreeningResult
 
@@ -49,94 +49,108 @@ class Hit:
         self.keys = frozenset(keys)
 
 
-def _find(lex: Lexicon, nt: NormText) -> list[Hit]:
-    hits: list[Hit] = []
+class Found:
+    """Every trie match of one message, by label: (first word, last word) spans."""
+
+    __slots__ = ("by_label",)
+
+    def __init__(self, matches: list[tuple[int, int, int]]) -> None:
+        by_label: dict[int, list[tuple[int, int]]] = {}
+        for label, i, j in matches:
+            by_label.setdefault(label, []).append((i, j))
+        self.by_label = by_label
+
+    def spans(self, label: int | None) -> list[tuple[int, int]]:
+        return self.by_label.get(label, []) if label is not None else []
+
+    def within(self, label: int | None, lo: int, hi: int) -> bool:
+        """Whether a match of `label` lies wholly inside words lo..hi (inclusive)."""
+        return any(lo <= i and j <= hi for i, j in self.spans(label))
+
+
+def _find(lex: Lexicon, nt: NormText) -> tuple[list[Hit], Found]:
+    """Live-or-not phrase hits in section order (rules pick among hits in this order), each
+    section's matches leftmost-longest and non-overlapping, as a regex scan would give."""
     ts = nt.token_starts
-    text = nt.text
-    # Words, their first letters (for prefix anchors "punc*") and whether any digit occurs.
-    present = set(nt.words)
-    present.update([w[:PREFIX_LEN] + "*" for w in present if len(w) >= PREFIX_LEN])
-    if _DIGIT.search(text):
-        present.add("#digit")
-    for sec in lex.sections:
-        if sec.anchors is not None and sec.anchors.isdisjoint(present):
-            continue
-        for m in sec.regex.finditer(text):
-            s, e = m.span()
-            if s == e:
-                continue
-            hits.append(Hit(sec.id, sec.category, sec.urgency, s, e,
-                            bisect_right(ts, s) - 1, bisect_right(ts, e - 1) - 1))
-    return hits
-
-
-def _window(nt: NormText, lo: int, hi: int, step: int, breaks: frozenset[str]) -> str:
-    """Words from index lo towards hi (exclusive; step +1 or -1), stopping at a break word."""
     words = nt.words
-    out: list[str] = []
-    i = lo
-    while i != hi and 0 <= i < len(words):
-        w = words[i]
-        if w in breaks:
+    text = nt.text
+    found = Found(lex.trie.find(words))
+    present: set[str] | None = None
+    hits: list[Hit] = []
+    for label, sec in enumerate(lex.sections):
+        spans = found.by_label.get(label, [])
+        if sec.patterns is not None:
+            if sec.anchors is not None and present is None:
+                present = set(words)
+                if _DIGIT.search(text):
+                    present.add("#digit")
+            if sec.anchors is None or not sec.anchors.isdisjoint(present or ()):
+                spans = spans + [
+                    (bisect_right(ts, m.start()) - 1, bisect_right(ts, m.end() - 1) - 1)
+                    for m in sec.patterns.finditer(text) if m.end() > m.start()]
+        if not spans:
+            continue
+        for i, j in leftmost_longest(spans):
+            hits.append(Hit(sec.id, sec.category, sec.urgency, ts[i], ts[j] + len(words[j]),
+                            i, j))
+    return hits, found
+
+
+def _window(nt: NormText, start: int, limit: int, step: int, breaks: frozenset[str]) -> int:
+    """The farthest word index reached from `start` going `step` (+1/-1) for at most `limit`
+    words without crossing a break word; start - step when the first word is a break."""
+    words = nt.words
+    last = start - step
+    i = start
+    for _ in range(limit):
+        if not 0 <= i < len(words) or words[i] in breaks:
             break
-        out.append(w)
+        last = i
         i += step
-    if step < 0:
-        out.reverse()
-    return " ".join(out)
+    return last
 
 
-def _context_hits(ctx: Context, hit: Hit, nt: NormText, lex: Lexicon,
-                  spans: list[tuple[int, int]], message_hit: bool) -> bool:
+def _context_hits(ctx: Context, hit: Hit, nt: NormText, lex: Lexicon, found: Found,
+                  message_hit: bool) -> bool:
     if ctx.applies_to and not hit.source.startswith(ctx.applies_to):
         return False
     if ctx.window == "overlap":
-        return any(a < hit.e and hit.s < b for a, b in spans)
+        return any(i <= hit.tj and hit.ti <= j for i, j in found.spans(ctx.cues))
     if ctx.window == "message":
         return message_hit
     if ctx.cues is None:
         return False
     breaks = lex.clause_breaks if ctx.window == "clause" else lex.sentence_breaks
     if ctx.before:
-        before = _window(nt, hit.ti - 1, hit.ti - 1 - ctx.before, -1, breaks)
-        if before and ctx.cues.search(before):
+        lo = _window(nt, hit.ti - 1, ctx.before, -1, breaks)
+        if lo <= hit.ti - 1 and found.within(ctx.cues, lo, hit.ti - 1):
             if ctx.unless is None:
                 return True
-            wider = _window(nt, hit.ti - 1, hit.ti - 1 - ctx.before - 2, -1, breaks)
-            if not ctx.unless.search(wider):
+            wider = _window(nt, hit.ti - 1, ctx.before + 2, -1, breaks)
+            if not found.within(ctx.unless, wider, hit.ti - 1):
                 return True
     if ctx.after:
-        after = _window(nt, hit.tj + 1, hit.tj + 1 + ctx.after, 1, breaks)
-        if after and ctx.cues.search(after):
+        hi = _window(nt, hit.tj + 1, ctx.after, 1, breaks)
+        if hi >= hit.tj + 1 and found.within(ctx.cues, hit.tj + 1, hi):
             return True
     return False
 
 
-def _apply_contexts(lex: Lexicon, nt: NormText, hits: list[Hit]) -> set[str]:
+def _apply_contexts(lex: Lexicon, nt: NormText, hits: list[Hit], found: Found) -> set[str]:
     """Negate or cap hits in place; return the categories capped message-wide."""
     capped_categories: set[str] = set()
     for ctx in lex.contexts:
+        present = bool(found.spans(ctx.cues))
         if ctx.effect == "cap_category":
-            if ctx.cues is not None and ctx.cues.search(nt.text):
+            if present:
                 capped_categories.update(ctx.applies_to)
             continue
-        spans: list[tuple[int, int]] = []
-        message_hit = False
-        if ctx.cues is not None and ctx.window in ("overlap", "message"):
-            if ctx.window == "overlap":
-                spans = [m.span() for m in ctx.cues.finditer(nt.text)]
-                if not spans:
-                    continue
-            else:
-                message_hit = ctx.cues.search(nt.text) is not None
-                if not message_hit:
-                    continue
-        elif ctx.cues is not None and ctx.cues.search(nt.text) is None:
+        if ctx.cues is not None and not present:
             continue  # a cue absent from the whole message is absent from every window
         for hit in hits:
             if not hit.live:
                 continue
-            if _context_hits(ctx, hit, nt, lex, spans, message_hit):
+            if _context_hits(ctx, hit, nt, lex, found, present):
                 if ctx.effect == "negate":
                     hit.live = False
                 elif ctx.effect == "cap_urgent":
@@ -203,8 +217,11 @@ def screen_text(
     del channel  # reserved: channel-specific rules can be added in data later
     lex = lex or get()
     nt = lex.normalise(text)
-    hits = _find(lex, nt) if nt.text else []
-    capped_categories = _apply_contexts(lex, nt, hits)
+    if nt.text:
+        hits, found = _find(lex, nt)
+    else:
+        hits, found = [], Found([])
+    capped_categories = _apply_contexts(lex, nt, hits, found)
     live = [h for h in hits if h.live]
     for h in live:
         h.index()

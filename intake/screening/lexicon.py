@@ -1,8 +1,8 @@
 """Load the screening data files once and compile them into matchers.
 
 All screening knowledge lives in the TOML files under data/; this module only turns phrases
-into regular expressions over normalised text, so an advocacy service can extend the lexicon
-without touching code.
+into one word trie over normalised text (`intake.screening.matcher`), so an advocacy service can
+extend the lexicon without touching code. Building it takes a fraction of a second.
 """
 
 from __future__ import annotations
@@ -11,12 +11,13 @@ import re
 import threading
 import tomllib
 from dataclasses import dataclass
-from functools import partial
+from functools import cache, partial
 from importlib import resources
 from typing import Any
 
 from rapidfuzz import fuzz, process
 
+from intake.screening.matcher import Trie
 from intake.screening.normalise import Normaliser, Vocabulary
 
 URGENCY_RANK = {"routine": 0, "urgent": 1, "emergency": 2}
@@ -35,7 +36,6 @@ FUZZY_TARGETS = (
     "breathing", "strangling",
 )
 FUZZY_CUTOFF = 85.0
-PREFIX_LEN = 4  # letters of a prefix word ("punch*") used to decide whether to run a section
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,8 +43,8 @@ class Section:
     id: str
     category: str  # "" for a cue
     urgency: str
-    regex: re.Pattern[str]
-    anchors: frozenset[str] | None  # run the regex only if one is in the message; None = always
+    patterns: re.Pattern[str] | None  # raw regexes (numbers), matched on the normalised text
+    anchors: frozenset[str] | None  # run `patterns` only if one is in the message; None = always
     fallback: bool = False  # counts only when no other safeguarding category is found
 
 
@@ -55,9 +55,9 @@ class Context:
     window: str  # "clause" | "sentence" | "message" | "overlap"
     before: int
     after: int
-    cues: re.Pattern[str] | None
+    cues: int | None  # trie label of the cue phrases, None if the context has none
     applies_to: tuple[str, ...]
-    unless: re.Pattern[str] | None
+    unless: int | None  # trie label of the "unless" phrases
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +71,9 @@ class Rule:
 
 @dataclass(frozen=True, slots=True)
 class Lexicon:
+    """Everything the engine needs, compiled. Trie labels 0..len(sections)-1 are the sections'
+    phrases (label = index in `sections`); contexts' cue and unless lists follow."""
+
     normalise: Normaliser
     sections: tuple[Section, ...]
     contexts: tuple[Context, ...]
@@ -78,6 +81,7 @@ class Lexicon:
     clause_breaks: frozenset[str]
     sentence_breaks: frozenset[str]
     english: frozenset[str]
+    trie: Trie
     fallback_ids: frozenset[str] = frozenset()
 
 
@@ -86,110 +90,35 @@ def _load(name: str) -> dict[str, Any]:
     return tomllib.loads(data.read_text("utf-8"))
 
 
-_ALT = re.compile(r"\{([^{}]*)\}")
+def _patterns(patterns: list[str]) -> re.Pattern[str] | None:
+    """Raw regexes of a section (few, short: numbers and ages), bounded by word edges."""
+    if not patterns:
+        return None
+    return re.compile(r"(?<![^ ])(?:" + "|".join(patterns) + r")(?![^ ])")
 
 
-def _phrase_regex(phrase: str, norm: Normaliser) -> str:
-    """Compile one lexicon phrase to a regex over normalised text (syntax: see lexicon.toml)."""
-    # Expand {a|b} alternatives first, so each alternative is normalised like a message.
-    m = _ALT.search(phrase)
-    if m:
-        head, tail = phrase[: m.start()], phrase[m.end() :]
-        alts = [a.strip() for a in m.group(1).split("|")]
-        inner = "|".join(
-            _phrase_regex(f"{head} {a} {tail}".strip(), norm) for a in alts if a or head or tail
-        )
-        return f"(?:{inner})"
-    parts: list[str] = []
-    for raw in phrase.split():
-        if raw == "*":
-            parts.append(r"(?:[^ .,]+ ){0,4}")
-            continue
-        prefix = raw.endswith("*")
-        word = raw.rstrip("*")
-        words = norm(word).words or (word,)
-        pieces = []
-        for i, w in enumerate(words):
-            if w == "to":
-                piece = "(?:to|2)"
-            elif w == "for":
-                piece = "(?:for|4)"
-            else:
-                piece = re.escape(w)
-            if prefix and i == len(words) - 1:
-                piece += r"[^ ]*"
-            pieces.append(piece)
-        parts.append(" ".join(pieces) + " ")
-    body = "".join(parts).rstrip(" ")
-    body = body.removesuffix(r"(?:[^ .,]+ ){0,4}")
-    return body
+def _sections() -> list[dict[str, Any]]:
+    """The sections of lexicon.toml, then of every `lexicon.<name>.toml` beside it (other
+    languages, a service's own additions), in name order."""
+    data = resources.files("intake.screening").joinpath("data")
+    names = sorted(p.name for p in data.iterdir()
+                   if p.name.startswith("lexicon.") and p.name.endswith(".toml")
+                   and p.name != "lexicon.toml")
+    out = list(_load("lexicon.toml")["section"])
+    for name in names:
+        out.extend(_load(name).get("section", []))
+    return out
 
 
-def _alternation(phrases: list[str], patterns: list[str], norm: Normaliser) -> re.Pattern[str]:
-    bodies = sorted({_phrase_regex(p, norm) for p in phrases}, key=len, reverse=True)
-    bodies += patterns
-    return re.compile(r"(?<![^ ])(?:" + "|".join(bodies) + r")(?![^ ])")
-
-
-def _phrase_anchors(phrase: str, norm: Normaliser) -> set[str] | None:
-    """Words of which at least one must occur wherever `phrase` matches, or None if unknown.
-
-    A literal word is one such word (the longest is the rarest). Failing that, one word from
-    every alternative of an {a|b|c} group: whichever alternative matched left its word. A
-    prefix word ("punch*") gives its first letters marked with "*" (PREFIX_LEN of them, which
-    every word it matches shares), so a section with prefixes can still be skipped.
-    """
-    def usable(word: str) -> list[str]:
-        # "to"/"for" also match "2"/"4": not anchors.
-        if word.endswith("*"):
-            words = norm(word.rstrip("*")).words
-            if words and len(words[-1]) >= PREFIX_LEN:
-                return [words[-1][:PREFIX_LEN] + "*"]
-            return []
-        return [x for x in norm(word).words if x not in ("to", "for")]
-
-    literal = [x for w in _ALT.sub(" ", phrase).split() for x in usable(w)]
-    if literal:
-        whole = [x for x in literal if not x.endswith("*")]
-        return {max(whole or literal, key=len)}
-    for group in _ALT.findall(phrase):
-        words: set[str] = set()
-        for alt in group.split("|"):
-            found = [x for w in alt.split() for x in usable(w)]
-            if not found:
-                break
-            words.add(max(found, key=len))
-        else:
-            return words
-    return None
-
-
-def _anchors(
-    phrases: list[str], patterns: list[str], norm: Normaliser, declared: list[str] | None = None
-) -> frozenset[str] | None:
-    """Words of which one must be in the message for the section to match, or None (always run).
-
-    A cheap set test on the message's words then skips most sections' regexes. Raw patterns
-    cannot be read for words, so a section with patterns runs always unless its data file
-    declares `anchors` (words every pattern needs).
-    """
-    anchors: set[str] = set()
-    if patterns:
-        if not declared:
-            return None
-        anchors.update(declared)  # as written: "#digit" stands for any word with a digit
-    for p in phrases:
-        found = _phrase_anchors(p, norm)
-        if found is None:
-            return None
-        anchors |= found
-    return frozenset(anchors)
+def _compile_phrases(trie: Trie, label: int, phrases: list[str]) -> None:
+    for phrase in phrases:
+        trie.add(phrase, label)
 
 
 def _lexicon_words(lex: dict[str, Any]) -> set[str]:
     words: set[str] = set()
     for sec in lex["section"]:
-        if sec["id"].startswith("other_language"):
+        if sec["id"].startswith("other_language") or sec.get("language", "en") != "en":
             continue
         for p in sec.get("phrases", []):
             for w in re.split(r"[\s{}|*\-']+", p.lower()):
@@ -205,7 +134,7 @@ def _fuzzy(word: str, targets: tuple[str, ...]) -> str | None:
 
 def build() -> Lexicon:
     """Read and compile every data file. Call once; see `get()`."""
-    lex = _load("lexicon.toml")
+    lex = {"section": _sections()}
     rules = _load("rules.toml")
     textspeak: dict[str, str] = _load("textspeak.toml")["words"]
     english = frozenset(_load("words.toml")["english"]["known"].split())
@@ -217,21 +146,39 @@ def build() -> Lexicon:
     norm = Normaliser(
         Vocabulary(textspeak, frozenset(known), partial(_fuzzy, targets=FUZZY_TARGETS))
     )
-    sections = tuple(
-        Section(
+    sections_data = lex["section"]
+
+    @cache
+    def words_of(word: str) -> tuple[str, ...]:
+        return plain(word).words
+
+    trie = Trie(words_of)
+
+    sections = []
+    for label, s in enumerate(sections_data):
+        _compile_phrases(trie, label, s.get("phrases", []))
+        patterns = s.get("patterns", [])
+        sections.append(Section(
             id=s["id"],
             category=s.get("category", ""),
             urgency=s.get("urgency", "routine"),
-            regex=_alternation(s.get("phrases", []), s.get("patterns", []), plain),
-            anchors=_anchors(s.get("phrases", []), s.get("patterns", []), plain,
-                             s.get("anchors")),
+            patterns=_patterns(patterns),
+            anchors=frozenset(s["anchors"]) if patterns and s.get("anchors") else None,
             fallback=bool(s.get("fallback", False)),
-        )
-        for s in lex["section"]
-    )
+        ))
+    label = len(sections)
     contexts = []
     for c in rules["context"]:
         cue_list = c.get("cues") or c.get("phrases") or []
+        cues = unless = None
+        if cue_list:
+            cues = label
+            _compile_phrases(trie, label, cue_list)
+            label += 1
+        if c.get("unless"):
+            unless = label
+            _compile_phrases(trie, label, c["unless"])
+            label += 1
         contexts.append(
             Context(
                 id=c["id"],
@@ -239,9 +186,9 @@ def build() -> Lexicon:
                 window=c["window"],
                 before=int(c.get("before", 0)),
                 after=int(c.get("after", 0)),
-                cues=_alternation(cue_list, [], plain) if cue_list else None,
+                cues=cues,
                 applies_to=tuple(c.get("applies_to", ())),
-                unless=_alternation(c["unless"], [], plain) if c.get("unless") else None,
+                unless=unless,
             )
         )
     rule_objs = tuple(
@@ -263,6 +210,7 @@ def build() -> Lexicon:
         clause_breaks=frozenset(" ".join(plain(w).words) for w in scope["clause_breaks"]),
         sentence_breaks=frozenset(" ".join(plain(w).words) for w in scope["sentence_breaks"]),
         english=english,
+        trie=trie,
         fallback_ids=frozenset(s.id for s in sections if s.fallback),
     )
 
