@@ -36,8 +36,10 @@ test: install-dev
 lint: install-dev
 	$(BIN)/ruff check .
 
+# Screening: every labelled set (tests/screening/data/sets.toml says which were tuned on), with
+# Wilson 95% intervals, confusion matrices, per-category F1 and language identification.
 eval: install-dev
-	$(BIN)/intake eval screening tests/data/screening_eval.jsonl
+	$(BIN)/python -m intake.screening.cli tests/screening/data/sets.toml
 	$(BIN)/intake eval extraction tests/data/extraction_eval.jsonl
 
 bench: install-dev

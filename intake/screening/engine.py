@@ -21,6 +21,7 @@ from intake.screening.result import Match, Negated, ScreeningResult
 
 _SAFEGUARDING = frozenset(CATEGORIES)
 _DIGIT = re.compile(r"\d")
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
 REVIEW_PREFIX = "review."  # lexicon sections read only by the safety net
 SAFETY_NET_MIN = 2  # review sections (danger, distress) that must each have a live phrase
 _URGENCY_NAME = {v: k for k, v in URGENCY_RANK.items()}
@@ -210,6 +211,24 @@ def _safety_net(nt: NormText, live: list[Hit]) -> str | None:
         by_section[k] for k in sorted(by_section))
 
 
+def _language(text: str, nt: NormText, lex: Lexicon) -> tuple[str | None, str | None]:
+    """(language code, review reason). A message in a language with no word list here cannot
+    be screened, so it gets a reason (and so at least "urgent"): a person reads it."""
+    foreign = not text.isascii() and any(c.isalpha() for c in _NON_ASCII.findall(text))
+    if nt.alpha_tokens < language.MIN_WORDS and not foreign:
+        return None, None
+    if not foreign and nt.known_tokens >= language.ENGLISH_SHARE * nt.alpha_tokens:
+        return "en", None  # the common case: no detector needed
+    guess = language.identify(text)
+    if guess.code == "en" or guess.code in lex.languages:
+        return guess.code, None
+    if guess.code is None:
+        if guess.method == "too-short":
+            return None, None
+        return None, f"language could not be identified (script: {guess.script})"
+    return guess.code, f"non-English text (detected: {guess.code}), no word list for it"
+
+
 def screen_text(
     text: str, channel: str | None = None, lex: Lexicon | None = None
 ) -> ScreeningResult:
@@ -267,7 +286,7 @@ def screen_text(
         if (start, end) not in live_spans and (start, end) not in negated:
             negated[(start, end)] = Negated(text[start:end], start, end)
 
-    lang, review = language.detect(text, nt.alpha_tokens, nt.known_tokens)
+    lang, review = _language(text, nt, lex)
     if review is None and rank == 0:
         review = _safety_net(nt, live)
     if review is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -9,6 +10,23 @@ from intake.screening.lexicon import CATEGORIES
 from intake.screening.result import ScreeningResult
 
 URGENCIES = ("emergency", "urgent", "routine")
+Z95 = 1.959964  # two-sided 95% normal quantile
+
+
+def wilson(k: int, n: int, z: float = Z95) -> tuple[float, float]:
+    """Wilson score 95% interval for k successes in n trials, as (low, high), rounded to 3.
+
+    Wilson rather than k/n ± 1.96 SE: it stays inside [0, 1] and is honest for small n and for
+    rates near 0 or 1, which is where screening figures live (Wilson 1927, JASA 22:209).
+    n = 0 gives (0.0, 1.0): nothing is known.
+    """
+    if n == 0:
+        return 0.0, 1.0
+    p = k / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return round(max(0.0, centre - half), 3), round(min(1.0, centre + half), 3)
 
 
 def _prf(tp: int, fp: int, fn: int) -> dict[str, float]:
@@ -77,7 +95,21 @@ def evaluate(
         per_class[u] = _prf(tp, fp, fn)
     routine_total = sum(confusion["routine"].values())
     raised = routine_total - confusion["routine"]["routine"]
+    em_total = sum(confusion["emergency"].values())
+    em_hit = confusion["emergency"]["emergency"]
+    ur_total = sum(confusion["urgent"].values())
+    ue_hit = (em_total + ur_total - confusion["emergency"]["routine"]
+              - confusion["urgent"]["routine"])
+    tp, fp, fn = sum(cat_tp.values()), sum(cat_fp.values()), sum(cat_fn.values())
     return {
+        "emergency_recall_ci": [em_hit, em_total, *wilson(em_hit, em_total)],
+        "emergency_as_routine": confusion["emergency"]["routine"],
+        "urgent_or_emergency_recall_ci": [ue_hit, em_total + ur_total,
+                                          *wilson(ue_hit, em_total + ur_total)],
+        "routine_raised_ci": [raised, routine_total, *wilson(raised, routine_total)],
+        "urgent_to_emergency": round(confusion["urgent"]["emergency"] / ur_total, 4)
+        if ur_total else 0.0,
+        "category_micro_f1": round(2 * tp / (2 * tp + fp + fn), 4) if tp else 0.0,
         "n": n,
         "per_class": per_class,
         "confusion": confusion,
@@ -89,3 +121,30 @@ def evaluate(
         "needs_review_accuracy": round(review_ok / review_total, 4) if review_total else 1.0,
         "errors": errors,
     }
+
+
+def evaluate_language(records: Iterable[Mapping[str, Any]], chars: int = 160
+                      ) -> dict[str, dict[str, Any]]:
+    """Language identification accuracy per labelled language on the first `chars` characters
+    (SMS length). Urdu, Punjabi and Bengali are split by script ("ur-Latn" = romanised).
+    Returns {language: {"correct", "n", "accuracy", "ci", "confused_with"}}."""
+    from intake.screening.language import identify
+
+    out: dict[str, dict[str, Any]] = {}
+    for rec in records:
+        gold = rec.get("language")
+        if not gold:
+            continue
+        guess = identify(rec["text"][:chars])
+        key = gold + ("-Latn" if gold in ("ur", "pa", "bn") and guess.script == "Latn" else "")
+        row = out.setdefault(key, {"correct": 0, "n": 0, "confused_with": {}})
+        row["n"] += 1
+        if guess.code == gold:
+            row["correct"] += 1
+        else:
+            other = guess.code or "none"
+            row["confused_with"][other] = row["confused_with"].get(other, 0) + 1
+    for row in out.values():
+        row["accuracy"] = round(row["correct"] / row["n"], 4)
+        row["ci"] = list(wilson(row["correct"], row["n"]))
+    return dict(sorted(out.items(), key=lambda kv: -kv[1]["n"]))

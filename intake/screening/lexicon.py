@@ -82,6 +82,7 @@ class Lexicon:
     sentence_breaks: frozenset[str]
     english: frozenset[str]
     trie: Trie
+    languages: frozenset[str] = frozenset({"en"})  # those with a word list (lexicon.<code>.toml)
     fallback_ids: frozenset[str] = frozenset()
 
 
@@ -97,15 +98,23 @@ def _patterns(patterns: list[str]) -> re.Pattern[str] | None:
     return re.compile(r"(?<![^ ])(?:" + "|".join(patterns) + r")(?![^ ])")
 
 
+def _extra_files() -> list[str]:
+    data = resources.files("intake.screening").joinpath("data")
+    return sorted(p.name for p in data.iterdir()
+                  if p.name.startswith("lexicon.") and p.name.endswith(".toml")
+                  and p.name != "lexicon.toml")
+
+
+def _languages() -> list[str]:
+    """Languages with their own word list: lexicon.<code>.toml with a two-letter code."""
+    return [n.split(".")[1] for n in _extra_files() if len(n.split(".")[1]) == 2]
+
+
 def _sections() -> list[dict[str, Any]]:
     """The sections of lexicon.toml, then of every `lexicon.<name>.toml` beside it (other
     languages, a service's own additions), in name order."""
-    data = resources.files("intake.screening").joinpath("data")
-    names = sorted(p.name for p in data.iterdir()
-                   if p.name.startswith("lexicon.") and p.name.endswith(".toml")
-                   and p.name != "lexicon.toml")
     out = list(_load("lexicon.toml")["section"])
-    for name in names:
+    for name in _extra_files():
         out.extend(_load(name).get("section", []))
     return out
 
@@ -199,7 +208,7 @@ def build() -> Lexicon:
             category=r.get("category", ""),
             urgency=r["urgency"],
         )
-        for r in rules["rule"]
+        for r in [*rules["rule"], *(r for n in _extra_files() for r in _load(n).get("rule", []))]
     )
     scope = rules["scope"]
     return Lexicon(
@@ -211,6 +220,7 @@ def build() -> Lexicon:
         sentence_breaks=frozenset(" ".join(plain(w).words) for w in scope["sentence_breaks"]),
         english=english,
         trie=trie,
+        languages=frozenset({"en", *_languages()}),
         fallback_ids=frozenset(s.id for s in sections if s.fallback),
     )
 

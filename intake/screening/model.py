@@ -1,38 +1,29 @@
-"""A learned second opinion on urgency that can only raise it, never lower it.
+"""The learned part of screening: a calibrated model that weighs the words and the lexicon.
 
-Why: the phrase lexicon catches the wording it was written for, and on blind sets it misses
-indirect risk ("got the bag and the tape", "ive made sure i wont be a problem"). A small linear
-model over word and character n-grams generalises a little past exact phrases. It is trained
-offline (`scripts/train_risk_model.py`, scikit-learn) and shipped as weights in
-`data/risk_model.json`; scoring here is pure Python so the service needs no numpy/sklearn.
+Why: the phrase lexicon catches the wording it was written for; on text written by someone
+else it found under half of the emergencies and raised a fifth of routine messages with hard
+negatives ("this form is killing me", past abuse with a practical request). A linear model over
+words, word pairs, character n-grams and the lexicon's own findings generalises further and
+learns when a lexicon hit is a false alarm. It is trained offline (`scripts/train_risk_model.py`,
+scikit-learn, leave-one-set-out cross-validation over every labelled set) and shipped as
+weights in `data/risk_model.json`; scoring here is pure Python so the service needs no numpy.
 
-Model: two binary logistic-regression heads over one shared vocabulary,
-"emergency vs not" (`p_emergency`) and "urgent or emergency vs routine" (`p_urgent_or_more`).
-Features: lower-cased text, apostrophes dropped, runs of 3+ repeated characters cut to 2, digits
-mapped to 0; word unigrams and bigrams plus character 3-5 grams inside word boundaries;
-sublinear tf times idf, L2-normalised (features outside the shipped vocabulary are ignored).
+Heads (logistic regression, Platt-calibrated on out-of-fold scores, so p is a probability):
+`p_emergency` (emergency vs not), `p_urgent_or_more` (urgent or emergency vs routine), and one
+per safeguarding category.
 
-Thresholds (chosen by grouped cross-validation on the training sets, stored in the JSON under
-"thresholds"; see the training script's report for the figures):
-- raise to "emergency" when `p_emergency >= thresholds["emergency"]` and the engine said less;
-- raise "routine" to "urgent" when `p_urgent_or_more >= thresholds["urgent"]`.
-Shipped values: emergency 0.495, urgent 0.610 (C=1, class-balanced, every training n-gram kept:
-20,686 features, 0.86 MB). Leave-one-set-out over the five training sets, the model alone found
-0.83 of emergencies (0.71 on batch 4, the set written away from obvious keywords) and raised
-4.8% of routine messages; it also lifts about 10% of urgent messages to emergency, the price of
-recall, which is why every raise is a review item rather than a silent change.
-Every raise carries a review reason naming the model and its strongest features, so a duty
-advocate can see that a model, not a lexicon rule, put the message higher in the queue.
+Decision (`decide`, thresholds from the JSON "policy", chosen out of fold to keep routine
+raised <= 0.08 and urgent raised to emergency <= 0.10 while maximising emergency recall):
+- emergency when p_emergency >= t_emergency; urgent when p_urgent_or_more >= t_urgent;
+- the lexicon is a floor: its emergency stays emergency unless p_emergency is below
+  t_lexicon_emergency_down, and then it is still urgent (never routine); its urgent stays
+  unless p_urgent_or_more < t_lexicon_urgent_down; a review reason from the lexicon (a language
+  with no word list, the safety net) is never lowered.
+Every change the model makes is written into `needs_review` with its probability and the words
+that weighed most (never stop-words), so an advocate can see a model, not a phrase, decided.
 
-Category heads: one logistic regression per safeguarding category on the same features, with
-per-category thresholds chosen out of fold for precision (>= 0.8 in leave-one-set-out CV: a wrong
-category is noise for an advocate). They exist because a message the model raises often matched
-no phrase and so carried no category, and the dashboard and case system could not say what kind
-of harm it was. They are GATED (`opinion`): computed only when the final urgency is urgent or
-emergency and the lexicon found no category, so most messages pay nothing for them (a gated
-message pays about 80 µs; 7% of the evaluation set is gated). Weights under 0.4 in magnitude are
-not shipped (26k of 12 x 20.7k kept; the JSON is 1.37 MB). Out of fold, pooled: flag precision
-0.86, and 0.84 of categorised messages get at least one category from the heads alone.
+Categories: the lexicon's, unless that category's head finds it very unlikely (p < 0.05), plus
+every category whose head passes its threshold (chosen out of fold for F1).
 """
 
 from __future__ import annotations
@@ -42,24 +33,31 @@ import json
 import math
 import re
 import threading
-from collections.abc import Collection
 from dataclasses import dataclass, field
+from functools import cache
 from importlib import resources
 from itertools import pairwise
 from typing import Any
 
+from intake.screening.normalise import MARKS, fold_latin
+from intake.screening.result import ScreeningResult
+
 URGENCY_RANK = {"routine": 0, "urgent": 1, "emergency": 2}
+_URGENCY_NAME = {v: k for k, v in URGENCY_RANK.items()}
 CHAR_NGRAMS = (3, 4, 5)
 WORD_CACHE_MAX = 50_000
+LEXICON_CATEGORY_FLOOR = 0.05  # a lexicon category the model finds less likely than this goes
 
 _APOSTROPHES = re.compile(r"['’‘`´]")
 _REPEATS = re.compile(r"(.)\1{2,}")
 _DIGITS = re.compile(r"\d")
-_NON_WORD = re.compile(r"[^a-z0-9]+")
+_NON_WORD = re.compile(rf"(?:[^\w{MARKS}]|_)+")
 
 
 @dataclass(frozen=True, slots=True)
 class RiskScore:
+    """Calibrated probabilities and the (up to three) words or word pairs that raised them."""
+
     p_emergency: float
     p_urgent_or_more: float
     top_features: list[str] = field(default_factory=list)
@@ -67,12 +65,12 @@ class RiskScore:
 
 @dataclass(frozen=True, slots=True)
 class Opinion:
-    """The model's second opinion: an urgency never lower than the lexicon's, the review reason
-    if it raised it, and safeguarding categories (name, probability) only when gated in."""
+    """The final urgency and categories, and the review reason when the model changed either."""
 
     urgency: str
     reason: str | None = None
-    categories: tuple[tuple[str, float], ...] = ()
+    categories: tuple[str, ...] = ()
+    added: tuple[tuple[str, float], ...] = ()  # categories the model added, with p
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,16 +81,25 @@ class RiskModel:
     features: dict[str, tuple[float, float, float]]
     intercept_emergency: float
     intercept_urgent: float
-    threshold_emergency: float
-    threshold_urgent: float
+    calibration: tuple[float, float, float, float]  # a_e, b_e, a_u, b_u
+    policy: dict[str, float]
     meta: dict[str, Any]
     category_names: tuple[str, ...] = ()
     category_intercepts: tuple[float, ...] = ()
     category_thresholds: tuple[float, ...] = ()
+    category_calibration: tuple[tuple[float, float], ...] = ()
     category_weights: dict[str, tuple[tuple[int, float], ...]] = field(default_factory=dict,
                                                                         repr=False)
-    word_cache: dict[str, tuple[str, ...]] = field(default_factory=dict, compare=False,
-                                                   repr=False)
+    word_cache: dict[str, tuple[str, ...]] = field(default_factory=dict, repr=False,
+                                                   compare=False)
+
+    @property
+    def threshold_emergency(self) -> float:
+        return self.policy["t_emergency"]
+
+    @property
+    def threshold_urgent(self) -> float:
+        return self.policy["t_urgent"]
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RiskModel:
@@ -101,26 +108,54 @@ class RiskModel:
         for i, (_, head) in enumerate(heads):
             for k, w in head["weights"].items():
                 by_feature.setdefault(k, []).append((i, float(w)))
+        cal = data["calibration"]
         return cls(
             features={k: (v[0], v[1], v[2]) for k, v in data["features"].items()},
             intercept_emergency=float(data["intercept"]["emergency"]),
             intercept_urgent=float(data["intercept"]["urgent"]),
-            threshold_emergency=float(data["thresholds"]["emergency"]),
-            threshold_urgent=float(data["thresholds"]["urgent"]),
+            calibration=(*map(float, cal["emergency"]), *map(float, cal["urgent"])),
+            policy={k: float(v) for k, v in data["policy"].items()},
             meta=dict(data.get("meta", {})),
             category_names=tuple(name for name, _ in heads),
             category_intercepts=tuple(float(h["intercept"]) for _, h in heads),
             category_thresholds=tuple(float(h["threshold"]) for _, h in heads),
+            category_calibration=tuple((float(h["calibration"][0]), float(h["calibration"][1]))
+                                       for _, h in heads),
             category_weights={k: tuple(v) for k, v in by_feature.items()},
         )
 
 
 def normalise(text: str) -> str:
-    """One canonical form for training and scoring alike: any drift between them is a bug."""
-    t = _APOSTROPHES.sub("", text.lower())
+    """One canonical form for training and scoring alike: any drift between them is a bug.
+
+    Lower case, Latin diacritics folded ("zabić" = "zabic"), apostrophes dropped, runs of 3+
+    characters cut to 2, digits to 0; letters of every script are kept with their vowel signs.
+    """
+    t = _APOSTROPHES.sub("", fold_latin(text.lower()))
     t = _REPEATS.sub(r"\1\1", t)
     t = _DIGITS.sub("0", t)
     return _NON_WORD.sub(" ", t).strip()
+
+
+def lexicon_features(lexicon: ScreeningResult | None) -> dict[str, int]:
+    """What the lexicon found, as features the model weighs alongside the words: its urgency,
+    categories, the rules that fired (section ids up to the first dot), whether something was
+    negated, and a review reason. The model learns how far to trust each on text nobody tuned
+    the lexicon on."""
+    if lexicon is None:
+        return {}
+    out = {"l:u=" + lexicon.urgency: 1}
+    for c in lexicon.safeguarding:
+        out["l:c=" + c] = 1
+    for m in lexicon.matches:
+        out["l:r=" + m.rule.split("~")[0].split(".")[0]] = 1
+    if lexicon.negated:
+        out["l:negated"] = 1
+    if lexicon.needs_review:
+        out["l:review"] = 1
+    if lexicon.language and lexicon.language != "en":
+        out["l:non_english"] = 1
+    return out
 
 
 def _word_features(word: str) -> list[str]:
@@ -135,10 +170,11 @@ def _word_features(word: str) -> list[str]:
     return out
 
 
-def extract(text: str) -> dict[str, int]:
-    """Raw feature counts. Prefixes keep the three kinds apart: w: word, b: bigram, c: chars."""
+def extract(text: str, lexicon: ScreeningResult | None = None) -> dict[str, int]:
+    """Raw feature counts. Prefixes keep the kinds apart: w: word, b: bigram, c: chars,
+    l: the lexicon's findings (`lexicon_features`)."""
     words = normalise(text).split()
-    counts: dict[str, int] = {}
+    counts: dict[str, int] = lexicon_features(lexicon)
     get = counts.get
     for w in words:
         for key in _word_features(w):
@@ -186,29 +222,49 @@ def load_model() -> RiskModel:
     return _model
 
 
-def _readable(feature: str) -> str:
-    return '"' + feature.partition(":")[2] + '"'
+@cache
+def _stop_words() -> frozenset[str]:
+    """Words never shown as a reason ("from \"of\"" explains nothing): the English function
+    words of data/languages.toml plus a few more."""
+    import tomllib
+
+    text = resources.files("intake.screening").joinpath("data", "languages.toml")
+    data = tomllib.loads(text.read_text("utf-8"))
+    return frozenset(data["english"].split()) | frozenset(data.get("stop_words", "").split())
+
+
+def _readable(feature: str) -> str | None:
+    """A feature as an advocate can read it, or None for one that explains nothing."""
+    kind, _, value = feature.partition(":")
+    if kind == "l":
+        return None  # the lexicon's own matches are shown as matches
+    words = value.split()
+    stop = _stop_words()
+    if not words or all(w in stop or len(w) < 3 for w in words):
+        return None
+    return '"' + value + '"'
 
 
 def _known_features(word: str, model: RiskModel) -> tuple[str, ...]:
     """A word's features that the model knows, memoised per model: most words of a message
     ("the", "my", "mum") have been seen before, and this is where scoring spends its time."""
-    cache = model.word_cache
-    known = cache.get(word)
+    cache_ = model.word_cache
+    known = cache_.get(word)
     if known is None:
         feats = model.features
         known = tuple(k for k in _word_features(word) if k in feats)
-        if len(cache) >= WORD_CACHE_MAX:
-            cache.clear()
-        cache[word] = known
+        if len(cache_) >= WORD_CACHE_MAX:
+            cache_.clear()
+        cache_[word] = known
     return known
 
 
-def _known_counts(text: str, model: RiskModel) -> dict[str, int]:
+def _known_counts(text: str, model: RiskModel,
+                  lexicon: ScreeningResult | None) -> dict[str, int]:
     """Counts of the features of `text` that the model knows (same as `extract`, filtered)."""
     feats = model.features
     words = normalise(text).split()
-    counts: dict[str, int] = {}
+    counts: dict[str, int] = {k: v for k, v in lexicon_features(lexicon).items() if k in feats}
     get = counts.get
     for w in words:
         for k in _known_features(w, model):
@@ -220,113 +276,116 @@ def _known_counts(text: str, model: RiskModel) -> dict[str, int]:
     return counts
 
 
-def _score_counts(counts: dict[str, int], model: RiskModel) -> RiskScore:
+def _vector(counts: dict[str, int], model: RiskModel) -> tuple[dict[str, float], float]:
     feats = model.features
-    z_e = z_u = sq = 0.0
-    vec: list[tuple[float, str]] = []
-    for k, c in counts.items():
-        idf, w_e, w_u = feats[k]
-        v = (1.0 + math.log(c)) * idf if c > 1 else idf
-        sq += v * v
-        z_e += w_e * v
-        z_u += w_u * v
-        if k[0] != "c" and (w_e > 0.0 or w_u > 0.0):
-            vec.append((max(w_e, w_u) * v, k))
-    norm = math.sqrt(sq) or 1.0
-    top = [k for _, k in heapq.nlargest(3, vec)]
-    return RiskScore(_sigmoid(model.intercept_emergency + z_e / norm),
-                     _sigmoid(model.intercept_urgent + z_u / norm),
-                     [_readable(k) for k in top])
-
-
-def score(text: str, model: RiskModel) -> RiskScore:
-    """Score with an explicit model (tests and the training script pass their own). Same
-    arithmetic as `weighted(extract(text), idf)`, restricted to known features up front."""
-    return _score_counts(_known_counts(text, model), model)
-
-
-def _category_probabilities(counts: dict[str, int], model: RiskModel) -> list[float]:
-    """Every category head's probability, in `model.category_names` order."""
-    feats = model.features
-    cw = model.category_weights
-    z = [0.0] * len(model.category_names)
+    vec: dict[str, float] = {}
     sq = 0.0
     for k, c in counts.items():
         idf = feats[k][0]
         v = (1.0 + math.log(c)) * idf if c > 1 else idf
+        vec[k] = v
         sq += v * v
+    return vec, math.sqrt(sq) or 1.0
+
+
+def _score_vector(vec: dict[str, float], norm: float, model: RiskModel) -> RiskScore:
+    feats = model.features
+    z_e = z_u = 0.0
+    shown: list[tuple[float, str]] = []
+    for k, v in vec.items():
+        _, w_e, w_u = feats[k]
+        z_e += w_e * v
+        z_u += w_u * v
+        if k[0] in "wb" and (w_e > 0.0 or w_u > 0.0):
+            shown.append((max(w_e, w_u) * v, k))
+    a_e, b_e, a_u, b_u = model.calibration
+    p_e = _sigmoid(a_e * (model.intercept_emergency + z_e / norm) + b_e)
+    p_u = _sigmoid(a_u * (model.intercept_urgent + z_u / norm) + b_u)
+    top: list[str] = []
+    for _, k in heapq.nlargest(12, shown):
+        r = _readable(k)
+        if r is not None and r not in top:
+            top.append(r)
+        if len(top) == 3:
+            break
+    return RiskScore(p_e, p_u, top)
+
+
+def score(text: str, model: RiskModel, lexicon: ScreeningResult | None = None) -> RiskScore:
+    """Score with an explicit model (tests and the training script pass their own). Same
+    arithmetic as `weighted(extract(text, lexicon), idf)`, restricted to known features."""
+    vec, norm = _vector(_known_counts(text, model, lexicon), model)
+    return _score_vector(vec, norm, model)
+
+
+def _category_probabilities(vec: dict[str, float], norm: float,
+                            model: RiskModel) -> list[float]:
+    cw = model.category_weights
+    z = list(model.category_intercepts)
+    for k, v in vec.items():
         for i, w in cw.get(k, ()):
-            z[i] += w * v
-    norm = math.sqrt(sq) or 1.0
-    return [_sigmoid(b + zi / norm) for b, zi in zip(model.category_intercepts, z, strict=True)]
+            z[i] += w * v / norm
+    return [_sigmoid(a * zi + b)
+            for zi, (a, b) in zip(z, model.category_calibration, strict=True)]
 
 
-def _categories_from_counts(counts: dict[str, int],
-                            model: RiskModel) -> tuple[tuple[str, float], ...]:
-    probs = _category_probabilities(counts, model)
-    hits = [(name, p) for name, p, t in zip(model.category_names, probs,
-                                            model.category_thresholds, strict=True) if p >= t]
-    return tuple(sorted(hits, key=lambda h: (-h[1], h[0])))
+def category_scores(text: str, model: RiskModel,
+                    lexicon: ScreeningResult | None = None) -> list[tuple[str, float]]:
+    """Every category head's calibrated probability for `text`, thresholds not applied."""
+    vec, norm = _vector(_known_counts(text, model, lexicon), model)
+    return list(zip(model.category_names, _category_probabilities(vec, norm, model),
+                    strict=True))
 
 
-def category_scores(text: str, model: RiskModel) -> list[tuple[str, float]]:
-    """Every shipped category head's probability for `text`, thresholds not applied (the
-    training script checks the runtime against sklearn with this)."""
-    probs = _category_probabilities(_known_counts(text, model), model)
-    return list(zip(model.category_names, probs, strict=True))
-
-
-def categories(text: str) -> list[tuple[str, float]]:
-    """Safeguarding categories whose head passes its threshold, as (name, probability), most
-    probable first. Not gated: `opinion` decides when these are worth computing."""
-    model = load_model()
-    return list(_categories_from_counts(_known_counts(text, model), model))
-
-
-def risk(text: str) -> RiskScore:
+def risk(text: str, lexicon: ScreeningResult | None = None) -> RiskScore:
     """Probabilities that `text` is an emergency, and at least urgent, with the (up to three)
-    words or word pairs that pushed them up most; character n-grams count but are not shown."""
-    return score(text, load_model())
+    words or word pairs that pushed them up most (never stop-words or character n-grams)."""
+    return score(text, load_model(), lexicon)
 
 
-def _raise(urgency: str, r: RiskScore, model: RiskModel) -> tuple[str, str | None]:
-    raised = urgency
-    if r.p_emergency >= model.threshold_emergency:
-        raised = "emergency"
-        p = r.p_emergency
-    elif urgency == "routine" and r.p_urgent_or_more >= model.threshold_urgent:
-        raised = "urgent"
-        p = r.p_urgent_or_more
-    if raised == urgency:
-        return urgency, None
-    why = ", ".join(r.top_features) or "spelling patterns, no single word"
-    return raised, f"model: {raised} (p={p:.2f}) from {why}"
+def decide(lexicon: ScreeningResult, r: RiskScore, model: RiskModel) -> str:
+    """The final urgency from the lexicon's result and the model's score (module docstring)."""
+    pol = model.policy
+    rank = 2 if r.p_emergency >= pol["t_emergency"] else (
+        1 if r.p_urgent_or_more >= pol["t_urgent"] else 0)
+    lex = URGENCY_RANK[lexicon.urgency]
+    if lexicon.needs_review is not None:
+        floor = lex  # unreadable to the lexicon or caught by the safety net: a person decides
+    elif lex == 2:
+        floor = 2 if r.p_emergency >= pol["t_lexicon_emergency_down"] else 1
+    elif lex == 1:
+        floor = 1 if r.p_urgent_or_more >= pol["t_lexicon_urgent_down"] else 0
+    else:
+        floor = 0
+    return _URGENCY_NAME[max(rank, floor)]
 
 
-def second_opinion(urgency: str, text: str) -> tuple[str, str | None]:
-    """Return (urgency, review reason). The urgency is never lower than the one given; the
-    reason is None unless the model raised it."""
-    if urgency not in URGENCY_RANK:
-        raise ValueError(f"unknown urgency {urgency!r}")
-    if urgency == "emergency":
-        return urgency, None
+def opinion(lexicon: ScreeningResult, text: str) -> Opinion:
+    """The final urgency and categories for `text` given the lexicon's result on it."""
     model = load_model()
-    return _raise(urgency, score(text, model), model)
-
-
-def opinion(urgency: str, text: str, lexicon_categories: Collection[str]) -> Opinion:
-    """The second opinion on urgency, plus categories when the message ends up urgent or
-    emergency and the lexicon named no category (the only case where the queue would otherwise
-    show a raised message with no kind of harm). The text is featurised once for both."""
-    if urgency not in URGENCY_RANK:
-        raise ValueError(f"unknown urgency {urgency!r}")
-    if urgency == "emergency" and lexicon_categories:
-        return Opinion(urgency)
-    model = load_model()
-    counts = _known_counts(text, model)
-    raised, reason = urgency, None
-    if urgency != "emergency":
-        raised, reason = _raise(urgency, _score_counts(counts, model), model)
-    if raised == "routine" or lexicon_categories or not model.category_names:
-        return Opinion(raised, reason)
-    return Opinion(raised, reason, _categories_from_counts(counts, model))
+    vec, norm = _vector(_known_counts(text, model, lexicon), model)
+    r = _score_vector(vec, norm, model)
+    urgency = decide(lexicon, r, model)
+    reasons: list[str] = []
+    if urgency != lexicon.urgency:
+        p = r.p_emergency if urgency == "emergency" or lexicon.urgency == "emergency" \
+            else r.p_urgent_or_more
+        verb = "raised" if URGENCY_RANK[urgency] > URGENCY_RANK[lexicon.urgency] else "lowered"
+        why = ", ".join(r.top_features) or "spelling patterns and context, no single word"
+        if verb == "raised":
+            reasons.append(f"model: {urgency} (p={p:.2f}) from {why}")
+        else:
+            reasons.append(f"model: lowered {lexicon.urgency} to {urgency} (p={p:.2f}); "
+                           "the matched phrases read as a false alarm here")
+    probs = dict(zip(model.category_names, _category_probabilities(vec, norm, model),
+                     strict=True))
+    thresholds = dict(zip(model.category_names, model.category_thresholds, strict=True))
+    cats = {c for c in lexicon.safeguarding if probs.get(c, 1.0) >= LEXICON_CATEGORY_FLOOR}
+    # A routine message gets no category from the model: it would be a guess nobody reads.
+    added = () if urgency == "routine" else tuple(sorted(
+        ((c, p) for c, p in probs.items() if p >= thresholds[c] and c not in lexicon.safeguarding),
+        key=lambda x: (-x[1], x[0])))
+    cats.update(c for c, _ in added)
+    if added:
+        reasons.append("model categories: " + ", ".join(f"{c} (p={p:.2f})" for c, p in added))
+    return Opinion(urgency, "; ".join(reasons) or None, tuple(sorted(cats)), added)

@@ -8,11 +8,57 @@ spellings, and the offset map lets every match point at exactly what the person 
 from __future__ import annotations
 
 import re
+import unicodedata
 from bisect import bisect_right
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-_TOKEN = re.compile(r"[^\W_]+(?:['’][^\W_]+)*|[.!?;]+|\S", re.UNICODE)
+
+def _mark_class() -> str:
+    """A regex class body of every combining mark (Mn, Mc, Me): Bengali, Gurmukhi and
+    Devanagari write vowels with them, and a word must not be cut at each vowel sign."""
+    ranges: list[tuple[int, int]] = []
+    for cp in range(0x300, 0x10000):  # the scripts of UK community languages are all here
+        if unicodedata.category(chr(cp)) in ("Mn", "Mc", "Me"):
+            if ranges and ranges[-1][1] == cp - 1:
+                ranges[-1] = (ranges[-1][0], cp)
+            else:
+                ranges.append((cp, cp))
+    return "".join(re.escape(chr(a)) if a == b else f"{re.escape(chr(a))}-{re.escape(chr(b))}"
+                   for a, b in ranges)
+
+
+MARKS = _mark_class()
+# A word: letters or digits with the combining marks that belong to them, apostrophes inside.
+WORD = rf"[^\W_](?:[^\W_]|[{MARKS}])*"
+_TOKEN = re.compile(rf"[^\W_](?:[^\W_]|[{MARKS}])*(?:['’](?:[^\W_]|[{MARKS}])+)*|[.!?;]+|\S",
+                    re.UNICODE)
+
+
+def _latin_fold_table() -> dict[int, str]:
+    """Latin letters with diacritics -> plain letters ("ś" -> "s", "ł" -> "l", "ș" -> "s").
+
+    People text Polish, Romanian, Welsh and Portuguese without their diacritics as often as
+    with them; folding both the message and the word lists makes either spelling match.
+    Other scripts are untouched (their marks are letters' vowels, not decoration).
+    """
+    table: dict[int, str] = {}
+    for cp in [*range(0xC0, 0x250), *range(0x1E00, 0x1F00)]:
+        ch = chr(cp)
+        base = unicodedata.normalize("NFKD", ch)[0]
+        if base.isascii() and base.isalpha() and base != ch:
+            table[cp] = base
+    table.update({ord("ł"): "l", ord("Ł"): "L", ord("ø"): "o", ord("Ø"): "O", ord("ß"): "ss",
+                  ord("æ"): "ae", ord("œ"): "oe", ord("đ"): "d", ord("ı"): "i"})
+    return table
+
+
+_FOLD = _latin_fold_table()
+
+
+def fold_latin(text: str) -> str:
+    """`text` with Latin diacritics removed (see `_latin_fold_table`); ASCII is returned as is."""
+    return text if text.isascii() else text.translate(_FOLD)
 _REPEAT3 = re.compile(r"([^\W\d_])\1{2,}")
 _DOUBLE = re.compile(r"([^\W\d_])\1")
 _NUM_UNIT = re.compile(r"^(\d+)(mg|g|ml|x|mcg|grams|hr|hrs|h|am|pm|mins|min)$")
@@ -74,7 +120,7 @@ def _word_forms(raw: str, vocab: Vocabulary) -> tuple[str, bool, str | None]:
 
     Pure and cheap to cache: the same words recur across thousands of messages.
     """
-    low = raw.lower().replace("’", "'")
+    low = fold_latin(raw.lower().replace("’", "'"))
     ts = vocab.textspeak
     if low in ts:
         return ts[low], True, None

@@ -10,7 +10,9 @@ from typing import Any
 class Match:
     """A live hit. `start`/`end` index the ORIGINAL text; `phrase` is text[start:end].
 
-    `category` is a safeguarding category, or "statutory" (urgency only) or "unsafe_contact".
+    `category` is a safeguarding category, or "statutory" (a time-critical statutory matter,
+    urgency only), "danger" (someone helpless or in danger now with no kind of abuse named,
+    urgency only) or "unsafe_contact".
     `rule` names the lexicon section or combination rule (suffix "~fuzzy" if a misspelling
     was corrected), so an advocate can see why the message was raised.
     """
