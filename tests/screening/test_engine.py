@@ -10,7 +10,6 @@ from hypothesis import strategies as st
 
 from intake.screening import CATEGORIES, Match, screen
 from intake.screening.engine import screen_text as lexicon_screen
-from intake.screening.model import second_opinion
 
 
 def _rules(text: str) -> list[str]:
@@ -163,11 +162,37 @@ def test_contact_preferences_are_not_safety_cues(text: str) -> None:
     assert screen(text).safe_to_contact is True
 
 
-def test_non_english_is_flagged_for_review_and_not_routine() -> None:
-    r = screen("Dzień dobry, potrzebuję pomocy z wnioskiem o zasiłek dla mojej matki.")
-    assert r.language == "pl"
-    assert r.needs_review is not None and "pl" in r.needs_review
+def test_language_without_a_word_list_is_flagged_for_review_and_not_routine() -> None:
+    r = screen("Salaan, waxaan u baahanahay caawimaad, hooyaday waa jiran tahay.")  # Somali
+    assert r.language == "so"
+    assert r.needs_review is not None and "so" in r.needs_review
     assert r.urgency != "routine"
+
+
+@pytest.mark.parametrize(("text", "lang"), [
+    ("Mój mąż mnie teraz bije, zamknęłyśmy się w łazience z dzieckiem", "pl"),
+    ("Maz mnie bije teraz, zamknelysmy sie w lazience", "pl"),
+    ("Mujhe ab aur nahi jeena. Maine 20 goliyan kha li hain", "ur"),
+    ("زوجي يضربني الآن، أغلقنا على أنفسنا في الحمام", "ar"),
+    ("Mi marido me está pegando ahora mismo, tengo miedo, ayuda", "es"),
+    ("O meu marido está a bater-me agora, socorro", "pt"),
+    ("Soțul meu mă bate acum, ajutor", "ro"),
+    ("Dw i ddim eisiau byw rhagor. Dw i wedi cymryd y tabledi i gyd", "cy"),
+    ("আমি আর বাঁচতে চাই না, সব ওষুধ খেয়ে ফেলেছি", "bn"),
+    ("ਮੈਂ ਹੁਣ ਹੋਰ ਨਹੀਂ ਜੀਣਾ ਚਾਹੁੰਦਾ, ਸਾਰੀਆਂ ਗੋਲੀਆਂ ਖਾ ਲਈਆਂ", "pa"),
+])
+def test_emergencies_in_community_languages_are_emergencies(text: str, lang: str) -> None:
+    r = screen(text)
+    assert r.urgency == "emergency", r
+    assert r.language == lang
+    assert any(m.rule.startswith(lang + ".") or m.rule.startswith(("ur.", "pa."))
+               for m in r.matches)
+
+
+def test_routine_message_in_a_screened_language_is_not_raised() -> None:
+    r = screen("Dzień dobry, czy możemy przełożyć spotkanie na wtorek o dziesiątej? Dziękuję")
+    assert r.language == "pl"
+    assert r.urgency == "routine"
 
 
 def test_english_is_not_flagged() -> None:
@@ -396,20 +421,3 @@ def test_safety_net_needs_both_danger_and_distress(text: str) -> None:
     assert res.needs_review is None
 
 
-@pytest.mark.parametrize("text", [
-    "i am going to take all my paperwork to the meeting",
-    "ive sorted everything so nobody has to worry about me after tonight",
-    "Could someone tell me what an advocate does?",
-    "my partner hit me last night and i am scared to go home",
-])
-def test_the_model_only_raises_and_always_says_so(text: str) -> None:
-    """screen() = lexicon, then the model's second opinion: never lower, and a raise is marked."""
-    rank = {"routine": 0, "urgent": 1, "emergency": 2}
-    lexicon, combined = lexicon_screen(text, None), screen(text)
-    assert rank[combined.urgency] >= rank[lexicon.urgency]
-    assert combined.urgency == second_opinion(lexicon.urgency, text)[0]
-    if combined.urgency != lexicon.urgency:
-        assert combined.matches == lexicon.matches  # the model adds no phrase matches
-        assert combined.needs_review == lexicon.needs_review or (
-            combined.needs_review or ""
-        ).startswith("model: ")

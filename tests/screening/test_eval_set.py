@@ -10,10 +10,6 @@ import pytest
 from intake.screening.evaluate import evaluate
 
 DATA = Path(__file__).resolve().parents[1] / "data"
-HOLDOUT = Path(__file__).resolve().parent / "data" / "holdout_batch2.jsonl"
-BLIND = Path(__file__).resolve().parent / "data" / "holdout_batch3.jsonl"
-BLIND4 = Path(__file__).resolve().parent / "data" / "holdout_batch4.jsonl"
-BLIND5 = Path(__file__).resolve().parent / "data" / "holdout_batch5.jsonl"
 
 
 def _load(path: Path) -> list[dict]:
@@ -48,67 +44,59 @@ def test_routine_wrongly_raised(eval_report: dict) -> None:
 
 def test_safe_to_contact_and_review_flags(eval_report: dict) -> None:
     assert eval_report["safe_to_contact_accuracy"] >= 0.95
-    assert eval_report["needs_review_accuracy"] >= 0.95
+    # Lower than before issue 13: the model now notes the categories it adds in needs_review.
+    assert eval_report["needs_review_accuracy"] >= 0.90
 
 
-def test_batch2_does_not_regress() -> None:
-    """Batch 2 was held out for the first lexicon, then its misses were used to broaden the
-    lexicon families: it is now a regression set, no longer a measure of generalisation.
-    Measured after that work: emergency 14/14, urgent 29/29, any-safeguarding 1.0, routine 0/18.
-    """
-    report = evaluate(_load(HOLDOUT))
-    assert report["per_class"]["emergency"]["recall"] >= 0.92
-    assert report["per_class"]["urgent"]["recall"] >= 0.90
-    assert report["any_safeguarding_recall"] >= 0.95
-    assert report["routine_wrongly_raised"] <= 0.10
+# Floors on the TUNED sets (every one of them is now training data for the model, so these are
+# fitted figures, not generalisation; the honest figures are the leave-one-set-out ones in the
+# README and the blind batch the lead measures). Measured when the model was exported:
+# set: (emergency recall, emergency as routine, urgent-or-emergency recall, routine raised,
+#       urgent to emergency, category micro-F1)
+TUNED_FLOORS = {
+    "holdout_batch2.jsonl": (1.0, 0, 1.0, 0.0, 0.0, 0.873),
+    "holdout_batch3.jsonl": (1.0, 0, 1.0, 0.0, 0.019, 0.887),
+    "holdout_batch4.jsonl": (1.0, 0, 1.0, 0.0, 0.0, 0.910),
+    "holdout_batch5.jsonl": (1.0, 0, 1.0, 0.0, 0.032, 0.933),
+    "train_a.jsonl": (1.0, 0, 0.998, 0.064, 0.044, 0.919),
+    "train_b.jsonl": (1.0, 0, 1.0, 0.003, 0.024, 0.901),
+    "batch6.jsonl": (1.0, 0, 1.0, 0.045, 0.025, 0.919),
+}
 
 
-def test_batch3_does_not_regress() -> None:
-    """Batch 3 was blind for the second lexicon (emergency recall 0.805, urgent 0.889,
-    any-safeguarding 0.906, routine raised 0.073); its misses were then used to add broader
-    families (overdose without a drug name, farewells in other words, means in place, a child
-    left alone, harm then helpless). It is now a tuned set: emergency 41/41, urgent 52/54,
-    any-safeguarding 1.0, routine raised 2/55 (two non-English messages raised for review).
-    """
-    report = evaluate(_load(BLIND))
-    assert report["n"] >= 120
-    assert report["per_class"]["emergency"]["recall"] >= 1.0
-    assert report["per_class"]["urgent"]["recall"] >= 0.96
-    assert report["any_safeguarding_recall"] >= 0.99
-    assert report["routine_wrongly_raised"] <= 0.05
+@pytest.mark.parametrize("name", sorted(TUNED_FLOORS))
+def test_tuned_sets_do_not_regress(name: str) -> None:
+    """Small slack below the measured figure (rounding, a retrain with corrections); a real
+    regression on a set the model was fitted to is far larger than this."""
+    em, as_routine, ue, raised, over, f1 = TUNED_FLOORS[name]
+    report = evaluate(_load(Path(__file__).resolve().parent / "data" / name))
+    assert report["per_class"]["emergency"]["recall"] >= em - 0.02
+    assert report["emergency_as_routine"] <= as_routine
+    assert report["urgent_or_emergency_recall_ci"][0] / report["urgent_or_emergency_recall_ci"][1] \
+        >= ue - 0.02
+    assert report["routine_wrongly_raised"] <= raised + 0.02
+    assert report["urgent_to_emergency"] <= over + 0.03
+    assert report["category_micro_f1"] >= f1 - 0.03
 
 
-def test_batch4_does_not_regress() -> None:
-    """Batch 4 (169 messages) was blind for the third lexicon (emergency recall 0.765, urgent
-    0.927, any-safeguarding 0.859, routine raised 0.032); its misses and false alarms were then
-    used to add broader families (scenes of danger: a vulnerable person out in the cold, a child
-    alone by a hazard or with a drunk carer, someone down on the floor for days; choking; money
-    taken in the passive voice; goodbyes timed for reading) and a safety net. It is now a tuned
-    set: emergency 51/51, urgent 55/55, any-safeguarding 1.0, routine raised 0/63.
-    """
-    report = evaluate(_load(BLIND4))
-    assert report["n"] >= 150
-    assert report["per_class"]["emergency"]["recall"] >= 1.0
-    assert report["per_class"]["urgent"]["recall"] >= 1.0
-    assert report["any_safeguarding_recall"] >= 1.0
-    assert report["routine_wrongly_raised"] <= 0.04  # 0 from the lexicon, 2/63 by the model
+def test_every_set_is_listed_with_its_tuned_status() -> None:
+    import tomllib
+
+    manifest = tomllib.loads((Path(__file__).parent / "data" / "sets.toml").read_text("utf-8"))
+    listed = {Path(e["path"]).name for e in manifest["set"]}
+    on_disk = {p.name for p in (Path(__file__).parent / "data").glob("*.jsonl")}
+    assert on_disk <= listed
+    assert all(isinstance(e["tuned"], bool) and e["note"] for e in manifest["set"])
 
 
-def test_blind_batch5_holds_its_measured_floor() -> None:
-    """Batch 5 (197 messages) was written by someone who never saw the lexicon, the rules or the
-    model, and nothing was tuned on it. Lexicon alone: emergency recall 0.40 (29 of 58 came out
-    routine), urgent 0.76, routine raised 0.05. With the model's second opinion (what `screen`
-    does): emergency 0.79 (46/58; 4 routine), urgent 0.83, routine raised 0.079 (6/76), emergency
-    precision 0.89. Categories: the lexicon alone 0.57 any-safeguarding recall; with the model's
-    gated category heads 0.80. These floors keep it from getting worse.
-    """
-    report = evaluate(_load(BLIND5))
-    assert report["n"] >= 190
-    assert report["per_class"]["emergency"]["recall"] >= 0.79
-    assert report["per_class"]["urgent"]["recall"] >= 0.82
-    assert report["any_safeguarding_recall"] >= 0.80  # 0.57 lexicon only; 0.802 with model cats
-    assert report["routine_wrongly_raised"] <= 0.08
-    assert report["safe_to_contact_accuracy"] >= 1.0
+def test_wilson_interval() -> None:
+    from intake.screening.evaluate import wilson
+
+    assert wilson(0, 0) == (0.0, 1.0)
+    lo, hi = wilson(46, 70)  # batch 6 before tuning: 0.657
+    assert lo < 46 / 70 < hi and round(lo, 2) == 0.54 and round(hi, 2) == 0.76
+    lo, hi = wilson(10, 10)
+    assert hi == 1.0 and 0.69 < lo < 0.73
 
 
 def test_evaluate_counts_a_miss() -> None:
