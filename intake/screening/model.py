@@ -353,6 +353,8 @@ def decide(lexicon: ScreeningResult, r: RiskScore, model: RiskModel) -> str:
         floor = lex  # unreadable to the lexicon or caught by the safety net: a person decides
     elif lex == 2:
         floor = 2 if r.p_emergency >= pol["t_lexicon_emergency_down"] else 1
+    elif lex == 1 and any(m.category == "statutory" for m in lexicon.matches):
+        floor = 1  # a statutory clock (detention, tribunal, discharge) is law, not a guess
     elif lex == 1:
         floor = 1 if r.p_urgent_or_more >= pol["t_lexicon_urgent_down"] else 0
     else:
