@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -134,8 +135,16 @@ def test_training_script_reproduces_runtime_probabilities(tmp_path: Path) -> Non
     spec = importlib.util.spec_from_file_location("train", ROOT / "scripts/train_risk_model.py")
     assert spec and spec.loader
     train = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(train)
+    sys.modules["train"] = train  # its dataclasses resolve their annotations through it
+    try:
+        spec.loader.exec_module(train)
+    except BaseException:
+        del sys.modules["train"]
+        raise
     train.SETS = train.SETS[:3]
-    report = train.main(["--out", str(tmp_path / "m.json"), "--C", "4"])
+    try:
+        report = train.main(["--out", str(tmp_path / "m.json"), "--C", "4"])
+    finally:
+        del sys.modules["train"]
     assert report["max_runtime_drift"] < 1e-4
     RiskModel.from_dict(json.loads((tmp_path / "m.json").read_text("utf-8")))
