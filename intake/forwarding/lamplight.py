@@ -153,16 +153,18 @@ def find_profile(settings: Settings, role: str, fields: dict[str, str]) -> int |
     wanted = fields.get("email") or fields.get("mobile") or fields.get("phone")
     if not wanted:
         return None
-    response = request(
-        settings,
-        "GET",
-        f"{settings.lamplight_api_url}/people/some/role/{role}",
-        params={**_credentials(settings), "q": wanted, "return": "full"},
-    )
     try:
+        response = request(
+            settings,
+            "GET",
+            f"{settings.lamplight_api_url}/people/some/role/{role}",
+            params={**_credentials(settings), "q": wanted, "return": "full"},
+        )
         records = _answer(response, "profile search")
     except Rejected:
-        return None  # e.g. 1002: people are not published; searching is not possible
+        # e.g. 1002, people are not published: no search, so a new profile (a refusal for
+        # wrong credentials comes again, and is final, when the profile is made).
+        return None
     email = fields.get("email", "").lower()
     number = fields.get("mobile") or fields.get("phone")
     matches = {
