@@ -354,7 +354,8 @@ def build_bundle(event: ForwardEvent) -> dict[str, Any]:
     raised = [
         str(m.get("category", "")).replace("_", " ")
         for m in event.referral.screening.get("matches") or []
-        if isinstance(m, dict) and m.get("category") not in (None, "", "unsafe_contact")
+        if isinstance(m, dict)
+        and m.get("category") not in (None, "", "unsafe_contact", *event.referral.safeguarding)
     ]
     request = uk_service_request(data, found, third_party, list(dict.fromkeys(raised)))
     request["subject"] = {"reference": patient_url}
