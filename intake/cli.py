@@ -227,6 +227,13 @@ def cmd_replay(args: argparse.Namespace) -> int:
             embedded.stop()
 
 
+def cmd_forward_test(args: argparse.Namespace) -> int:
+    """Send a made-up referral to the configured case system(s) and print each answer."""
+    from intake.forwarding.trial import run
+
+    return run(load_settings(), args.target or [], args.type, sys.stdout)
+
+
 def cmd_user_add(args: argparse.Namespace) -> int:
     """Create a dashboard account (the database only: no Redis needed)."""
     from intake.store import Store, UserExists
@@ -350,6 +357,19 @@ def build_parser() -> argparse.ArgumentParser:
         "the clock: alert on-call about overdue unclaimed emergencies, re-queue lost forwards",
     )
     sla_check.add_argument("--every", type=int, default=0, help="repeat every N seconds")
+    forward = sub.add_parser("forward", help="the case systems referrals are forwarded to")
+    forward_sub = forward.add_subparsers(dest="forward_command", required=True)
+    forward_test = forward_sub.add_parser(
+        "test",
+        help="send a made-up referral to the configured case system(s) and print the answers",
+    )
+    forward_test.set_defaults(func=cmd_forward_test)
+    forward_test.add_argument(
+        "--target", action="append", help="a forwarder to try (repeatable; default: CASE_SYSTEM)"
+    )
+    forward_test.add_argument(
+        "--type", default="imca", help="the sample's advocacy type (imha, imca, care_act, ...)"
+    )
     replay = add("replay", cmd_replay, "resend referrals that failed to reach the case system")
     replay.add_argument("references", nargs="*", metavar="REFERENCE")
     replay.add_argument("--all-failed", action="store_true", help="every failed referral")

@@ -67,6 +67,31 @@ class Settings:
     case_webhook_secret: str = ""
     fhir_base_url: str = ""
     case_email_to: tuple[str, ...] = ()
+    # The email forwarder attaches the referral form as a PDF (WeasyPrint, which needs Pango).
+    case_email_pdf: bool = True
+    # Charitylog (Dizions) external referrals: the API base, one setting per authentication header
+    # (Source, Org, User), and the ids from the provider's own Charitylog dictionaries.
+    charitylog_api_url: str = ""
+    charitylog_source: str = ""
+    charitylog_org: str = ""
+    charitylog_user: str = ""
+    charitylog_org_type_id: str = ""
+    charitylog_referrer_org_type_id: str = ""
+    charitylog_project: str = ""
+    charitylog_referral_source: str = ""
+    charitylog_subject_role: str = ""
+    charitylog_referrer_role: str = ""
+    charitylog_relationships: tuple[str, ...] = ()
+    # Lamplight publishing API: the API base and the credentials from its publishing settings.
+    lamplight_api_url: str = ""
+    lamplight_key: str = ""
+    lamplight_lampid: str = ""
+    lamplight_project: str = ""
+    lamplight_workarea_id: str = ""
+    lamplight_role: str = "user"
+    lamplight_referrer_role: str = "contact"
+    lamplight_publishable: bool = True
+    lamplight_reference_field: str = ""
     # Forwarding attempts in all (first try included) and the pauses between them; an empty
     # `forward_intervals` means exponential backoff from `forward_backoff` seconds, doubling.
     forward_attempts: int = 6
@@ -165,6 +190,27 @@ def load_settings(environ: dict[str, str] | None = None, *, dotenv: bool = True)
         case_webhook_secret=env("CASE_WEBHOOK_SECRET") or "",
         fhir_base_url=(env("FHIR_BASE_URL") or "").rstrip("/"),
         case_email_to=_list(env("CASE_EMAIL_TO")),
+        case_email_pdf=_bool(env("CASE_EMAIL_PDF"), True),
+        charitylog_api_url=(env("CHARITYLOG_API_URL") or "").strip().rstrip("/"),
+        charitylog_source=(env("CHARITYLOG_SOURCE") or "").strip(),
+        charitylog_org=(env("CHARITYLOG_ORG") or "").strip(),
+        charitylog_user=(env("CHARITYLOG_USER") or "").strip(),
+        charitylog_org_type_id=(env("CHARITYLOG_ORG_TYPE_ID") or "").strip(),
+        charitylog_referrer_org_type_id=(env("CHARITYLOG_REFERRER_ORG_TYPE_ID") or "").strip(),
+        charitylog_project=(env("CHARITYLOG_PROJECT") or "").strip(),
+        charitylog_referral_source=(env("CHARITYLOG_REFERRAL_SOURCE") or "").strip(),
+        charitylog_subject_role=(env("CHARITYLOG_SUBJECT_ROLE") or "").strip(),
+        charitylog_referrer_role=(env("CHARITYLOG_REFERRER_ROLE") or "").strip(),
+        charitylog_relationships=_list(env("CHARITYLOG_RELATIONSHIPS")),
+        lamplight_api_url=(env("LAMPLIGHT_API_URL") or "").strip().rstrip("/"),
+        lamplight_key=(env("LAMPLIGHT_KEY") or "").strip(),
+        lamplight_lampid=(env("LAMPLIGHT_LAMPID") or "").strip(),
+        lamplight_project=(env("LAMPLIGHT_PROJECT") or "").strip(),
+        lamplight_workarea_id=(env("LAMPLIGHT_WORKAREA_ID") or "").strip(),
+        lamplight_role=(env("LAMPLIGHT_ROLE") or "user").strip(),
+        lamplight_referrer_role=(env("LAMPLIGHT_REFERRER_ROLE") or "contact").strip(),
+        lamplight_publishable=_bool(env("LAMPLIGHT_PUBLISHABLE"), True),
+        lamplight_reference_field=(env("LAMPLIGHT_REFERENCE_FIELD") or "").strip(),
         forward_attempts=max(1, int(env("FORWARD_ATTEMPTS") or 6)),
         forward_backoff=int(env("FORWARD_BACKOFF") or 30),
         forward_intervals=tuple(int(v) for v in _list(env("FORWARD_INTERVALS"))),

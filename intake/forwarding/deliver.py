@@ -52,6 +52,8 @@ def deliver(runtime: Runtime, reference: str, event_id: str) -> dict[str, Any]:
     for forwarder in configured(settings):
         if forwarder.name == "store" or forwarder.name in settled:
             continue
+        if row["event"] not in forwarder.events:
+            continue  # it cannot act on this event (Charitylog and Lamplight: updates)
         started = time.perf_counter()
         status_code: int | None = None
         error: str | None = None

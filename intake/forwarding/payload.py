@@ -27,10 +27,12 @@ def details(referral: Referral) -> dict[str, Any]:
     """The extracted fields, whether the extractor stored them flat or under `fields`."""
     stored = referral.fields or {}
     inner = stored.get("fields")
+    # `confidence` and `evidence` (the span each value came from) describe the fields; they
+    # are not fields themselves.
     found = (
         dict(inner)
         if isinstance(inner, dict)
-        else {k: v for k, v in stored.items() if k not in ("confidence",)}
+        else {k: v for k, v in stored.items() if k not in ("confidence", "evidence")}
     )
     return {k: v for k, v in found.items() if v is not None and v != ""}
 

@@ -36,9 +36,14 @@ def priority_for(referral: Referral) -> str:
     return "high" if referral.urgency in ("emergency", "urgent") else "default"
 
 
-def remote_forwarders(settings: Settings) -> list[str]:
-    """The configured forwarders that send somewhere (`store` needs no job)."""
-    return [f.name for f in configured(settings) if f.name != "store"]
+def remote_forwarders(settings: Settings, event: str | None = None) -> list[str]:
+    """The configured forwarders that send somewhere (`store` needs no job); with `event`, only
+    those that take that event (Charitylog's and Lamplight's APIs take no updates)."""
+    return [
+        f.name
+        for f in configured(settings)
+        if f.name != "store" and (event is None or event in f.events)
+    ]
 
 
 def state_digest(referral: Referral, messages: list[dict[str, Any]]) -> str:

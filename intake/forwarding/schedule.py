@@ -57,6 +57,11 @@ def schedule(runtime: Runtime, referral: Referral, event: str = "created") -> bo
     recovered = False
     for orphan in store.forwards.unqueued(referral.id):
         recovered = enqueue_event(runtime, orphan) or recovered
+    if not remote_forwarders(settings, event):
+        # No configured target can act on this event: nothing to queue.
+        if recovered:
+            refresh_status(store, referral)
+        return recovered
     state = state_digest(referral, store.messages_for(referral.id))
     earlier = store.forwards.events_for(referral.id)
     # An event from before migration 0002 has no state: unknown, so the update is sent.
