@@ -376,10 +376,30 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# The commands that run the service: each refuses to start on a setting it cannot work with.
+SERVICE_COMMANDS = ("run", "web", "smtp", "worker", "sla-check", "replay")
+
+
+def misconfiguration(settings: Settings) -> str | None:
+    """Why this configuration cannot run the service (one line), or None."""
+    from intake.forwarding.targets import ForwardingMisconfigured, check
+
+    try:
+        check(settings)
+    except ForwardingMisconfigured as exc:
+        return f"CASE_SYSTEM: {exc}"
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command not in ("screen", "extract", "eval"):
         _logging(os.environ.get("LOG_LEVEL", "INFO"))
+    if args.command in SERVICE_COMMANDS:
+        problem = misconfiguration(load_settings())
+        if problem:
+            print(f"intake {args.command}: not started: {problem}", file=sys.stderr)
+            return 2
     return int(args.func(args) or 0)
 
 
