@@ -204,7 +204,8 @@ def counts_line(found: QueuePage, filters: dict[str, str]) -> str:
         if count:
             word = "emergencies" if urgency == "emergency" and count != 1 else urgency
             action = found.needing_action.get(urgency, 0)
-            parts.append(f"{count:,} {word}" + (f" ({action:,} need action)" if action else ""))
+            needs = "needs" if action == 1 else "need"
+            parts.append(f"{count:,} {word}" + (f" ({action:,} {needs} action)" if action else ""))
     return head + ("; " + ", ".join(parts) if parts else "") + "."
 
 

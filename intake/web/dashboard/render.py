@@ -61,6 +61,7 @@ def environment(templates_dir: Path) -> Environment:
     env.filters["when"] = _when
     env.filters["short"] = _short
     env.filters["tel"] = present.tel
+    env.filters["first_upper"] = lambda text: str(text)[:1].upper() + str(text)[1:]
     env.filters["show"] = _show
     env.filters["field_label"] = present.field_label
     env.globals["channel_label"] = present.channel_label
