@@ -30,6 +30,7 @@ from intake.store.schema import referral_work, referrals
 
 # Status filter values the queue offers; "active" is everything not closed.
 STATUS_FILTERS = ("active", "open", "triaged", "closed", "all")
+ACTIVE = ("open", "triaged")
 MAX_PAGE = 500
 
 # Within an urgency: 0 needs action, 1 claimed, 2 triaged, 3 closed.
@@ -94,7 +95,8 @@ def _like(text: str) -> str:
 def _where(wanted: QueueFilter) -> list[sa.ColumnElement[bool]]:
     clauses: list[sa.ColumnElement[bool]] = []
     if wanted.status == "active":
-        clauses.append(referrals.c.status != "closed")
+        # "not closed", said as the statuses it means so the queue index can be used
+        clauses.append(referrals.c.status.in_(ACTIVE))
     elif wanted.status and wanted.status != "all":
         clauses.append(referrals.c.status == wanted.status)
     if wanted.urgency:
