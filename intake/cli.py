@@ -20,10 +20,14 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import channels
 from intake.config import Settings, load_settings
 from intake.embedded_redis import EmbeddedRedis
+
+if TYPE_CHECKING:
+    from intake.store import Store
 
 log = logging.getLogger("intake")
 
@@ -261,7 +265,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
             embedded.stop()
 
 
-def _user_store() -> object:
+def _user_store() -> Store:
+    """The store alone (the database, no Redis), its schema brought up to date."""
     from intake.store import Store
 
     settings = load_settings()
@@ -275,10 +280,9 @@ def cmd_user(args: argparse.Namespace) -> int:
     """`intake user list|add|disable|enable|unlock|reset-password|set-role` (the database only:
     no Redis needed). Every change is audited as `cli:<operating-system user>`."""
     from intake import users
-    from intake.store import Store, UserExists
+    from intake.store import UserExists
 
     store = _user_store()
-    assert isinstance(store, Store)
     actor = users.cli_actor()
     command = args.user_command
     try:
@@ -322,10 +326,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     """`intake export corrections --out FILE`: advocates' corrections of screening as JSON
     lines in the shape of tests/data/screening_eval.jsonl, for retraining."""
     from intake.corrections import write_corrections
-    from intake.store import Store
 
     store = _user_store()
-    assert isinstance(store, Store)
     try:
         with open(args.out, "w", encoding="utf-8") as out:
             count = write_corrections(store, out)

@@ -241,7 +241,9 @@ def test_phone_layout(
         box = claim.bounding_box()
         assert box is not None and box["y"] + box["height"] <= 844, "Claim must be at hand"
         assert page.evaluate("document.documentElement.scrollWidth") <= 390
-        page.mouse.wheel(0, 3000)
+        page.evaluate("window.scrollTo(0, document.body.scrollHeight)")
+        page.wait_for_timeout(300)
+        assert page.evaluate("window.scrollY") > 1000, "the page did scroll"
         box = claim.bounding_box()
         assert box is not None and 0 <= box["y"] <= 844, "the action bar stays on screen"
     finally:
