@@ -20,10 +20,14 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import channels
 from intake.config import Settings, load_settings
 from intake.embedded_redis import EmbeddedRedis
+
+if TYPE_CHECKING:
+    from intake.store import Store
 
 log = logging.getLogger("intake")
 
@@ -154,6 +158,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             f"  SMTP       {settings.smtp_host}:{settings.smtp_port}\n"
             f"  Redis      {settings.redis_url}\n"
             f"  database   {settings.effective_database_url}\n"
+            f"{_first_user_hint(settings)}"
             f"Press Ctrl-C to stop.\n",
             flush=True,
         )
@@ -169,6 +174,39 @@ def cmd_run(args: argparse.Namespace) -> int:
             embedded.stop()
     failed = [n for n, c in children.items() if c.returncode not in (0, -signal.SIGTERM)]
     return 1 if failed else 0
+
+
+def intake_command() -> str:
+    """How to run `intake` from this shell: `intake` when it is on PATH (an activated virtualenv),
+    else the path of this installation's script (`.venv/bin/intake` under `make run`)."""
+    import shutil
+    from pathlib import Path
+
+    script = Path(sys.executable).with_name("intake")
+    found = shutil.which("intake")
+    if found and Path(found).resolve() == script.resolve():
+        return "intake"
+    try:
+        return str(script.relative_to(Path.cwd()))
+    except ValueError:
+        return str(script)
+
+
+def _first_user_hint(settings: Settings) -> str:
+    """The banner's line about logging in: how to make the first account when there is none."""
+    from intake.store import Store
+
+    store = Store.from_url(settings.effective_database_url)
+    try:
+        if store.users.all():
+            return f"  log in     http://{settings.host}:{settings.port}/login\n"
+    finally:
+        store.dispose()
+    command = intake_command()
+    return (
+        "\nNo dashboard accounts yet. Create the first one (it asks for a password) with:\n"
+        f"  {command} user add you@example.org --role admin\n\n"
+    )
 
 
 def _stop_children(children: dict[str, subprocess.Popen[bytes]], grace: float = 15.0) -> None:
@@ -234,25 +272,93 @@ def cmd_forward_test(args: argparse.Namespace) -> int:
     return run(load_settings(), args.target or [], args.type, sys.stdout)
 
 
-def cmd_user_add(args: argparse.Namespace) -> int:
-    """Create a dashboard account (the database only: no Redis needed)."""
-    from intake.store import Store, UserExists
-    from intake.users import add_user, read_password
+def _user_store() -> Store:
+    """The store alone (the database, no Redis), its schema brought up to date."""
+    from intake.store import Store
 
     settings = load_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = Store.from_url(settings.effective_database_url)
     store.upgrade(auto=settings.database_auto_upgrade)
+    return store
+
+
+def cmd_user(args: argparse.Namespace) -> int:
+    """`intake user list|add|disable|enable|unlock|reset-password|set-role` (the database only:
+    no Redis needed). Every change is audited as `cli:<operating-system user>`."""
+    from intake import users
+    from intake.store import UserExists
+
+    store = _user_store()
+    actor = users.cli_actor()
+    command = args.user_command
     try:
-        password = read_password(args.password_stdin)
-        user = add_user(store, args.email, password, args.role)
-    except (ValueError, UserExists) as exc:
-        print(f"intake user add: {exc}", file=sys.stderr)
+        if command == "list":
+            settings = load_settings()
+            print(f"{'email':40} {'role':9} state")
+            for user in store.users.all():
+                state = "active" if user.active else "disabled"
+                if user.active and users.is_locked(settings, store, user.email):
+                    state = "locked (intake user unlock)"
+                print(f"{user.email:40} {user.role:9} {state}")
+            return 0
+        if command == "add":
+            password = users.read_password(args.password_stdin)
+            user = users.admin_add(store, None, actor, args.email, password, args.role)
+            print(f"added {user.email} ({user.role})")
+        elif command in ("disable", "enable"):
+            users.set_active(store, None, actor, args.email, active=command == "enable")
+            print(f"{command}d {args.email.lower()}")
+        elif command == "unlock":
+            users.unlock(store, None, actor, args.email)
+            print(f"unlocked {args.email.lower()}")
+        elif command == "reset-password":
+            given = users.read_password(args.password_stdin) if not args.generate else None
+            new = users.reset_password(store, None, actor, args.email, given)
+            print(f"reset the password of {args.email.lower()}; their sessions have ended")
+            if args.generate:
+                print(f"new password (pass it on once): {new}")
+        elif command == "set-role":
+            user = users.set_role(store, None, actor, args.email, args.role)
+            print(f"{user.email} is now {user.role}")
+    except (ValueError, LookupError, UserExists, users.NotAllowed) as exc:
+        print(f"intake user {command}: {exc}", file=sys.stderr)
         return 1
     finally:
         store.dispose()
-    print(f"added {user.email} ({user.role})")
     return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """`intake export corrections --out FILE`: advocates' corrections of screening as JSON
+    lines in the shape of tests/data/screening_eval.jsonl, for retraining."""
+    from intake.corrections import write_corrections
+
+    store = _user_store()
+    try:
+        with open(args.out, "w", encoding="utf-8") as out:
+            count = write_corrections(store, out)
+        store.audit(
+            _cli_actor(), "corrections.exported", detail={"rows": count, "file": str(args.out)}
+        )
+    finally:
+        store.dispose()
+    print(f"wrote {count} corrected referral{'' if count == 1 else 's'} to {args.out}")
+    return 0
+
+
+def _cli_actor() -> str:
+    from intake.users import cli_actor
+
+    return cli_actor()
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """`intake demo`: the whole service on its own data, with stand-ins for Twilio and the mail
+    relay, sample referrals through the real doors, and a demo login; until Ctrl-C."""
+    from intake.demo.run import run_demo
+
+    return run_demo(data_dir=args.data_dir, port=args.port, open_for=args.exit_after)
 
 
 def cmd_db(args: argparse.Namespace) -> int:
@@ -337,13 +443,45 @@ def build_parser() -> argparse.ArgumentParser:
     user = sub.add_parser("user", help="manage dashboard accounts").add_subparsers(
         dest="user_command", required=True
     )
+    roles = ["advocate", "manager", "admin"]
+    user.add_parser("list", help="list the accounts").set_defaults(func=cmd_user)
     user_add = user.add_parser("add", help="create a dashboard account")
-    user_add.set_defaults(func=cmd_user_add)
+    user_add.set_defaults(func=cmd_user)
     user_add.add_argument("email")
-    user_add.add_argument("--role", required=True, choices=["advocate", "manager", "admin"])
+    user_add.add_argument("--role", required=True, choices=roles)
     user_add.add_argument(
         "--password-stdin", action="store_true", help="read the password from standard input"
     )
+    for name, text in (
+        ("disable", "disable an account and end its sessions"),
+        ("enable", "enable a disabled account"),
+        ("unlock", "let a locked-out account log in again at once"),
+    ):
+        one = user.add_parser(name, help=text)
+        one.set_defaults(func=cmd_user)
+        one.add_argument("email")
+    reset = user.add_parser("reset-password", help="set a new password and end its sessions")
+    reset.set_defaults(func=cmd_user)
+    reset.add_argument("email")
+    how = reset.add_mutually_exclusive_group()
+    how.add_argument("--password-stdin", action="store_true", help="read it from standard input")
+    how.add_argument("--generate", action="store_true", help="make a random one and print it")
+    set_role = user.add_parser("set-role", help="change an account's role")
+    set_role.set_defaults(func=cmd_user)
+    set_role.add_argument("email")
+    set_role.add_argument("role", choices=roles)
+    export = sub.add_parser("export", help="export data for other tools").add_subparsers(
+        dest="export_command", required=True
+    )
+    corrections = export.add_parser(
+        "corrections", help="advocates' screening corrections as JSON lines, for retraining"
+    )
+    corrections.set_defaults(func=cmd_export)
+    corrections.add_argument("--out", required=True, help="the file to write")
+    demo = add("demo", cmd_demo, "try intake locally: stand-ins for Twilio and mail, samples")
+    demo.add_argument("--data-dir", help="keep the demo's data here (default: a new temp folder)")
+    demo.add_argument("--port", type=int, default=0, help="web port (default: 8000 if free)")
+    demo.add_argument("--exit-after", type=float, default=None, help=argparse.SUPPRESS)
     db = sub.add_parser("db", help="the database schema (migrations)").add_subparsers(
         dest="db_command", required=True
     )

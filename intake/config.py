@@ -114,6 +114,11 @@ class Settings:
     oncall_manager_contact: str = ""
     oncall_duty_contacts: tuple[str, ...] = ()
 
+    # the duty desk (issue 14): the service's time zone (times on pages, due times); demo mode
+    # (`intake demo`: its own data folder, stand-ins for Twilio and the relay)
+    intake_timezone: str = "Europe/London"
+    demo: bool = False
+
     # voicemail (issue 4): opening hours, keypad menu, recording, transcription, voice prompts
     voice_opening_hours: str = "mon-fri 09:00-17:00"
     voice_timezone: str = "Europe/London"
@@ -228,7 +233,9 @@ def load_settings(environ: dict[str, str] | None = None, *, dotenv: bool = True)
         oncall_manager_contact=env("ONCALL_MANAGER_CONTACT") or "",
         oncall_duty_contacts=_list(env("ONCALL_DUTY_CONTACTS")),
         voice_opening_hours=env("VOICE_OPENING_HOURS") or Settings.voice_opening_hours,
-        voice_timezone=env("VOICE_TIMEZONE") or Settings.voice_timezone,
+        intake_timezone=env("INTAKE_TIMEZONE") or Settings.intake_timezone,
+        demo=_bool(env("INTAKE_DEMO"), False),
+        voice_timezone=env("VOICE_TIMEZONE") or env("INTAKE_TIMEZONE") or Settings.voice_timezone,
         voice_bank_holidays_file=Path(
             env("VOICE_BANK_HOLIDAYS_FILE") or Settings.voice_bank_holidays_file
         ),

@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 from intake.config import Settings
 
@@ -71,6 +73,49 @@ class Timer:
     def label(self) -> str:
         text = human_duration(abs(self.remaining))
         return f"overdue by {text}" if self.overdue else f"due in {text}"
+
+    def describe(self, zone: str, now: datetime) -> str:
+        """What a person reads, with the due time in the service's zone: "due 14:05",
+        "due Tue 09:30", "overdue by 12 min" (the absolute time is in `due_label`)."""
+        if self.overdue:
+            return f"overdue by {human_duration(abs(self.remaining))}"
+        return f"due {clock(self.due, zone, now)}"
+
+    def due_label(self, zone: str, now: datetime) -> str:
+        return f"due {clock(self.due, zone, now)}"
+
+
+@lru_cache(maxsize=8)
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+def local(when: datetime, zone: str) -> datetime:
+    """`when` (aware; naive is UTC) in the service's time zone."""
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return when.astimezone(_zone(zone))
+
+
+def clock(when: datetime, zone: str, now: datetime) -> str:
+    """A time as short as it can be and still unambiguous, in `zone`: "14:05" today,
+    "Tue 09:30" within the coming or past six days, else "3 Dec 14:05" (and the year when it
+    is another year's)."""
+    there, today = local(when, zone), local(now, zone)
+    days = (there.date() - today.date()).days
+    if days == 0:
+        return f"{there:%H:%M}"
+    if -6 <= days <= 6:
+        return f"{there:%a %H:%M}"
+    if there.year == today.year:
+        return f"{there.day} {there:%b %H:%M}"
+    return f"{there.day} {there:%b %Y %H:%M}"
+
+
+def full(when: datetime, zone: str) -> str:
+    """A whole date and time in `zone` with its abbreviation: "Tue 2 Dec 2026 14:05 GMT"."""
+    there = local(when, zone)
+    return f"{there:%a} {there.day} {there:%b %Y %H:%M %Z}"
 
 
 def timer(

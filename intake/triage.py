@@ -13,6 +13,11 @@ without its record nor a record of a change that did not happen. The rules, stat
   that screen higher mark the referral for attention instead of overwriting it
   (`intake.absorb`). Triage and an urgency decision clear the "new message since triage" marker.
 - A closed referral is reopened with a reason (or by a new message, `intake.absorb`).
+- **Corrections teach screening**: a change of urgency or of safeguarding categories is also
+  kept as a correction (`store.corrections`, with the reason) for `intake export corrections`.
+- **A referral taken from someone tells them**: claiming a referral another advocate held, or
+  assigning it to a named colleague, leaves a notice for the one who had it (and for the
+  colleague it was given to), shown in their dashboard.
 
 Each function returns the sentence the advocate sees, and raises `ActionRefused` (with an HTTP
 status for the web layer) when the request cannot be done as asked.
@@ -23,6 +28,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Collection, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from intake import alerts, forwarding, merge, outbound
@@ -30,6 +36,7 @@ from intake.failures import Unreachable
 from intake.models import URGENCIES, Referral, more_urgent, utcnow
 from intake.queue import ALERT_EMERGENCY, INBOUND_RETRY, QueueUnavailable, enqueue, safe_job_id
 from intake.runtime import Runtime
+from intake.screening.lexicon import CATEGORIES
 from intake.templating import render_text, titled
 
 log = logging.getLogger(__name__)
@@ -46,6 +53,11 @@ MAX_NOTE = 4000
 MAX_FIELD = 500
 MAX_REASON = 500
 REPLY_DIR = "replies"  # templates/replies/*.txt: what an advocate can send
+FRAME_DIR = "reply_frames"  # templates/reply_frames/<channel>.txt: around a free-text reply
+# Free text an advocate may write: Twilio's 1,600 characters for a text; a letter by email.
+MAX_REPLY = {"sms": 1600, "email": 10000}
+BULK_ACTIONS = ("close", "assign", "claim")
+MAX_BULK = 200
 
 
 class ActionRefused(Exception):
@@ -77,11 +89,50 @@ def _tell_case_system(runtime: Runtime, referral: Referral) -> str:
 
 
 def claim(runtime: Runtime, referral: Referral, actor: str) -> str:
+    """Claim for oneself; whoever held it is told (a notice). No `updated` event."""
     store = runtime.store
     with store.transaction():
+        before = store.work.get(_id(referral))["claimed_by"]
         store.work.set(_id(referral), claimed_by=actor, claimed_at=utcnow())
-        store.audit(actor, "referral.claimed", referral_id=referral.id)
+        detail = {"from": before} if before and before != actor else None
+        store.audit(actor, "referral.claimed", referral_id=referral.id, detail=detail)
+        if before and before != actor:
+            store.desk.notify(
+                before, f"{actor} took over {referral.reference} from you.", referral.id
+            )
     return "You have claimed this referral."
+
+
+def assign(runtime: Runtime, referral: Referral, actor: str, to: str) -> str:
+    """Give the referral to a named colleague (an active dashboard account). The colleague and
+    whoever held it before are told (notices); audited as `referral.assigned`. No `updated`
+    event: who works a referral inside the service is not the case system's business."""
+    store = runtime.store
+    colleague = store.users.get(to.strip()) if to.strip() else None
+    if colleague is None or not colleague.active:
+        raise ActionRefused("Choose a colleague with an active account.")
+    with store.transaction():
+        before = store.work.get(_id(referral))["claimed_by"]
+        if before == colleague.email:
+            return f"{referral.reference} is already with {colleague.email}."
+        store.work.set(_id(referral), claimed_by=colleague.email, claimed_at=utcnow())
+        store.audit(
+            actor,
+            "referral.assigned",
+            referral_id=referral.id,
+            detail={"from": before, "to": colleague.email},
+        )
+        if colleague.email != actor:
+            store.desk.notify(
+                colleague.email, f"{actor} assigned {referral.reference} to you.", referral.id
+            )
+        if before and before not in (actor, colleague.email):
+            store.desk.notify(
+                before,
+                f"{actor} reassigned {referral.reference} from you to {colleague.email}.",
+                referral.id,
+            )
+    return f"Assigned to {colleague.email}."
 
 
 def unclaim(runtime: Runtime, referral: Referral, actor: str) -> str:
@@ -96,7 +147,10 @@ def unclaim(runtime: Runtime, referral: Referral, actor: str) -> str:
 
 
 def set_urgency(runtime: Runtime, referral: Referral, actor: str, urgency: str, reason: str) -> str:
-    """An advocate's urgency, with their reason; it stands against later automatic screening."""
+    """An advocate's urgency, with their reason; it stands against later automatic screening.
+
+    Sends an `updated` event; a raise to emergency alerts on-call; a change is kept as a
+    correction of screening (`store.corrections`)."""
     if urgency not in URGENCIES:
         raise ActionRefused("Choose an urgency.")
     reason = reason.strip()[:MAX_REASON]
@@ -114,6 +168,8 @@ def set_urgency(runtime: Runtime, referral: Referral, actor: str, urgency: str, 
             referral_id=referral.id,
             detail={"from": before, "to": urgency, "reason": reason},
         )
+        if before != urgency:
+            store.corrections.record(_id(referral), actor, "urgency", before, urgency, reason)
     said = f"Urgency changed to {urgency}."
     if urgency == "emergency" and more_urgent(urgency, before):
         said += _alert_on_call(runtime, referral)
@@ -148,6 +204,40 @@ def _alert_on_call(runtime: Runtime, referral: Referral) -> str:
         log.error("on-call alert for %s could not be sent or queued", referral.reference)
         return " On-call could NOT be alerted (the provider and the queue are down): call them."
     return " On-call has been alerted."
+
+
+def correct_categories(
+    runtime: Runtime, referral: Referral, actor: str, categories: Collection[str], reason: str
+) -> str:
+    """Set the safeguarding categories an advocate judges right, with their reason.
+
+    `categories` are names from the screening lexicon (`intake.screening.lexicon.CATEGORIES`);
+    an empty collection says there is no safeguarding concern. Audited as
+    `referral.categories_corrected`, kept as a correction of screening, and sends an `updated`
+    event (the case system shows the categories, FHIR as Flags).
+    """
+    chosen = sorted(set(categories))
+    unknown = [c for c in chosen if c not in CATEGORIES]
+    if unknown:
+        raise ActionRefused(f"Unknown safeguarding category: {', '.join(unknown)}.")
+    reason = reason.strip()[:MAX_REASON]
+    if not reason:
+        raise ActionRefused("Give a reason for correcting the safeguarding categories.")
+    store = runtime.store
+    with store.transaction():
+        before = sorted(store.lock_referral(_id(referral)).safeguarding)
+        if before == chosen:
+            return "No change to the safeguarding categories."
+        store.update_referral(_id(referral), safeguarding=chosen)
+        store.corrections.record(_id(referral), actor, "safeguarding", before, chosen, reason)
+        store.audit(
+            actor,
+            "referral.categories_corrected",
+            referral_id=referral.id,
+            detail={"from": before, "to": chosen, "reason": reason},
+        )
+    said = "Safeguarding categories corrected." if chosen else "Safeguarding categories removed."
+    return said + _tell_case_system(runtime, referral)
 
 
 def mark_triaged(runtime: Runtime, referral: Referral, actor: str) -> str:
@@ -308,6 +398,64 @@ def forward(runtime: Runtime, referral: Referral, actor: str) -> str:
 # -- writing to the person ------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Draft:
+    """A reply as it will be sent: `text` the words, `body` exactly what the channel sends (an
+    email's whole message with its headers; a text's words)."""
+
+    channel: str
+    to: str
+    template: str
+    text: str
+    body: str
+
+
+def draft_reply(
+    runtime: Runtime,
+    referral: Referral,
+    *,
+    channel: str,
+    to: str,
+    template: str = "",
+    text: str = "",
+) -> Draft:
+    """Compose a reply without sending it (the preview), from a template or free text.
+
+    Templates in `templates/replies/` are rendered with `channel`, so their wording fits it
+    ("reply to this email", "reply to this text"). Free text by email is framed by
+    `templates/reply_frames/email.txt` (the organisation and the reference); by text it goes as
+    written. Raises `ActionRefused` for an unknown template, empty or over-long text.
+    """
+    settings = runtime.settings
+    context = {
+        "reference": referral.reference,
+        "org_name": settings.org_name,
+        "crisis_line": settings.crisis_line,
+        "channel": channel,
+    }
+    if template:
+        names = {name for name, _title in titled(settings.templates_dir, REPLY_DIR)}
+        if template not in names:
+            raise ActionRefused("Choose a reply template.")
+        words = render_text(settings.templates_dir, f"{REPLY_DIR}/{template}.txt", **context)
+    else:
+        written = text.strip()
+        if not written:
+            raise ActionRefused("Choose a reply template or write a reply.")
+        limit = MAX_REPLY.get(channel, MAX_REPLY["sms"])
+        if len(written) > limit:
+            raise ActionRefused(f"The reply is too long: at most {limit} characters here.")
+        frame = f"{FRAME_DIR}/{channel}.txt"
+        words = (
+            render_text(settings.templates_dir, frame, text=written, **context)
+            if (settings.templates_dir / frame).exists()
+            else written
+        )
+    sender = runtime.channels.get(channel)
+    body = sender.compose(runtime, to, words, referral=referral, kind="reply")
+    return Draft(channel=channel, to=to, template=template, text=words, body=body)
+
+
 def reply(
     runtime: Runtime,
     referral: Referral,
@@ -315,43 +463,34 @@ def reply(
     *,
     channel: str,
     to: str,
-    template: str,
+    template: str = "",
+    text: str = "",
     nonce: str,
 ) -> str:
-    """Send a reply from a template on `channel` to `to` (what the page showed as possible),
-    at most once per `nonce` (a form sent twice sends once)."""
-    names = {name for name, _title in titled(runtime.settings.templates_dir, REPLY_DIR)}
-    if template not in names:
-        raise ActionRefused("Choose a reply template.")
-    settings = runtime.settings
-    text = render_text(
-        settings.templates_dir,
-        f"{REPLY_DIR}/{template}.txt",
-        reference=referral.reference,
-        org_name=settings.org_name,
-        crisis_line=settings.crisis_line,
-    )
-    sender = runtime.channels.get(channel)
-    body = sender.compose(runtime, to, text, referral=referral, kind="reply")
+    """Send a reply from a template or free text on `channel` to `to` (what the page showed as
+    possible), at most once per `nonce` (a form sent twice sends once). Audited as
+    `referral.replied`; no `updated` event (replies stay in intake)."""
+    draft = draft_reply(runtime, referral, channel=channel, to=to, template=template, text=text)
+    what = {"template": template} if template else {"free_text": True}
     try:
         result = outbound.send(
             runtime,
             channel=channel,
             to=to,
-            body=body,
+            body=draft.body,
             kind="reply",
             referral_id=referral.id,
             dedupe_key=f"reply:{referral.reference}:{nonce}",
             audit_sent="referral.replied",
             actor=actor,
-            audit_detail={"template": template, "channel": channel, "status": "sent"},
+            audit_detail={**what, "channel": channel, "status": "sent"},
         )
     except Unreachable as exc:
         runtime.store.audit(
             actor,
             "referral.reply_failed",
             referral_id=referral.id,
-            detail={"template": template, "error": str(exc)[:200]},
+            detail={**what, "error": str(exc)[:200]},
         )
         return "The reply could not be sent just now (the provider did not answer). Try again."
     if result.status != "sent":
@@ -359,7 +498,7 @@ def reply(
             actor,
             "referral.replied",
             referral_id=referral.id,
-            detail={"template": template, "channel": channel, "status": result.status},
+            detail={**what, "channel": channel, "status": result.status},
         )
     return {
         "sent": "Reply sent.",
@@ -367,3 +506,48 @@ def reply(
         "rejected": f"The provider refused the reply: {result.detail}",
         "suppressed": "Not sent: the person has opted out of messages.",
     }.get(result.status, result.status)
+
+
+# -- many at once -------------------------------------------------------------------------------
+
+
+def bulk(
+    runtime: Runtime,
+    references: Collection[str],
+    actor: str,
+    action: str,
+    *,
+    outcome: str = "",
+    to: str = "",
+) -> str:
+    """Close (with one outcome), assign (to one colleague) or claim several referrals: each is
+    its own action above, with its own transaction, audit entry and events, so one that cannot
+    be done (already closed, gone) never undoes the others. Returns one sentence for them all."""
+    if action not in BULK_ACTIONS:
+        raise ActionRefused("Choose what to do with the selected referrals.")
+    chosen = list(dict.fromkeys(r.strip().upper() for r in references if r.strip()))
+    if not chosen:
+        raise ActionRefused("Select at least one referral.")
+    if len(chosen) > MAX_BULK:
+        raise ActionRefused(f"Select at most {MAX_BULK} referrals at once.")
+    if action == "close" and outcome not in OUTCOMES:
+        raise ActionRefused("Choose an outcome.")
+    done: list[str] = []
+    skipped: list[str] = []
+    for reference in chosen:
+        referral = runtime.store.get_referral(reference)
+        if referral is None or (action == "close" and referral.status == "closed"):
+            skipped.append(reference)
+            continue
+        if action == "close":
+            close(runtime, referral, actor, outcome)
+        elif action == "assign":
+            assign(runtime, referral, actor, to)
+        else:
+            claim(runtime, referral, actor)
+        done.append(reference)
+    verb = {"close": "Closed", "assign": f"Assigned to {to.strip()}:", "claim": "Claimed"}[action]
+    said = f"{verb} {len(done)} referral{'' if len(done) == 1 else 's'}."
+    if skipped:
+        said += f" Left alone (closed already or not found): {', '.join(skipped)}."
+    return said

@@ -7,7 +7,8 @@ No SQL is written outside this package. `Store` is the one handle the rest of in
   `store.audit(...)`;
 - the aggregates around it as attributes, one module each: `store.attachments`,
   `store.mail_events`, `store.calls`, `store.conversations`, `store.optouts`, `store.links`,
-  `store.forwards`, `store.users`, `store.work`, `store.worklist`.
+  `store.forwards`, `store.users`, `store.work`, `store.worklist` (the queue and its search),
+  `store.search` (the search index), `store.corrections`, `store.desk` (saved filters, notices).
 
 `store.transaction()` makes everything written inside it one transaction (an advocate's change
 and its audit entry); outside one, each write commits on its own.
@@ -26,7 +27,9 @@ from intake.store.attachments import Attachments
 from intake.store.audit import AuditQueries, audit_entry
 from intake.store.calls import Calls
 from intake.store.conversations import Conversation, Conversations
+from intake.store.corrections import Corrections
 from intake.store.database import Database, UTCDateTime, make_engine, normalise_url
+from intake.store.desk import Desk
 from intake.store.forwards import Forwards
 from intake.store.links import Candidate, Links
 from intake.store.mail_events import MailEvents
@@ -34,9 +37,10 @@ from intake.store.optouts import OptOuts
 from intake.store.outbound import OutboundQueries
 from intake.store.referrals import DuplicateMessage, ReferenceTaken, ReferralQueries
 from intake.store.schema import metadata
+from intake.store.search import SearchIndex
 from intake.store.users import ROLES, User, UserExists, Users
 from intake.store.work import Work
-from intake.store.worklist import STATUS_FILTERS, QueueRow, Worklist
+from intake.store.worklist import STATUS_FILTERS, QueueFilter, QueuePage, QueueRow, Worklist
 
 __all__ = [
     "ROLES",
@@ -44,6 +48,8 @@ __all__ = [
     "Candidate",
     "Conversation",
     "DuplicateMessage",
+    "QueueFilter",
+    "QueuePage",
     "QueueRow",
     "ReferenceTaken",
     "Store",
@@ -73,6 +79,9 @@ class Store(ReferralQueries, OutboundQueries, AuditQueries):
         self.users = Users(self.db)
         self.work = Work(self.db)
         self.worklist = Worklist(self.db)
+        self.search = SearchIndex(self.db)
+        self.corrections = Corrections(self.db)
+        self.desk = Desk(self.db)
 
     @classmethod
     def from_url(cls, url: str) -> Store:

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from intake.models import utcnow
+from intake.store import search
 from intake.store.database import Queries
 from intake.store.schema import attachments, messages, outbound, referral_links, referrals
 
@@ -131,3 +132,4 @@ class Links(Queries):
                 conn.execute(
                     table.update().where(table.c.referral_id == from_id).values(referral_id=to_id)
                 )
+            search.refresh(conn, [from_id, to_id])

@@ -13,9 +13,13 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from intake.models import URGENCY_RANK, InboundMessage, Referral, utcnow
+from intake.store import search
 from intake.store.audit import audit_entry
 from intake.store.database import Queries
 from intake.store.schema import attachments, audit_log, messages, referrals
+
+# Changes to these columns change what a search finds (`intake.store.search`).
+SEARCHED = frozenset({"raw_text", "fields", "sender"})
 
 
 class DuplicateMessage(Exception):
@@ -128,6 +132,7 @@ class ReferralQueries(Queries):
                     referrals.insert().values(**values).returning(referrals.c.id)
                 ).scalar_one()
                 _insert_message(conn, referral_id, message)
+                search.refresh(conn, [referral_id])
                 # In the same transaction, so no referral ever exists without its audit entry.
                 conn.execute(
                     audit_log.insert().values(
@@ -153,7 +158,9 @@ class ReferralQueries(Queries):
         """Attach a later message (and its files) to an existing referral; its row id."""
         try:
             with self.db.attempt() as conn:
-                return _insert_message(conn, referral_id, message)
+                row_id = _insert_message(conn, referral_id, message)
+                search.refresh(conn, [referral_id])
+                return row_id
         except IntegrityError as exc:
             raise DuplicateMessage(message.provider_id) from exc
 
@@ -168,6 +175,14 @@ class ReferralQueries(Queries):
                 )
                 .values(body=message.body, meta=message.meta)
             )
+            owner = conn.execute(
+                sa.select(messages.c.referral_id).where(
+                    messages.c.channel == message.channel,
+                    messages.c.provider_id == message.provider_id,
+                )
+            ).scalar_one_or_none()
+            if owner is not None:
+                search.refresh(conn, [owner])
 
     def message_row_id(self, channel: str, provider_id: str) -> int | None:
         with self.db.read() as conn:
@@ -259,6 +274,8 @@ class ReferralQueries(Queries):
         values["updated_at"] = utcnow()
         with self.db.transaction() as conn:
             conn.execute(referrals.update().where(referrals.c.id == referral_id).values(**values))
+            if SEARCHED & values.keys():
+                search.refresh(conn, [referral_id])
 
     def raise_urgency(self, referral_id: int, urgency: str) -> bool:
         """Raise a referral's urgency to `urgency` if that is higher and no person decided it;

@@ -262,6 +262,11 @@ users = sa.Table(
     sa.Column("role", sa.String(16), nullable=False),
     sa.Column("active", sa.Boolean, nullable=False, default=True),
     sa.Column("created_at", UTCDateTime, nullable=False, default=utcnow),
+    # Failed log-ins before this moment no longer count towards a lock-out (an unlock, 0003).
+    sa.Column("unlocked_at", UTCDateTime, nullable=True),
+    # Raised to end every session of the account (disable, password reset; 0003): a session
+    # made under an older value is refused (`intake.users.end_sessions`).
+    sa.Column("session_epoch", sa.Integer, nullable=False, default=0, server_default="0"),
 )
 
 login_attempts = sa.Table(
@@ -310,4 +315,60 @@ field_edits = sa.Table(
     sa.Column("editor", sa.String(320), nullable=False),
     sa.Column("at", UTCDateTime, nullable=False, default=utcnow),
     sa.Index("ix_dashboard_field_edits_referral", "referral_id"),
+)
+
+
+# -- the duty desk (0003): search, corrections, saved filters, notices ----------------------
+
+# The search index (`intake.store.search`): one row per word of a referral (its reference,
+# sender, fields and every message), so a search is an indexed lookup, never a scan of bodies.
+# The "Data protection" work stores a keyed hash of each word here instead of the word.
+search_terms = sa.Table(
+    "search_terms",
+    metadata,
+    sa.Column("term", sa.String(64), primary_key=True),
+    sa.Column("referral_id", sa.Integer, sa.ForeignKey("referrals.id"), primary_key=True),
+    sa.Index("ix_search_terms_referral", "referral_id"),
+)
+
+# An advocate's correction of what screening said (urgency or safeguarding categories), with the
+# reason: the audit says who and when, this keeps the labels for retraining
+# (`intake export corrections`). Keyed by referral, so erasing a person reaches them.
+screening_corrections = sa.Table(
+    "screening_corrections",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("referral_id", sa.Integer, sa.ForeignKey("referrals.id"), nullable=False),
+    sa.Column("at", UTCDateTime, nullable=False, default=utcnow),
+    sa.Column("actor", sa.String(320), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),  # urgency, safeguarding
+    sa.Column("before", sa.JSON, nullable=True),
+    sa.Column("after", sa.JSON, nullable=True),
+    sa.Column("reason", sa.Text, nullable=False, default=""),
+    sa.Index("ix_screening_corrections_referral", "referral_id", "at"),
+)
+
+# A queue filter an advocate named and kept ("my urgent Care Act referrals").
+saved_filters = sa.Table(
+    "dashboard_saved_filters",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("owner", sa.String(320), nullable=False),
+    sa.Column("name", sa.String(80), nullable=False),
+    sa.Column("query", sa.String(1000), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False, default=utcnow),
+    sa.UniqueConstraint("owner", "name", name="uq_saved_filters_owner_name"),
+)
+
+# Notices to a member of staff inside the dashboard ("REF-… was reassigned to Sam").
+notices = sa.Table(
+    "dashboard_notices",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("recipient", sa.String(320), nullable=False),
+    sa.Column("referral_id", sa.Integer, sa.ForeignKey("referrals.id"), nullable=True),
+    sa.Column("text", sa.String(500), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False, default=utcnow),
+    sa.Column("read_at", UTCDateTime, nullable=True),
+    sa.Index("ix_dashboard_notices_recipient", "recipient", "read_at"),
 )

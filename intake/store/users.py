@@ -23,6 +23,9 @@ class User:
     role: str
     password_hash: str
     active: bool
+    created_at: datetime | None = None
+    unlocked_at: datetime | None = None
+    session_epoch: int = 0
 
 
 class UserExists(Exception):
@@ -31,7 +34,16 @@ class UserExists(Exception):
 
 def _user(row: sa.Row[Any]) -> User:
     m = row._mapping
-    return User(m["id"], m["email"], m["role"], m["password_hash"], bool(m["active"]))
+    return User(
+        m["id"],
+        m["email"],
+        m["role"],
+        m["password_hash"],
+        bool(m["active"]),
+        m["created_at"],
+        m["unlocked_at"],
+        int(m["session_epoch"] or 0),
+    )
 
 
 def _email(value: str) -> str:
@@ -74,6 +86,33 @@ class Users(Queries):
                 .values(password_hash=password_hash)
             )
 
+    def all(self) -> list[User]:
+        with self.db.read() as conn:
+            return [_user(r) for r in conn.execute(sa.select(users).order_by(users.c.email))]
+
+    def change(self, email: str, **values: Any) -> bool:
+        """Set `active`, `role`, `password_hash` or `unlocked_at`; False when there is no
+        such account."""
+        allowed = {"active", "role", "password_hash", "unlocked_at"}
+        if not values or not values.keys() <= allowed:
+            raise ValueError(f"only {sorted(allowed)} can be changed")
+        if "role" in values and values["role"] not in ROLES:
+            raise ValueError(f"role must be one of {', '.join(ROLES)}")
+        with self.db.transaction() as conn:
+            done = conn.execute(
+                users.update().where(users.c.email == _email(email)).values(**values)
+            ).rowcount
+        return bool(done)
+
+    def end_sessions(self, email: str) -> None:
+        """Raise the account's session epoch: sessions made under the old one are refused."""
+        with self.db.transaction() as conn:
+            conn.execute(
+                users.update()
+                .where(users.c.email == _email(email))
+                .values(session_epoch=users.c.session_epoch + 1)
+            )
+
     def record_attempt(self, email: str, succeeded: bool, client: str = "") -> None:
         with self.db.transaction() as conn:
             conn.execute(
@@ -83,9 +122,15 @@ class Users(Queries):
             )
 
     def recent_failures(self, email: str, since: datetime) -> list[datetime]:
-        """Failed attempts since `since` and since the last success, newest first."""
+        """Failed attempts since `since`, since the last success and since the account was last
+        unlocked, newest first."""
         email = _email(email)
         with self.db.read() as conn:
+            unlocked = conn.execute(
+                sa.select(users.c.unlocked_at).where(users.c.email == email)
+            ).scalar_one_or_none()
+            if unlocked is not None and unlocked > since:
+                since = unlocked
             last_ok = conn.execute(
                 sa.select(sa.func.max(login_attempts.c.at)).where(
                     login_attempts.c.email == email, login_attempts.c.succeeded.is_(True)

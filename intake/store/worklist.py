@@ -1,24 +1,50 @@
 """The duty advocate's worklist: which referrals, in what order, found by what they say.
 
-One search interface for the dashboard: reference, sender or any extracted field containing the
-term (the "Data protection" work moves it onto a blind index without changing its callers).
+**Order: what needs a person first.** Most urgent first; within one urgency, referrals that need
+action (open and unclaimed, or with a new message since a person triaged or decided them), then
+open ones someone has claimed, then triaged ones, then closed ones; oldest first within each. The
+time to triage only grows with age, so within "needs action" the overdue ones come first: an
+overdue, unclaimed emergency is never below one somebody is already working.
+
+**Nothing hidden silently.** `queue` returns one page with the number of referrals that match
+the filter, and how many of them are of each urgency and need action, so the page can say
+"200 of 1,312 open; 14 emergencies" and offer the next page.
+
+**One search interface.** `queue(search=...)` is the only way to search: it looks the query's
+words up in the search index (`intake.store.search`), which the "Data protection" work turns
+into a blind index without changing this module's callers.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
-import phonenumbers
 import sqlalchemy as sa
 
-from intake.models import Referral
+from intake.models import URGENCIES, Referral
+from intake.store import search as search_index
 from intake.store.database import Queries
 from intake.store.referrals import row_to_referral
 from intake.store.schema import referral_work, referrals
 
 # Status filter values the queue offers; "active" is everything not closed.
 STATUS_FILTERS = ("active", "open", "triaged", "closed", "all")
+ACTIVE = ("open", "triaged")
+MAX_PAGE = 500
+
+# Within an urgency: 0 needs action, 1 claimed, 2 triaged, 3 closed.
+NEEDS_ACTION, CLAIMED, TRIAGED, CLOSED = range(4)
+_ACTION = sa.case(
+    (referrals.c.new_message_at.is_not(None), NEEDS_ACTION),
+    (
+        sa.and_(referrals.c.status == "open", referral_work.c.claimed_by.is_(None)),
+        NEEDS_ACTION,
+    ),
+    (referrals.c.status == "open", CLAIMED),
+    (referrals.c.status == "triaged", TRIAGED),
+    else_=CLOSED,
+)
 
 
 @dataclass(frozen=True)
@@ -27,70 +53,149 @@ class QueueRow:
     claimed_by: str | None
     triaged_at: datetime | None
     outcome: str | None
+    claimed_at: datetime | None = None
+    stage: int = NEEDS_ACTION  # NEEDS_ACTION, CLAIMED, TRIAGED or CLOSED
+
+    @property
+    def needs_action(self) -> bool:
+        return self.stage == NEEDS_ACTION
+
+
+@dataclass(frozen=True)
+class QueueFilter:
+    """What the advocate asked for; every field optional (empty means any)."""
+
+    status: str = "active"
+    urgency: str | None = None
+    category: str | None = None
+    channel: str | None = None
+    search: str | None = None
+    claimed_by: str | None = None  # "my referrals"
+    unclaimed: bool = False
+
+
+@dataclass(frozen=True)
+class QueuePage:
+    rows: list[QueueRow]
+    total: int  # referrals matching the filter
+    offset: int
+    limit: int
+    by_urgency: dict[str, int] = field(default_factory=dict)  # matching, per urgency
+    needing_action: dict[str, int] = field(default_factory=dict)  # of those, needing action
+
+    @property
+    def has_more(self) -> bool:
+        return self.offset + len(self.rows) < self.total
+
+
+def _like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _where(wanted: QueueFilter) -> list[sa.ColumnElement[bool]]:
+    clauses: list[sa.ColumnElement[bool]] = []
+    if wanted.status == "active":
+        # "not closed", said as the statuses it means so the queue index can be used
+        clauses.append(referrals.c.status.in_(ACTIVE))
+    elif wanted.status and wanted.status != "all":
+        clauses.append(referrals.c.status == wanted.status)
+    if wanted.urgency:
+        clauses.append(referrals.c.urgency == wanted.urgency)
+    if wanted.channel:
+        clauses.append(referrals.c.channel == wanted.channel)
+    if wanted.category:
+        clauses.append(
+            sa.cast(referrals.c.safeguarding, sa.Text).like(
+                f'%"{_like(wanted.category)}"%', "\\"
+            )
+        )
+    if wanted.claimed_by:
+        clauses.append(referral_work.c.claimed_by == wanted.claimed_by)
+    if wanted.unclaimed:
+        clauses.append(referral_work.c.claimed_by.is_(None))
+    if wanted.search and wanted.search.strip():
+        found = search_index.matching(wanted.search)
+        clauses.append(found if found is not None else sa.false())
+    return clauses
+
+
+_JOINED = referrals.outerjoin(referral_work, referral_work.c.referral_id == referrals.c.id)
 
 
 class Worklist(Queries):
     """`store.worklist`."""
 
     def queue(
-        self,
-        *,
-        status: str = "active",
-        urgency: str | None = None,
-        category: str | None = None,
-        channel: str | None = None,
-        search: str | None = None,
-        limit: int = 200,
-    ) -> list[QueueRow]:
-        """Most urgent first, then oldest first, with who has claimed each referral."""
-        query = sa.select(
-            referrals,
-            referral_work.c.claimed_by,
-            referral_work.c.triaged_at,
-            referral_work.c.outcome,
-        ).select_from(
-            referrals.outerjoin(referral_work, referral_work.c.referral_id == referrals.c.id)
-        )
-        if status == "active":
-            query = query.where(referrals.c.status != "closed")
-        elif status and status != "all":
-            query = query.where(referrals.c.status == status)
-        if urgency:
-            query = query.where(referrals.c.urgency == urgency)
-        if channel:
-            query = query.where(referrals.c.channel == channel)
-        if category:
-            query = query.where(
-                sa.cast(referrals.c.safeguarding, sa.Text).like(f'%"{_like(category)}"%', "\\")
+        self, wanted: QueueFilter | None = None, *, offset: int = 0, limit: int = 200
+    ) -> QueuePage:
+        """One page of the queue in working order (see the module docstring), with counts."""
+        wanted = wanted or QueueFilter()
+        limit = max(1, min(limit, MAX_PAGE))
+        offset = max(0, offset)
+        where = _where(wanted)
+        stage = _ACTION.label("stage")
+        rows_query = (
+            sa.select(
+                referrals,
+                referral_work.c.claimed_by,
+                referral_work.c.claimed_at,
+                referral_work.c.triaged_at,
+                referral_work.c.outcome,
+                stage,
             )
-        if search and search.strip():
-            query = query.where(_search_clause(search.strip()))
-        query = query.order_by(
-            referrals.c.urgency_rank, referrals.c.received_at, referrals.c.id
-        ).limit(limit)
+            .select_from(_JOINED)
+            .where(*where)
+            .order_by(referrals.c.urgency_rank, _ACTION, referrals.c.received_at, referrals.c.id)
+            .limit(limit)
+            .offset(offset)
+        )
+        counts_query = (
+            sa.select(referrals.c.urgency, _ACTION, sa.func.count())
+            .select_from(_JOINED)
+            .where(*where)
+            .group_by(referrals.c.urgency, _ACTION)
+        )
         with self.db.read() as conn:
-            return [
+            rows = [
                 QueueRow(
                     row_to_referral(row),
                     row._mapping["claimed_by"],
                     row._mapping["triaged_at"],
                     row._mapping["outcome"],
+                    row._mapping["claimed_at"],
+                    int(row._mapping["stage"]),
                 )
-                for row in conn.execute(query)
+                for row in conn.execute(rows_query)
             ]
+            counted = list(conn.execute(counts_query))
+        by_urgency = dict.fromkeys(URGENCIES, 0)
+        needing = dict.fromkeys(URGENCIES, 0)
+        for urgency, stage_value, count in counted:
+            by_urgency[urgency] = by_urgency.get(urgency, 0) + count
+            if stage_value == NEEDS_ACTION:
+                needing[urgency] = needing.get(urgency, 0) + count
+        return QueuePage(
+            rows=rows,
+            total=sum(by_urgency.values()),
+            offset=offset,
+            limit=limit,
+            by_urgency=by_urgency,
+            needing_action=needing,
+        )
 
-    def categories_in_use(self) -> list[str]:
-        with self.db.read() as conn:
-            values = conn.execute(sa.select(referrals.c.safeguarding)).scalars()
-            return sorted({c for cats in values for c in (cats or [])})
+    def needing_action(self, urgency: str = "emergency", limit: int = 50) -> list[QueueRow]:
+        """Referrals of one urgency that need a person now (for live alerts), oldest first."""
+        return [
+            row
+            for row in self.queue(QueueFilter(urgency=urgency), limit=limit).rows
+            if row.needs_action
+        ]
 
     def unclaimed_open(self, urgency: str) -> list[Referral]:
         """Open referrals of one urgency that nobody has claimed (for SLA alerting)."""
         query = (
             sa.select(referrals)
-            .select_from(
-                referrals.outerjoin(referral_work, referral_work.c.referral_id == referrals.c.id)
-            )
+            .select_from(_JOINED)
             .where(
                 referrals.c.status == "open",
                 referrals.c.urgency == urgency,
@@ -100,31 +205,3 @@ class Worklist(Queries):
         )
         with self.db.read() as conn:
             return [row_to_referral(r) for r in conn.execute(query)]
-
-
-def _like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-def _search_clause(term: str) -> sa.ColumnElement[bool]:
-    """Reference, sender, or any extracted field (name, phone, email) containing the term.
-
-    A UK phone number typed as `07700 900123` is also looked for as `+447700900123`, the form
-    Twilio gives and the extractor stores.
-    """
-    needles = {term}
-    try:
-        number = phonenumbers.parse(term, "GB")
-        if phonenumbers.is_possible_number(number):
-            needles.add(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
-    except phonenumbers.NumberParseException:
-        pass
-    clauses = []
-    for needle in needles:
-        pattern = f"%{_like(needle.lower())}%"
-        clauses += [
-            sa.func.lower(referrals.c.reference).like(pattern, "\\"),
-            sa.func.lower(referrals.c.sender).like(pattern, "\\"),
-            sa.func.lower(sa.cast(referrals.c.fields, sa.Text)).like(pattern, "\\"),
-        ]
-    return sa.or_(*clauses)

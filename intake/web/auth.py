@@ -2,9 +2,11 @@
 
 Sessions are Starlette's signed cookie (itsdangerous): HttpOnly always, SameSite=Lax, Secure
 unless `SESSION_COOKIE_SECURE=false` (for plain-http development away from localhost). The cookie
-holds only the user's email, role and a CSRF token; the account is re-read on every request, so a
-deactivated user is out at once. Every state-changing form carries the session's CSRF token and
-is refused (403) without it, SameSite being a second line, not the only one.
+holds only the user's email, role, the account's session epoch and a CSRF token; the account is
+re-read on every request, so a deactivated user is out at once, and so is a session made before
+`intake.users.end_sessions` (a password reset) raised the epoch. Every state-changing form
+carries the session's CSRF token and is refused (403) without it, SameSite being a second line,
+not the only one.
 """
 
 from __future__ import annotations
@@ -78,7 +80,7 @@ async def checked_form(request: Request) -> FormData:
 
 def log_in(request: Request, user: User) -> None:
     request.session.clear()  # a fresh session on log-in: no fixation
-    request.session.update({"email": user.email, "role": user.role})
+    request.session.update({"email": user.email, "role": user.role, "epoch": user.session_epoch})
     csrf_token(request)
 
 
@@ -92,7 +94,7 @@ async def current_user(request: Request) -> User | None:
         return None
     runtime: Runtime = request.app.state.runtime
     user = await run_in_threadpool(runtime.store.users.get, str(email))
-    if user is None or not user.active:
+    if user is None or not user.active or request.session.get("epoch", 0) != user.session_epoch:
         request.session.clear()
         return None
     return user

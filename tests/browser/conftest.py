@@ -84,17 +84,51 @@ def advocate_account(runtime: Runtime) -> str:
 
 @pytest.fixture
 def seed(runtime: Runtime) -> Callable[..., str]:
-    def make(body: str, *, sender: str, received_at: datetime | None = None) -> str:
+    def make(
+        body: str,
+        *,
+        sender: str,
+        received_at: datetime | None = None,
+        channel: str = "sms",
+        meta: dict[str, object] | None = None,
+    ) -> str:
         message = InboundMessage(
-            channel="sms",
-            provider_id="SM" + secrets.token_hex(16),
+            channel=channel,
+            provider_id=("SM" if channel == "sms" else "X") + secrets.token_hex(16),
             sender=sender,
             recipient="+447700900001",
             body=body,
             received_at=received_at or utcnow(),
+            meta=dict(meta or {}),
         )
         # past the channel's door (a voice "message" here has no call behind it), then the pipeline
         channel = runtime.channels.get(message.channel)
         return pipeline.process(runtime, channel, message).reference
 
     return make
+
+
+SERIOUS = ("serious", "critical")
+
+
+def axe_violations(page: object) -> list[str]:
+    """Serious and critical axe-core violations on the page as it is now (axe-core is loaded
+    from the file axe-playwright-python vendors: no network)."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page)
+    assert "violations" in results.response, "axe-core did not run"
+    found = results.response.get("violations", [])
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
+        for v in found
+        if v.get("impact") in SERIOUS
+    ]
+
+
+def log_in(page: object, base: str, email: str, password: str = PASSWORD) -> None:
+    page.goto(base + "/login")  # type: ignore[attr-defined]
+    page.get_by_label("Email").fill(email)  # type: ignore[attr-defined]
+    page.get_by_label("Password").fill(password)  # type: ignore[attr-defined]
+    page.get_by_role("button", name="Log in").click()  # type: ignore[attr-defined]
+    page.wait_for_url(base + "/")  # type: ignore[attr-defined]

@@ -13,7 +13,7 @@ from starlette.staticfiles import StaticFiles
 
 from intake.runtime import Runtime
 from intake.web.auth import install_sessions
-from intake.web.dashboard import attachments, audit, queue, referral
+from intake.web.dashboard import accounts, attachments, audit, queue, referral
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 
@@ -23,7 +23,25 @@ routes = [
     Route("/logout", queue.logout, methods=["POST"], name="logout"),
     Route("/", queue.queue_page, methods=["GET"], name="queue"),
     Route("/queue/rows", queue.queue_fragment, methods=["GET"], name="queue_rows"),
+    Route("/queue/state", queue.state, methods=["GET"], name="queue_state"),
+    Route("/queue/bulk", queue.bulk, methods=["POST"], name="queue_bulk"),
+    Route("/filters", queue.save_filter, methods=["POST"], name="save_filter"),
+    Route(
+        "/filters/{filter_id:int}/delete",
+        queue.delete_filter,
+        methods=["POST"],
+        name="delete_filter",
+    ),
+    Route("/notices", queue.notices_page, methods=["GET"], name="notices"),
+    Route("/admin/users", accounts.users_page, methods=["GET"], name="users"),
+    Route("/admin/users/{action}", accounts.users_action, methods=["POST"], name="users_action"),
     Route("/referrals/{reference}", referral.referral_page, methods=["GET"], name="referral"),
+    Route(
+        "/referrals/{reference}/preview",
+        referral.reply_preview,
+        methods=["POST"],
+        name="reply_preview",
+    ),
     Route(
         "/referrals/{reference}/attachments/{attachment_id:int}",
         attachments.download,

@@ -135,3 +135,102 @@ def highlight(text: str, matches: Iterable[Any]) -> Markup:
 
 def matched_phrases(text: str, matches: Iterable[Any]) -> list[str]:
     return [text[s:e] for s, e, _ in _spans(matches, len(text))]
+
+
+# -- key facts ----------------------------------------------------------------------------------
+
+SETTING_LABELS = {
+    "hospital": "Hospital",
+    "care_home": "Care home",
+    "mental_health": "Mental health unit",
+    "community": "At home / community",
+    "children": "Children's services",
+    "palliative": "End of life care",
+    "disability": "Disability service",
+}
+
+
+def key_facts(document: Mapping[str, Any]) -> dict[str, Any]:
+    """The safety-critical facts a row and the top of a referral page show, from the extracted
+    fields (each None when not known): the person's name, who referred (self or a third party,
+    and how they are related), contact details, setting, advocacy type, eligibility."""
+    values = flat_fields(document)
+    inner = document.get("fields") if isinstance(document.get("fields"), Mapping) else document
+    referrer = inner.get("referrer") if isinstance(inner.get("referrer"), Mapping) else {}
+    eligibility = inner.get("eligibility") if isinstance(inner.get("eligibility"), Mapping) else {}
+    referral_for = values.get("referral_for")
+    if referral_for == "self":
+        who = "Self-referral"
+    elif referral_for == "other":
+        relationship = values.get("relationship")
+        who = f"Third party ({relationship})" if relationship else "Third party"
+    else:
+        who = None
+    return {
+        "name": values.get("subject_name") or values.get("name"),
+        "referred_by": who,
+        "phone": values.get("phone"),
+        "email": values.get("email"),
+        "referrer": {k: v for k, v in referrer.items() if isinstance(v, str) and v},
+        "setting": SETTING_LABELS.get(str(values.get("setting")), values.get("setting")),
+        "advocacy_type": values.get("advocacy_type"),
+        "preferred_contact": values.get("preferred_contact"),
+        "interpreter_language": values.get("interpreter_language"),
+        "accessibility_needs": values.get("accessibility_needs"),
+        "eligibility": {
+            str(k): v for k, v in eligibility.items() if isinstance(v, str | int | bool)
+        },
+    }
+
+
+def tel(number: str) -> str:
+    """A `tel:` URI for a phone number as stored (E.164 or as written)."""
+    return "tel:" + "".join(c for c in str(number) if c.isdigit() or c == "+")
+
+
+# -- what was sent by email, as a person reads it -------------------------------------------------
+
+SHOWN_HEADERS = ("From", "To", "Subject", "Date", "Message-ID", "In-Reply-To", "References")
+
+
+def readable_email(raw: str) -> dict[str, Any] | None:
+    """A stored RFC 5322 message as headers and decoded text (quoted-printable and base64
+    undone, character sets decoded); None when `raw` is not a message."""
+    import email
+    import email.policy
+    from email.message import EmailMessage
+
+    if not raw or ":" not in raw.split("\n", 1)[0]:
+        return None
+    try:
+        message = email.message_from_string(raw, policy=email.policy.default)
+    except Exception:  # a stored body that is not a message is shown as it is
+        return None
+    if not isinstance(message, EmailMessage) or message.get("Subject") is None:
+        return None
+    part = message.get_body(preferencelist=("plain", "html"))
+    try:
+        text = part.get_content() if part is not None else ""
+    except (LookupError, ValueError):
+        text = ""
+    headers = [(name, str(message[name])) for name in SHOWN_HEADERS if message[name] is not None]
+    return {
+        "subject": str(message["Subject"]),
+        "headers": headers,
+        "text": str(text).rstrip("\n"),
+    }
+
+
+def sms_segments(text: str) -> int:
+    """How many SMS segments a text costs: 160/153 characters in GSM-7, 70/67 in UCS-2 (any
+    character outside the GSM 03.38 basic set, such as an emoji or "ŵ"); per 3GPP TS 23.038."""
+    gsm = (
+        "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡"
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+    )
+    extended = "^{}\\[~]|€"
+    if all(c in gsm or c in extended for c in text):
+        units = sum(2 if c in extended else 1 for c in text)
+        return 1 if units <= 160 else -(-units // 153)
+    units = sum(2 if ord(c) > 0xFFFF else 1 for c in text)
+    return 1 if units <= 70 else -(-units // 67)

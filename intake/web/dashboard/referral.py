@@ -3,7 +3,8 @@
 Every GET is audited as a view. Each POST is one `intake.triage` action (which writes the change
 and its audit entry together); this module only reads the form and shows the result. Actions are
 plain HTML forms that redirect back to the page (post/redirect/get), so they work with
-JavaScript off and the back button never re-sends a reply.
+JavaScript off and the back button never re-sends a reply. A reply is previewed first
+(`/preview` renders exactly what will be sent, headers and all for an email), then sent.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from starlette.responses import RedirectResponse, Response
 from intake import forwarding, sla, triage
 from intake.models import URGENCIES, Referral, utcnow
 from intake.runtime import Runtime
+from intake.screening.lexicon import CATEGORIES
 from intake.store import User
 from intake.web import auth
 from intake.web.dashboard import present, replies
@@ -64,6 +66,7 @@ def _thread(runtime: Runtime, referral_id: int) -> list[dict[str, Any]]:
             }
         )
     for o in runtime.store.outbound_for(referral_id):
+        mail = present.readable_email(o["body"]) if o["channel"] == "email" else None
         items.append(
             {
                 "direction": "out",
@@ -71,7 +74,9 @@ def _thread(runtime: Runtime, referral_id: int) -> list[dict[str, Any]]:
                 "channel": o["channel"],
                 "kind": o["kind"],
                 "recipient": o["recipient"],
-                "body": o["body"],
+                "body": mail["text"] if mail else o["body"],
+                "subject": mail["subject"] if mail else "",
+                "headers": mail["headers"] if mail else [],
                 "status": o["status"],
             }
         )
@@ -109,47 +114,53 @@ def _contact(
     )
 
 
-@auth.require("advocate")
-async def referral_page(request: Request, user: User) -> Response:
-    runtime = _runtime(request)
-    reference = request.path_params["reference"]
+def _load_page(runtime: Runtime, user: User, reference: str) -> dict[str, Any]:
+    """Everything the referral page shows (and the view's audit entry)."""
+    referral = _load(runtime, reference)
+    assert referral.id is not None
+    work = runtime.store.work
+    runtime.store.audit(user.email, "referral.viewed", referral_id=referral.id)
+    now = utcnow()
+    zone = runtime.settings.intake_timezone
+    matches = (referral.screening or {}).get("matches") or []
+    values = present.flat_fields(referral.fields)
+    messages = runtime.store.messages_for(referral.id)
+    contact = _contact(runtime, referral, messages)
+    timer = sla.timer(
+        referral.received_at,
+        referral.urgency,
+        referral.status,
+        now,
+        sla.Policy.from_settings(runtime.settings),
+    )
+    return {
+        "facts": present.key_facts(referral.fields),
+        "timer_text": timer.describe(zone, now) if timer else "",
+        "due_text": timer.due_label(zone, now) if timer else "",
+        "corrections": runtime.store.corrections.for_referral(referral.id),
+        "colleagues": [u.email for u in runtime.store.users.all() if u.active],
+        "referral": referral,
+        "highlighted": present.highlight(referral.raw_text, matches),
+        "phrases": present.matched_phrases(referral.raw_text, matches),
+        "fields": present.ordered_fields(values),
+        "field_history": work.field_history(referral.id),
+        "thread": _thread(runtime, referral.id),
+        "work": work.get(referral.id),
+        "notes": work.notes_for(referral.id),
+        "forwarding": _forwarding(runtime, referral.id),
+        "links": _links(runtime, referral.id),
+        "contact": contact,
+        "reply_templates": replies.reply_templates(runtime.settings.templates_dir),
+        "timer": timer,
+        "audit": runtime.store.audit_for(referral.id)
+        if auth.has_role(user, "manager")
+        else None,
+    }
 
-    def load() -> dict[str, Any]:
-        referral = _load(runtime, reference)
-        assert referral.id is not None
-        work = runtime.store.work
-        runtime.store.audit(user.email, "referral.viewed", referral_id=referral.id)
-        matches = (referral.screening or {}).get("matches") or []
-        values = present.flat_fields(referral.fields)
-        messages = runtime.store.messages_for(referral.id)
-        contact = _contact(runtime, referral, messages)
-        timer = sla.timer(
-            referral.received_at,
-            referral.urgency,
-            referral.status,
-            utcnow(),
-            sla.Policy.from_settings(runtime.settings),
-        )
-        return {
-            "referral": referral,
-            "highlighted": present.highlight(referral.raw_text, matches),
-            "phrases": present.matched_phrases(referral.raw_text, matches),
-            "fields": present.ordered_fields(values),
-            "field_history": work.field_history(referral.id),
-            "thread": _thread(runtime, referral.id),
-            "work": work.get(referral.id),
-            "notes": work.notes_for(referral.id),
-            "forwarding": _forwarding(runtime, referral.id),
-            "links": _links(runtime, referral.id),
-            "contact": contact,
-            "reply_templates": replies.reply_templates(runtime.settings.templates_dir),
-            "timer": timer,
-            "audit": runtime.store.audit_for(referral.id)
-            if auth.has_role(user, "manager")
-            else None,
-        }
 
-    data = await run_in_threadpool(load)
+def _render(
+    request: Request, user: User, data: dict[str, Any], status_code: int = 200
+) -> Response:
     return page(
         request,
         "referral.html",
@@ -157,11 +168,61 @@ async def referral_page(request: Request, user: User) -> Response:
             "user": user,
             "urgencies": URGENCIES,
             "outcomes": OUTCOMES,
+            "categories": CATEGORIES,
             "flash": request.session.pop("flash", None),
             "reply_nonce": secrets.token_urlsafe(12),
+            "preview": None,
+            "reply_limit": triage.MAX_REPLY,
             **data,
         },
+        status_code,
     )
+
+
+@auth.require("advocate")
+async def referral_page(request: Request, user: User) -> Response:
+    runtime = _runtime(request)
+    reference = request.path_params["reference"]
+    data = await run_in_threadpool(_load_page, runtime, user, reference)
+    return _render(request, user, data)
+
+
+@auth.require("advocate")
+async def reply_preview(request: Request, user: User) -> Response:
+    """The page again, with the reply exactly as it would be sent (nothing is sent)."""
+    form = await auth.checked_form(request)
+    runtime = _runtime(request)
+    reference = request.path_params["reference"]
+
+    def load() -> dict[str, Any]:
+        data = _load_page(runtime, user, reference)
+        contact: replies.Contact = data["contact"]
+        if not contact.possible or contact.channel is None:
+            raise HTTPException(409, contact.reason)
+        template = _text(form, "template", 64)
+        text = _text(form, "text", max(triage.MAX_REPLY.values()))
+        try:
+            draft = triage.draft_reply(
+                runtime,
+                data["referral"],
+                channel=contact.channel,
+                to=contact.to,
+                template="" if text else template,
+                text=text,
+            )
+        except triage.ActionRefused as exc:
+            raise HTTPException(exc.status, str(exc)) from None
+        mail = present.readable_email(draft.body) if draft.channel == "email" else None
+        data["preview"] = {
+            "draft": draft,
+            "mail": mail,
+            "written": text,
+            "segments": present.sms_segments(draft.body) if draft.channel != "email" else 0,
+        }
+        return data
+
+    data = await run_in_threadpool(load)
+    return _render(request, user, data)
 
 
 def _back(reference: str, request: Request, message: str, anchor: str = "") -> Response:
@@ -179,13 +240,15 @@ def _reply(runtime: Runtime, user: User, referral: Referral, form: FormData) -> 
     contact = _contact(runtime, referral, runtime.store.messages_for(referral.id))
     if not contact.possible or contact.channel is None:
         raise triage.ActionRefused(contact.reason, 409)
+    text = _text(form, "text", max(triage.MAX_REPLY.values()))
     return triage.reply(
         runtime,
         referral,
         user.email,
         channel=contact.channel,
         to=contact.to,
-        template=_text(form, "template", 64),
+        template="" if text else _text(form, "template", 64),
+        text=text,
         nonce=_text(form, "nonce", 64) or secrets.token_urlsafe(12),
     )
 
@@ -213,6 +276,12 @@ def _decide_link(runtime: Runtime, user: User, referral: Referral, form: FormDat
     return triage.decide_link(runtime, referral, user.email, link_id, confirm=decision == "confirm")
 
 
+def _categories(runtime: Runtime, user: User, referral: Referral, form: FormData) -> str:
+    chosen = [str(v) for v in form.getlist("category")]
+    reason = _text(form, "reason", triage.MAX_REASON)
+    return triage.correct_categories(runtime, referral, user.email, chosen, reason)
+
+
 Action = Callable[[Runtime, User, Referral, FormData], str]
 ACTIONS: dict[str, Action] = {
     "claim": lambda rt, user, r, _f: triage.claim(rt, r, user.email),
@@ -221,6 +290,8 @@ ACTIONS: dict[str, Action] = {
         rt, r, user.email, _text(f, "urgency", 16), _text(f, "reason", triage.MAX_REASON)
     ),
     "triaged": lambda rt, user, r, _f: triage.mark_triaged(rt, r, user.email),
+    "categories": _categories,
+    "assign": lambda rt, user, r, f: triage.assign(rt, r, user.email, _text(f, "to", 320)),
     "note": lambda rt, user, r, f: triage.add_note(
         rt, r, user.email, _text(f, "note", triage.MAX_NOTE)
     ),

@@ -7,10 +7,13 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context, select_autoescape
+from jinja2.runtime import Context
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
+from intake import sla
+from intake.models import utcnow
 from intake.web.auth import csrf_token
 from intake.web.dashboard import present
 
@@ -27,13 +30,22 @@ SECURITY_HEADERS = {
 }
 
 
-def _when(value: datetime | None) -> str:
-    return value.strftime("%d %b %Y %H:%M UTC") if value else ""
+@pass_context
+def _when(context: Context, value: datetime | None) -> str:
+    """A stored time in the service's zone (`INTAKE_TIMEZONE`), with the zone's abbreviation."""
+    return sla.full(value, context["timezone"]) if value else ""
 
 
-def _show(value: Any) -> str:
+@pass_context
+def _short(context: Context, value: datetime | None) -> str:
+    """A time as short as is unambiguous ("14:05", "Tue 09:30"), in the service's zone."""
+    return sla.clock(value, context["timezone"], context["now"]) if value else ""
+
+
+@pass_context
+def _show(context: Context, value: Any) -> str:
     if isinstance(value, datetime):
-        return _when(value)
+        return _when(context, value)
     return "" if value is None else str(value)
 
 
@@ -47,6 +59,9 @@ def environment(templates_dir: Path) -> Environment:
         lstrip_blocks=True,
     )
     env.filters["when"] = _when
+    env.filters["short"] = _short
+    env.filters["tel"] = present.tel
+    env.filters["first_upper"] = lambda text: str(text)[:1].upper() + str(text)[1:]
     env.filters["show"] = _show
     env.filters["field_label"] = present.field_label
     env.globals["channel_label"] = present.channel_label
@@ -64,6 +79,9 @@ def page(
             request=request,
             csrf_token=csrf_token(request),
             org_name=settings.org_name,
+            timezone=settings.intake_timezone,
+            now=utcnow(),
+            demo=settings.demo,
             **context,
         )
     )

@@ -64,10 +64,15 @@ def test_overdue_rows_are_marked_on_the_queue(live_url: str, advocate: httpx.Cli
     html = advocate.get(live_url + "/").text
     late_row = html[html.index(f'data-reference="{late}"') :].split("</tr>")[0]
     fresh_row = html[html.index(f'data-reference="{fresh}"') :].split("</tr>")[0]
-    assert f'<tr class="urgency-emergency overdue" data-reference="{late}">' in html
-    assert f'<tr class="urgency-emergency" data-reference="{fresh}">' in html
-    assert "Overdue" in late_row and "overdue by 25 min" in late_row
-    assert "Overdue" not in fresh_row and "due in" in fresh_row
+    assert f'<tr class="urgency-emergency overdue needs-action" data-reference="{late}"' in html
+    assert f'<tr class="urgency-emergency needs-action" data-reference="{fresh}"' in html
+    assert "Overdue by 25 min" in late_row
+    # the absolute due time, in the service's zone (Europe/London by default)
+    dues = [sla.local(utcnow() - timedelta(minutes=m), "Europe/London") for m in (25, 26)]
+    assert any(f"(due {d:%H:%M})" in late_row or f"(due {d:%a %H:%M})" in late_row for d in dues)
+    assert "Overdue" not in fresh_row
+    dues = [sla.local(utcnow() + timedelta(minutes=m), "Europe/London") for m in (14, 15)]
+    assert any(f"Due {d:%H:%M}" in fresh_row or f"Due {d:%a %H:%M}" in fresh_row for d in dues)
 
 
 def test_unclaimed_overdue_emergency_alerts_on_call_once(
