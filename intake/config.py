@@ -26,6 +26,16 @@ def _list(value: str | None) -> tuple[str, ...]:
     return tuple(item.strip() for item in value.split(",") if item.strip())
 
 
+def _pairs(value: str | None) -> tuple[tuple[str, str], ...]:
+    """`a=1,b=2` as ((a, 1), (b, 2)); an item without `=` keeps an empty value (and is refused
+    by `intake.settings_check`)."""
+    pairs = []
+    for item in _list(value):
+        key, _equals, secret = item.partition("=")
+        pairs.append((key.strip(), secret.strip()))
+    return tuple(pairs)
+
+
 @dataclass(frozen=True)
 class Settings:
     """The whole configuration of one intake process.
@@ -46,6 +56,9 @@ class Settings:
     twilio_auth_token: str = ""
     twilio_from_number: str = ""
     twilio_api_base_url: str = TWILIO_API_DEFAULT
+    # Twilio webhook shared keys (key id, secret), beside the auth token's signature; several
+    # while a key is rotated (`channels/twilio.py`).
+    twilio_webhook_shared_keys: tuple[tuple[str, str], ...] = ()
 
     public_base_url: str | None = None
     api_token: str = ""
@@ -147,6 +160,7 @@ def load_settings(environ: dict[str, str] | None = None, *, dotenv: bool = True)
         twilio_auth_token=env("TWILIO_AUTH_TOKEN") or "",
         twilio_from_number=env("TWILIO_FROM_NUMBER") or "",
         twilio_api_base_url=env("TWILIO_API_BASE_URL") or TWILIO_API_DEFAULT,
+        twilio_webhook_shared_keys=_pairs(env("TWILIO_WEBHOOK_SHARED_KEYS")),
         public_base_url=(env("PUBLIC_BASE_URL") or "").rstrip("/") or None,
         api_token=env("INTAKE_API_TOKEN") or "",
         host=env("HOST") or "127.0.0.1",

@@ -36,6 +36,7 @@ ALERT_EMERGENCY = "intake.tasks.alert_emergency"  # (reference, occasion)
 VOICE_TRANSCRIBE = "intake.tasks.voice_transcribe"  # (call_sid)
 VOICE_TRANSCRIPT_TIMEOUT = "intake.tasks.voice_transcript_timeout"  # (call_sid)
 SLA_CHECK = "intake.tasks.sla_check"  # ()
+READ_ATTACHMENTS = "intake.tasks.read_attachments"  # (channel, provider_id)
 JOBS = (
     RECEIVE,
     FORWARD_REFERRAL,
@@ -43,6 +44,7 @@ JOBS = (
     VOICE_TRANSCRIBE,
     VOICE_TRANSCRIPT_TIMEOUT,
     SLA_CHECK,
+    READ_ATTACHMENTS,
 )
 # Names an earlier release queued jobs under. RQ keeps failed jobs a year (and a queue may hold
 # jobs across an upgrade), so these still resolve: `tests/test_tasks.py` imports every one.

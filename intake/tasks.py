@@ -59,6 +59,13 @@ def voice_transcript_timeout(call_sid: str) -> dict[str, Any]:
     return calls.transcript_timeout(_runtime(), call_sid)
 
 
+def read_attachments(channel: str, provider_id: str) -> dict[str, Any]:
+    """Read a stored message's files in the sandbox and revise it (`intake.documents.job`)."""
+    from intake.documents import job
+
+    return job.read_attachments(_runtime(), channel, provider_id)
+
+
 def sla_check() -> list[str]:
     """Alert the on-call manager about overdue, unclaimed emergencies (`intake.sla`)."""
     return sla.check_overdue(_runtime())

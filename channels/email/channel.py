@@ -33,6 +33,9 @@ class EmailChannel(BaseChannel):
         return receive.thread(runtime, message)
 
     def respond(self, runtime: Runtime, outcome: Outcome) -> str:
+        if outcome.message.pending and outcome.referral.urgency != "emergency":
+            # Its files are being read (intake.documents): the revision that follows answers.
+            return "skipped: waiting for the attachments to be read"
         # One acknowledgement per referral and address (its dedupe key): a reply in the thread
         # gets none, a new person writing about the same referral gets one.
         decision = ack.plan(runtime.settings, outcome.referral, outcome.message)

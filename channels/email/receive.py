@@ -21,7 +21,7 @@ import re
 from datetime import datetime
 from typing import Any
 
-from channels.email.autoreply import Classification, classify
+from channels.email.autoreply import SPAM_REVIEW, Classification, classify
 from channels.email.parse import ParsedEmail, parse_email
 from intake.channel import Handled, Thread
 from intake.models import InboundMessage, Referral, received_at_from
@@ -92,6 +92,10 @@ def inbound_message(
         received_at=_received_at(payload),
         meta=meta,
         attachments=tuple(parsed.attachments),
+        review_reason=SPAM_REVIEW if classification.kind == "spam" else None,
+        # Files whose text a parser must read (in a sandboxed job): acknowledged and forwarded
+        # once they are read, so what a referral form says decides the reply (999 advice).
+        pending=any(item.unread for item in parsed.attachments),
     )
 
 

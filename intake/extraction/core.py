@@ -28,6 +28,9 @@ from intake.extraction.attribution import owner
 from intake.extraction.contacts import Hit, find_emails, find_phones, find_postcodes, to_e164
 from intake.extraction.result import ExtractionResult
 
+# Twilio's channel addresses carry the phone number after a prefix: `whatsapp:+447700900458`,
+# `rcs:+447700900458`; the number is the person's phone.
+_CHANNEL_PREFIX = linear.compile(r"^(?:whatsapp|rcs|sms|mms):")
 _ADDRESS = linear.compile(r"[\w.%+-]+@[\w.-]+\.\w+")
 # Spaces other than the ASCII ones (no-break space from HTML mail, thin and ideographic spaces),
 # and line separators, as RE2's ASCII `\s` and the vocabularies expect them.
@@ -50,7 +53,7 @@ def _sender_contacts(sender: str | None) -> tuple[str | None, str | None]:
     if "@" in sender:
         match = _ADDRESS.search(sender)
         return None, match.group(0).lower() if match else None
-    return to_e164(sender.strip()), None
+    return to_e164(_CHANNEL_PREFIX.sub("", sender.strip())), None
 
 
 def _pick(
