@@ -59,6 +59,9 @@ class Settings:
     # Twilio webhook shared keys (key id, secret), beside the auth token's signature; several
     # while a key is rotated (`channels/twilio.py`).
     twilio_webhook_shared_keys: tuple[tuple[str, str], ...] = ()
+    # Where Twilio's media redirects may lead (`intake.media_fetch`): host names, or suffixes
+    # that start with a dot.
+    twilio_media_hosts: tuple[str, ...] = (".twiliocdn.com",)
 
     public_base_url: str | None = None
     api_token: str = ""
@@ -161,6 +164,7 @@ def load_settings(environ: dict[str, str] | None = None, *, dotenv: bool = True)
         twilio_from_number=env("TWILIO_FROM_NUMBER") or "",
         twilio_api_base_url=env("TWILIO_API_BASE_URL") or TWILIO_API_DEFAULT,
         twilio_webhook_shared_keys=_pairs(env("TWILIO_WEBHOOK_SHARED_KEYS")),
+        twilio_media_hosts=_list(env("TWILIO_MEDIA_HOSTS")) or Settings.twilio_media_hosts,
         public_base_url=(env("PUBLIC_BASE_URL") or "").rstrip("/") or None,
         api_token=env("INTAKE_API_TOKEN") or "",
         host=env("HOST") or "127.0.0.1",

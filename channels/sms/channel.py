@@ -21,7 +21,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from channels.sms import conversation, optout, webhook
+from channels.sms import conversation, media, optout, webhook
 from channels.twilio import failure, rest_client
 from intake.channel import BaseChannel, Handled, Outcome, Thread
 from intake.failures import OptedOut
@@ -50,7 +50,7 @@ class SmsChannel(BaseChannel):
     def accept(
         self, runtime: Runtime, payload: Mapping[str, Any]
     ) -> Iterator[InboundMessage | Handled]:
-        message = InboundMessage.from_payload(dict(payload))
+        message = media.with_media(runtime, InboundMessage.from_payload(dict(payload)))
         with conversation.sender_lock(runtime, message.sender):
             yield message
 
