@@ -17,7 +17,7 @@ from rq import SimpleWorker, Worker
 import channels
 from intake import runtime
 from intake.config import load_settings
-from intake.queue import queues
+from intake.queue import DeadlinePenalty, queues
 from intake.runtime import Runtime
 from intake.screening import warm_up
 
@@ -96,7 +96,7 @@ def build_worker(rt: Runtime, *, simple: bool = False, name: str | None = None) 
     """A worker on this runtime's queues; `simple` runs jobs in-process instead of forking."""
     cls = SimpleWorker if simple else Worker
     # Job arguments carry message bodies: never let RQ print them in its INFO log lines.
-    return cls(
+    worker = cls(
         queues(rt.settings, rt.redis),
         connection=rt.redis,
         name=name,
@@ -105,6 +105,9 @@ def build_worker(rt: Runtime, *, simple: bool = False, name: str | None = None) 
         # rather than every ten, so a crashed worker's message is retried within minutes.
         maintenance_interval=60,
     )
+    # A job's timeout raises `JobDeadline`, which no `except Exception` can swallow.
+    worker.death_penalty_class = DeadlinePenalty
+    return worker
 
 
 def main(argv: list[str] | None = None) -> int:

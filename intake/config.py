@@ -89,6 +89,8 @@ class Settings:
     forward_backoff: int = 30
     forward_intervals: tuple[int, ...] = ()
     outbound_timeout: float = 10.0
+    # Seconds one inbound message's job may take before it is stored unscreened and flagged.
+    inbound_job_timeout: int = 120
     secret_key: str = ""
     # Reliability (issue 9): request body limit, per-sender acknowledgement rate limit.
     max_request_body: int = 1024 * 1024
@@ -187,6 +189,7 @@ def load_settings(environ: dict[str, str] | None = None, *, dotenv: bool = True)
         forward_backoff=int(env("FORWARD_BACKOFF") or 30),
         forward_intervals=tuple(int(v) for v in _list(env("FORWARD_INTERVALS"))),
         outbound_timeout=float(env("OUTBOUND_TIMEOUT") or 10.0),
+        inbound_job_timeout=int(env("INBOUND_JOB_TIMEOUT") or 120),
         secret_key=env("SECRET_KEY") or "",
         max_request_body=int(env("MAX_REQUEST_BODY") or 1024 * 1024),
         ack_rate_limit=int(env("ACK_RATE_LIMIT") or 3),

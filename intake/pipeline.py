@@ -165,6 +165,70 @@ def revise_with_files(
     return finish(runtime, runtime.channels.get(channel_name), message)
 
 
+UNPROCESSED = "unprocessed"
+
+
+def store_unprocessed(
+    runtime: Runtime, channel_name: str, payload: Mapping[str, Any], reason: str
+) -> str | None:
+    """Keep a message whose job could not finish (`intake.tasks.receive_failed`): never lost.
+
+    The channel turns the payload into a message without the work that failed
+    (`BaseChannel.unprocessed`: no deep parsing, no fetching); it is stored as it came, not
+    screened or extracted, at least urgent, with a review reason for a person, and nothing is
+    sent to the sender (whether it is safe to is not known). If the message was stored before
+    the job failed, that referral is flagged instead. Returns the reference, or None when the
+    channel has nothing to keep (a voicemail's call row already is).
+    """
+    channel = runtime.channels.get(channel_name)
+    message = channel.unprocessed(runtime, payload)
+    if message is None:
+        return None
+    store = runtime.store
+    review = f"not screened: {reason}; read it. Nothing was sent to the sender."
+    existing = store.find_referral_for_message(message.channel, message.provider_id)
+    if existing is not None:
+        assert existing.id is not None
+        screening = {**existing.screening, "needs_review": True, "review_reason": review}
+        with store.transaction():
+            store.update_referral(existing.id, screening=screening)
+            store.raise_urgency(existing.id, "urgent")
+            store.audit(
+                SYSTEM_ACTOR,
+                "referral.unprocessed",
+                referral_id=existing.id,
+                detail={"reason": reason},
+            )
+        log.error("referral %s flagged: %s", existing.reference, reason)
+        return existing.reference
+    flagged = dataclasses.replace(
+        message,
+        urgency_floor="urgent",
+        review_reason=review,
+        meta={**message.meta, UNPROCESSED: reason},
+    )
+    screening = absorb.screening_with_floor(screen(""), flagged)
+    draft = Referral(
+        reference=new_reference(),
+        channel=message.channel,
+        sender=message.sender,
+        received_at=message.received_at,
+        raw_text=message.body,
+        urgency=str(screening["urgency"]),
+        screening=screening,
+        fields={},
+    )
+    referral, created = _create(runtime, draft, flagged)
+    if created:
+        assert referral.id is not None
+        store.audit(
+            SYSTEM_ACTOR, "referral.unprocessed", referral_id=referral.id, detail={"reason": reason}
+        )
+        forwarding.bring_up_to_date(runtime, referral)
+    log.error("referral %s stored unscreened: %s", referral.reference, reason)
+    return referral.reference
+
+
 def _what_happened(outcome: Outcome) -> str:
     if not outcome.first_run:
         return "already stored"

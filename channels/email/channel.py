@@ -29,6 +29,9 @@ class EmailChannel(BaseChannel):
     ) -> Iterator[InboundMessage | Handled]:
         yield receive.accept(runtime, dict(payload))
 
+    def unprocessed(self, runtime: Runtime, payload: Mapping[str, Any]) -> InboundMessage | None:
+        return receive.unprocessed(dict(payload))
+
     def thread(self, runtime: Runtime, message: InboundMessage) -> Thread | None:
         return receive.thread(runtime, message)
 
