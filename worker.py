@@ -10,13 +10,14 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import sys
 from datetime import timedelta
 
 from rq import SimpleWorker, Worker
 
 import channels
-from intake import runtime
-from intake.config import load_settings
+from intake import runtime, settings_check
+from intake.config import ConfigError, load_settings
 from intake.queue import DeadlinePenalty, queues
 from intake.runtime import Runtime
 from intake.screening import warm_up
@@ -117,7 +118,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--name", help="worker name shown in RQ's registries")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(levelname)s %(message)s")
-    rt = Runtime.build(load_settings(), channels.registry())
+    settings = load_settings()
+    try:
+        settings_check.require(settings, "worker")
+    except ConfigError as exc:
+        print(f"intake worker: configuration error: {exc}", file=sys.stderr)
+        return 2
+    rt = Runtime.build(settings, channels.registry())
     runtime.install(rt)
     warm_up_jobs(rt)  # loaded once here, inherited by every forked job
     if not args.simple:

@@ -8,8 +8,10 @@ tests build a `Settings` of their own and pass it down.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 TWILIO_API_DEFAULT = "https://api.twilio.com"
 
@@ -26,9 +28,31 @@ def _list(value: str | None) -> tuple[str, ...]:
     return tuple(item.strip() for item in value.split(",") if item.strip())
 
 
+class ConfigError(ValueError):
+    """A setting that cannot work; the message is one line naming the variable and the fix."""
+
+
+def _number(kind: type[int] | type[float], name: str, value: str) -> Any:
+    try:
+        return kind(value.strip())
+    except ValueError:
+        what = "a whole number" if kind is int else "a number"
+        raise ConfigError(f"{name} must be {what}, not {value!r}") from None
+
+
+def _int(env: Callable[[str], str | None], name: str, default: int) -> int:
+    value = env(name)
+    return int(_number(int, name, value)) if value else default
+
+
+def _float(env: Callable[[str], str | None], name: str, default: float) -> float:
+    value = env(name)
+    return float(_number(float, name, value)) if value else default
+
+
 def _pairs(value: str | None) -> tuple[tuple[str, str], ...]:
     """`a=1,b=2` as ((a, 1), (b, 2)); an item without `=` keeps an empty value (and is refused
-    by `intake.settings_check`)."""
+    by `intake.settings_check` when a process starts)."""
     pairs = []
     for item in _list(value):
         key, _equals, secret = item.partition("=")
@@ -170,10 +194,10 @@ def load_settings(environ: dict[str, str] | None = None, *, dotenv: bool = True)
         public_base_url=(env("PUBLIC_BASE_URL") or "").rstrip("/") or None,
         api_token=env("INTAKE_API_TOKEN") or "",
         host=env("HOST") or "127.0.0.1",
-        port=int(env("PORT") or 8000),
+        port=_int(env, "PORT", 8000),
         smtp_host=env("SMTP_HOST") or "127.0.0.1",
-        smtp_port=int(env("SMTP_PORT") or 8025),
-        smtp_data_size_limit=int(env("SMTP_DATA_SIZE_LIMIT") or 25 * 1024 * 1024),
+        smtp_port=_int(env, "SMTP_PORT", 8025),
+        smtp_data_size_limit=_int(env, "SMTP_DATA_SIZE_LIMIT", 25 * 1024 * 1024),
         email_addresses=tuple(a.lower() for a in _list(env("INTAKE_EMAIL_ADDRESSES"))),
         email_from=env("INTAKE_EMAIL_FROM") or Settings.email_from,
         smtp_relay_url=env("SMTP_RELAY_URL") or None,
@@ -185,21 +209,23 @@ def load_settings(environ: dict[str, str] | None = None, *, dotenv: bool = True)
         case_webhook_secret=env("CASE_WEBHOOK_SECRET") or "",
         fhir_base_url=(env("FHIR_BASE_URL") or "").rstrip("/"),
         case_email_to=_list(env("CASE_EMAIL_TO")),
-        forward_attempts=max(1, int(env("FORWARD_ATTEMPTS") or 6)),
-        forward_backoff=int(env("FORWARD_BACKOFF") or 30),
-        forward_intervals=tuple(int(v) for v in _list(env("FORWARD_INTERVALS"))),
-        outbound_timeout=float(env("OUTBOUND_TIMEOUT") or 10.0),
-        inbound_job_timeout=int(env("INBOUND_JOB_TIMEOUT") or 120),
+        forward_attempts=max(1, _int(env, "FORWARD_ATTEMPTS", 6)),
+        forward_backoff=_int(env, "FORWARD_BACKOFF", 30),
+        forward_intervals=tuple(
+            _number(int, "FORWARD_INTERVALS", v) for v in _list(env("FORWARD_INTERVALS"))
+        ),
+        outbound_timeout=_float(env, "OUTBOUND_TIMEOUT", 10.0),
+        inbound_job_timeout=_int(env, "INBOUND_JOB_TIMEOUT", 120),
         secret_key=env("SECRET_KEY") or "",
-        max_request_body=int(env("MAX_REQUEST_BODY") or 1024 * 1024),
-        ack_rate_limit=int(env("ACK_RATE_LIMIT") or 3),
-        ack_rate_window=float(env("ACK_RATE_WINDOW") or 3600),
+        max_request_body=_int(env, "MAX_REQUEST_BODY", 1024 * 1024),
+        ack_rate_limit=_int(env, "ACK_RATE_LIMIT", 3),
+        ack_rate_window=_float(env, "ACK_RATE_WINDOW", 3600),
         session_cookie_secure=_bool(env("SESSION_COOKIE_SECURE"), True),
-        login_max_failures=int(env("LOGIN_MAX_FAILURES") or 5),
-        login_lockout_minutes=int(env("LOGIN_LOCKOUT_MINUTES") or 15),
-        sla_emergency_minutes=int(env("SLA_EMERGENCY_MINUTES") or 15),
-        sla_urgent_minutes=int(env("SLA_URGENT_MINUTES") or 240),
-        sla_routine_working_days=int(env("SLA_ROUTINE_WORKING_DAYS") or 2),
+        login_max_failures=_int(env, "LOGIN_MAX_FAILURES", 5),
+        login_lockout_minutes=_int(env, "LOGIN_LOCKOUT_MINUTES", 15),
+        sla_emergency_minutes=_int(env, "SLA_EMERGENCY_MINUTES", 15),
+        sla_urgent_minutes=_int(env, "SLA_URGENT_MINUTES", 240),
+        sla_routine_working_days=_int(env, "SLA_ROUTINE_WORKING_DAYS", 2),
         oncall_manager_contact=env("ONCALL_MANAGER_CONTACT") or "",
         oncall_duty_contacts=_list(env("ONCALL_DUTY_CONTACTS")),
         voice_opening_hours=env("VOICE_OPENING_HOURS") or Settings.voice_opening_hours,
@@ -209,15 +235,15 @@ def load_settings(environ: dict[str, str] | None = None, *, dotenv: bool = True)
         ),
         voice_menu=_bool(env("VOICE_MENU"), False),
         voice_on_call_number=env("VOICE_ON_CALL_NUMBER") or "",
-        voice_max_recording_seconds=int(env("VOICE_MAX_RECORDING_SECONDS") or 120),
-        voice_min_recording_seconds=int(env("VOICE_MIN_RECORDING_SECONDS") or 2),
-        voice_transcript_timeout=int(env("VOICE_TRANSCRIPT_TIMEOUT") or 900),
+        voice_max_recording_seconds=_int(env, "VOICE_MAX_RECORDING_SECONDS", 120),
+        voice_min_recording_seconds=_int(env, "VOICE_MIN_RECORDING_SECONDS", 2),
+        voice_transcript_timeout=_int(env, "VOICE_TRANSCRIPT_TIMEOUT", 900),
         voice_transcription=(env("VOICE_TRANSCRIPTION") or "twilio").strip().lower(),
         voice_transcription_command=env("VOICE_TRANSCRIPTION_COMMAND") or "",
         voice_say_voice=env("VOICE_SAY_VOICE") or Settings.voice_say_voice,
         voice_language=env("VOICE_LANGUAGE") or Settings.voice_language,
         voice_ack_without_transcript=_bool(env("VOICE_ACK_WITHOUT_TRANSCRIPT"), False),
-        conversation_window_minutes=float(env("CONVERSATION_WINDOW_MINUTES") or 10),
-        conversation_max_questions=int(env("CONVERSATION_MAX_QUESTIONS") or 3),
-        merge_window_days=int(env("MERGE_WINDOW_DAYS") or 14),
+        conversation_window_minutes=_float(env, "CONVERSATION_WINDOW_MINUTES", 10),
+        conversation_max_questions=_int(env, "CONVERSATION_MAX_QUESTIONS", 3),
+        merge_window_days=_int(env, "MERGE_WINDOW_DAYS", 14),
     )
