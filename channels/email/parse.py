@@ -475,7 +475,10 @@ def _signature_start(lines: list[str]) -> int | None:
         if _matches(devices, lines[index].strip()[:MAX_LINE_SCAN]):
             starts.append(index)
             break
-    for index in reversed(non_empty):
+    # A valediction opens a signature only with at most `max_lines_after_valediction` non-empty
+    # lines after it, so only the last few can: looking further back re-read the whole tail for
+    # every line (quadratic: 8,000 "Thanks" lines took a second, 50,000 half a minute).
+    for index in reversed(non_empty[-(settings["max_lines_after_valediction"] + 1) :]):
         if _valediction_at(lines, index):
             starts.append(index)
             break

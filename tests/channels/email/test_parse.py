@@ -295,3 +295,12 @@ def _shape(p: Any) -> None:
 )
 def test_degenerate_inputs(raw: bytes) -> None:
     _shape(parse_email(raw))
+
+
+def test_signature_search_reads_a_tail_of_closings_once() -> None:
+    """Thousands of "Thanks" lines followed by text: each used to re-read everything after it
+    (quadratic). Only the last lines can open a signature, so only they are tried."""
+    text = "Thanks\n" * 50_000 + "\n".join(f"line {i}" for i in range(21))
+    new, _quoted, signature = split_body(text)
+    assert signature == ""
+    assert new.endswith("line 20")
