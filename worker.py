@@ -10,14 +10,15 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import sys
 from datetime import timedelta
 
 from rq import SimpleWorker, Worker
 
 import channels
-from intake import runtime
-from intake.config import load_settings
-from intake.queue import queues
+from intake import runtime, settings_check
+from intake.config import ConfigError, load_settings
+from intake.queue import DeadlinePenalty, queues
 from intake.runtime import Runtime
 from intake.screening import warm_up
 
@@ -96,7 +97,7 @@ def build_worker(rt: Runtime, *, simple: bool = False, name: str | None = None) 
     """A worker on this runtime's queues; `simple` runs jobs in-process instead of forking."""
     cls = SimpleWorker if simple else Worker
     # Job arguments carry message bodies: never let RQ print them in its INFO log lines.
-    return cls(
+    worker = cls(
         queues(rt.settings, rt.redis),
         connection=rt.redis,
         name=name,
@@ -105,6 +106,9 @@ def build_worker(rt: Runtime, *, simple: bool = False, name: str | None = None) 
         # rather than every ten, so a crashed worker's message is retried within minutes.
         maintenance_interval=60,
     )
+    # A job's timeout raises `JobDeadline`, which no `except Exception` can swallow.
+    worker.death_penalty_class = DeadlinePenalty
+    return worker
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -114,7 +118,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--name", help="worker name shown in RQ's registries")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(levelname)s %(message)s")
-    rt = Runtime.build(load_settings(), channels.registry())
+    settings = load_settings()
+    try:
+        settings_check.require(settings, "worker")
+    except ConfigError as exc:
+        print(f"intake worker: configuration error: {exc}", file=sys.stderr)
+        return 2
+    rt = Runtime.build(settings, channels.registry())
     runtime.install(rt)
     warm_up_jobs(rt)  # loaded once here, inherited by every forked job
     if not args.simple:

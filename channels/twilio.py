@@ -3,6 +3,15 @@ client that can be pointed somewhere else, and what Twilio's errors mean.
 
 Twilio signs the exact URL it called. Behind a TLS-terminating proxy the app sees `http://` and an
 internal host, so the URL is rebuilt from `PUBLIC_BASE_URL` + path + query whenever that is set.
+Without it the URL is the address the server listens on (`scope["server"]`), never the request's
+Host header, which anyone can set (`intake web` refuses to start so on a public address).
+
+Two signatures are accepted (Twilio's "Sign webhooks with shared keys", Webhooks configuration API,
+public beta): the classic one, HMAC-SHA1 with the account's auth token; and, when a Webhook Rule
+applies a Setting with a SharedKey, the key and algorithm it names in
+`X-Twilio-Webhooks-Signature-Settings: key=<key id>,algorithm=HMAC_SHA256`, over the same string
+(the URL and the sorted form fields). Keys are configured as `TWILIO_WEBHOOK_SHARED_KEYS`
+(`key-id=secret,...`), so an old and a new key both work while a key is rotated.
 """
 
 from __future__ import annotations
@@ -13,7 +22,11 @@ from typing import Any
 
 from starlette.requests import Request
 from twilio.http.http_client import TwilioHttpClient
-from twilio.request_validator import RequestValidator
+from twilio.request_validator import (
+    SIGNATURE_SETTINGS_HEADER,
+    RequestValidator,
+    get_signature_algorithm,
+)
 from twilio.rest import Client
 
 from intake.config import Settings
@@ -22,21 +35,61 @@ from intake.failures import OptedOut, ProviderError, Rejected, Uncertain, Unreac
 SIGNATURE_HEADER = "X-Twilio-Signature"
 
 
+def base_url(settings: Settings, request: Request) -> str:
+    """Where Twilio reaches us: `PUBLIC_BASE_URL`, else the address this server listens on (the
+    socket's, from the ASGI scope: never the Host header a client sends)."""
+    if settings.public_base_url:
+        return settings.public_base_url
+    scheme = request.url.scheme
+    server = request.scope.get("server")
+    if not server:
+        return f"{scheme}://{request.url.netloc}"
+    host, port = server[0], server[1]
+    host = f"[{host}]" if ":" in str(host) else str(host)
+    default = (scheme == "https" and port == 443) or (scheme == "http" and port == 80)
+    return f"{scheme}://{host}" + ("" if default or port is None else f":{port}")
+
+
 def signed_url(settings: Settings, request: Request) -> str:
-    """The URL Twilio signed: the configured public base URL when there is one."""
-    if not settings.public_base_url:
-        return str(request.url)
+    """The URL Twilio signed: the base URL (see `base_url`), path and query."""
     query = request.url.query
-    return settings.public_base_url + request.url.path + (f"?{query}" if query else "")
+    return base_url(settings, request) + request.url.path + (f"?{query}" if query else "")
+
+
+def signature_settings(header: str) -> dict[str, str]:
+    """`key=<id>,algorithm=<name>` as a mapping (pure)."""
+    found: dict[str, str] = {}
+    for part in header.split(","):
+        name, equals, value = part.partition("=")
+        if equals and name.strip():
+            found[name.strip().lower()] = value.strip()
+    return found
+
+
+def signing_secret(settings: Settings, request: Request) -> tuple[str, str] | None:
+    """(secret, algorithm) the request says it was signed with, or None when we hold no such
+    secret: the auth token with HMAC-SHA1, or the shared key its settings header names."""
+    header = request.headers.get(SIGNATURE_SETTINGS_HEADER, "")
+    if not header.strip():
+        return (settings.twilio_auth_token, "HMAC_SHA1") if settings.twilio_auth_token else None
+    named = signature_settings(header)
+    secret = dict(settings.twilio_webhook_shared_keys).get(named.get("key", ""))
+    if not secret:
+        return None
+    return secret, get_signature_algorithm(header)
 
 
 def signature_is_valid(settings: Settings, request: Request, params: Mapping[str, Any]) -> bool:
-    """Refuse anything not signed with our auth token (an unset token refuses everything)."""
+    """Refuse anything not signed with a secret we hold: the auth token (HMAC-SHA1), or a shared
+    key named by `X-Twilio-Webhooks-Signature-Settings` with the algorithm it names (an unknown
+    key or algorithm is refused, and with neither configured every request is)."""
     signature = request.headers.get(SIGNATURE_HEADER, "")
-    if not signature or not settings.twilio_auth_token:
+    found = signing_secret(settings, request)
+    if not signature or found is None:
         return False
-    validator = RequestValidator(settings.twilio_auth_token)
-    return bool(validator.validate(signed_url(settings, request), params, signature))
+    secret, algorithm = found
+    validator = RequestValidator(secret)
+    return bool(validator.validate(signed_url(settings, request), params, signature, algorithm))
 
 
 _clients: dict[tuple[str, str, str, float], Client] = {}

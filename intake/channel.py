@@ -11,6 +11,8 @@ calls a handler's `handle_*` methods and Courier's core calls a channel's handle
   hold a lock for the whole of the message's processing (one text per number at a time, one event
   per call at a time).
 - `intercept(runtime, message)`: a message that is not part of a referral (SMS STOP/START/HELP).
+- `unprocessed(runtime, payload)`: the message as it came, when its job could not finish (the
+  pipeline stores it unscreened and flagged: `pipeline.store_unprocessed`).
 - `thread(runtime, message)`: the referral this message continues, by the channel's own evidence
   (email headers, an open SMS conversation), with any answer it gives to a question we asked.
 - `joined(runtime, referral, message, thread)`: after a message joined by `thread`.
@@ -108,6 +110,15 @@ class BaseChannel:
 
     def intercept(self, runtime: Runtime, message: InboundMessage) -> Handled | None:
         return None
+
+    def unprocessed(self, runtime: Runtime, payload: Mapping[str, Any]) -> InboundMessage | None:
+        """The message in `payload` as it came, for a job that could not finish (it timed out or
+        failed for good): built without the work that may have failed (no parsing beyond the
+        headers, no fetching). None when there is nothing to keep."""
+        try:
+            return InboundMessage.from_payload(dict(payload))
+        except (KeyError, TypeError, ValueError):
+            return None
 
     def thread(self, runtime: Runtime, message: InboundMessage) -> Thread | None:
         return None

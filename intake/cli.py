@@ -23,7 +23,8 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import channels
-from intake.config import Settings, load_settings
+from intake import settings_check
+from intake.config import ConfigError, Settings, load_settings
 from intake.embedded_redis import EmbeddedRedis
 
 if TYPE_CHECKING:
@@ -64,6 +65,17 @@ def _wait_for_signal() -> None:
 # -- processes ------------------------------------------------------------------------------
 
 
+def _settings(process: str, **given: object) -> Settings:
+    """The environment's settings (with what the command line `given` overrides), checked for
+    `process`: `ConfigError` if one cannot work."""
+    settings = load_settings()
+    changes = {key: value for key, value in given.items() if value}
+    if changes:
+        settings = settings.with_(**changes)
+    settings_check.require(settings, process)
+    return settings
+
+
 def cmd_web(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -71,7 +83,7 @@ def cmd_web(args: argparse.Namespace) -> int:
     from intake.runtime import Runtime
     from intake.web.app import create_app
 
-    settings, embedded = _with_redis(load_settings())
+    settings, embedded = _with_redis(_settings("web", host=args.host, port=args.port))
     rt = Runtime.build(settings, channels.registry())
     runtime.install(rt)
     try:
@@ -94,7 +106,7 @@ def cmd_smtp(args: argparse.Namespace) -> int:
     from channels.email.server import make_controller
     from intake.runtime import Runtime
 
-    settings, embedded = _with_redis(load_settings())
+    settings, embedded = _with_redis(_settings("smtp"))
     rt = Runtime.build(settings, channels.registry())
     controller = make_controller(rt)
     controller.start()
@@ -113,8 +125,9 @@ def cmd_worker(args: argparse.Namespace) -> int:
     import worker
 
     argv = (["--burst"] if args.burst else []) + (["--simple"] if args.simple else [])
+    settings = _settings("worker")
     if not os.environ.get("REDIS_URL"):
-        settings, embedded = _with_redis(load_settings())
+        settings, embedded = _with_redis(settings)
         os.environ["REDIS_URL"] = settings.redis_url or ""
     else:
         embedded = None
@@ -129,7 +142,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     """Supervise web, SMTP and worker in one terminal; Ctrl-C stops them all, then Redis."""
     from intake.runtime import Runtime
 
-    settings, embedded = _with_redis(load_settings())
+    settings, embedded = _with_redis(_settings("run"))
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     Runtime.build(settings).close()  # upgrade the schema once, before the processes race to
     env = dict(os.environ, REDIS_URL=settings.redis_url or "", PYTHONUNBUFFERED="1")
@@ -253,7 +266,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     if not args.references and not args.all_failed:
         print("name one or more references, or --all-failed", file=sys.stderr)
         return 2
-    settings, embedded = _with_redis(load_settings())
+    settings, embedded = _with_redis(_settings("replay"))
     rt = Runtime.build(settings, channels.registry())
     try:
         return forwarding.replay_command(
@@ -392,7 +405,7 @@ def cmd_sla_check(args: argparse.Namespace) -> int:
     from intake.runtime import Runtime
     from intake.sla import check_overdue
 
-    settings, embedded = _with_redis(load_settings())
+    settings, embedded = _with_redis(_settings("clock"))
     rt = Runtime.build(settings, channels.registry())
     try:
         while True:
@@ -514,31 +527,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-# The commands that run the service: each refuses to start on a setting it cannot work with.
-SERVICE_COMMANDS = ("run", "web", "smtp", "worker", "sla-check", "replay")
-
-
-def misconfiguration(settings: Settings) -> str | None:
-    """Why this configuration cannot run the service (one line), or None."""
-    from intake.forwarding.targets import ForwardingMisconfigured, check
-
-    try:
-        check(settings)
-    except ForwardingMisconfigured as exc:
-        return f"CASE_SYSTEM: {exc}"
-    return None
-
-
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.command not in ("screen", "extract", "eval"):
-        _logging(os.environ.get("LOG_LEVEL", "INFO"))
-    if args.command in SERVICE_COMMANDS:
-        problem = misconfiguration(load_settings())
-        if problem:
-            print(f"intake {args.command}: not started: {problem}", file=sys.stderr)
-            return 2
-    return int(args.func(args) or 0)
+    level = os.environ.get("LOG_LEVEL", "INFO")
+    try:
+        if level.upper() not in settings_check.LOG_LEVELS:
+            known = ", ".join(settings_check.LOG_LEVELS)
+            raise ConfigError(f"LOG_LEVEL must be one of {known}, not {level!r}")
+        if args.command not in ("screen", "extract", "eval"):
+            _logging(level)
+        return int(args.func(args) or 0)
+    except ConfigError as exc:
+        # One clear line, and the process does not start (issue 15).
+        print(f"intake: configuration error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -8,8 +8,10 @@ tests build a `Settings` of their own and pass it down.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 TWILIO_API_DEFAULT = "https://api.twilio.com"
 
@@ -24,6 +26,38 @@ def _list(value: str | None) -> tuple[str, ...]:
     if not value:
         return ()
     return tuple(item.strip() for item in value.split(",") if item.strip())
+
+
+class ConfigError(ValueError):
+    """A setting that cannot work; the message is one line naming the variable and the fix."""
+
+
+def _number(kind: type[int] | type[float], name: str, value: str) -> Any:
+    try:
+        return kind(value.strip())
+    except ValueError:
+        what = "a whole number" if kind is int else "a number"
+        raise ConfigError(f"{name} must be {what}, not {value!r}") from None
+
+
+def _int(env: Callable[[str], str | None], name: str, default: int) -> int:
+    value = env(name)
+    return int(_number(int, name, value)) if value else default
+
+
+def _float(env: Callable[[str], str | None], name: str, default: float) -> float:
+    value = env(name)
+    return float(_number(float, name, value)) if value else default
+
+
+def _pairs(value: str | None) -> tuple[tuple[str, str], ...]:
+    """`a=1,b=2` as ((a, 1), (b, 2)); an item without `=` keeps an empty value (and is refused
+    by `intake.settings_check` when a process starts)."""
+    pairs = []
+    for item in _list(value):
+        key, _equals, secret = item.partition("=")
+        pairs.append((key.strip(), secret.strip()))
+    return tuple(pairs)
 
 
 @dataclass(frozen=True)
@@ -46,6 +80,12 @@ class Settings:
     twilio_auth_token: str = ""
     twilio_from_number: str = ""
     twilio_api_base_url: str = TWILIO_API_DEFAULT
+    # Twilio webhook shared keys (key id, secret), beside the auth token's signature; several
+    # while a key is rotated (`channels/twilio.py`).
+    twilio_webhook_shared_keys: tuple[tuple[str, str], ...] = ()
+    # Where Twilio's media redirects may lead (`intake.media_fetch`): host names, or suffixes
+    # that start with a dot.
+    twilio_media_hosts: tuple[str, ...] = (".twiliocdn.com",)
 
     public_base_url: str | None = None
     api_token: str = ""
@@ -98,6 +138,8 @@ class Settings:
     forward_backoff: int = 30
     forward_intervals: tuple[int, ...] = ()
     outbound_timeout: float = 10.0
+    # Seconds one inbound message's job may take before it is stored unscreened and flagged.
+    inbound_job_timeout: int = 120
     secret_key: str = ""
     # Reliability (issue 9): request body limit, per-sender acknowledgement rate limit.
     max_request_body: int = 1024 * 1024
@@ -177,13 +219,15 @@ def load_settings(environ: dict[str, str] | None = None, *, dotenv: bool = True)
         twilio_auth_token=env("TWILIO_AUTH_TOKEN") or "",
         twilio_from_number=env("TWILIO_FROM_NUMBER") or "",
         twilio_api_base_url=env("TWILIO_API_BASE_URL") or TWILIO_API_DEFAULT,
+        twilio_webhook_shared_keys=_pairs(env("TWILIO_WEBHOOK_SHARED_KEYS")),
+        twilio_media_hosts=_list(env("TWILIO_MEDIA_HOSTS")) or Settings.twilio_media_hosts,
         public_base_url=(env("PUBLIC_BASE_URL") or "").rstrip("/") or None,
         api_token=env("INTAKE_API_TOKEN") or "",
         host=env("HOST") or "127.0.0.1",
-        port=int(env("PORT") or 8000),
+        port=_int(env, "PORT", 8000),
         smtp_host=env("SMTP_HOST") or "127.0.0.1",
-        smtp_port=int(env("SMTP_PORT") or 8025),
-        smtp_data_size_limit=int(env("SMTP_DATA_SIZE_LIMIT") or 25 * 1024 * 1024),
+        smtp_port=_int(env, "SMTP_PORT", 8025),
+        smtp_data_size_limit=_int(env, "SMTP_DATA_SIZE_LIMIT", 25 * 1024 * 1024),
         email_addresses=tuple(a.lower() for a in _list(env("INTAKE_EMAIL_ADDRESSES"))),
         email_from=env("INTAKE_EMAIL_FROM") or Settings.email_from,
         smtp_relay_url=env("SMTP_RELAY_URL") or None,
@@ -216,20 +260,23 @@ def load_settings(environ: dict[str, str] | None = None, *, dotenv: bool = True)
         lamplight_referrer_role=(env("LAMPLIGHT_REFERRER_ROLE") or "contact").strip(),
         lamplight_publishable=_bool(env("LAMPLIGHT_PUBLISHABLE"), True),
         lamplight_reference_field=(env("LAMPLIGHT_REFERENCE_FIELD") or "").strip(),
-        forward_attempts=max(1, int(env("FORWARD_ATTEMPTS") or 6)),
-        forward_backoff=int(env("FORWARD_BACKOFF") or 30),
-        forward_intervals=tuple(int(v) for v in _list(env("FORWARD_INTERVALS"))),
-        outbound_timeout=float(env("OUTBOUND_TIMEOUT") or 10.0),
+        forward_attempts=max(1, _int(env, "FORWARD_ATTEMPTS", 6)),
+        forward_backoff=_int(env, "FORWARD_BACKOFF", 30),
+        forward_intervals=tuple(
+            _number(int, "FORWARD_INTERVALS", v) for v in _list(env("FORWARD_INTERVALS"))
+        ),
+        outbound_timeout=_float(env, "OUTBOUND_TIMEOUT", 10.0),
+        inbound_job_timeout=_int(env, "INBOUND_JOB_TIMEOUT", 120),
         secret_key=env("SECRET_KEY") or "",
-        max_request_body=int(env("MAX_REQUEST_BODY") or 1024 * 1024),
-        ack_rate_limit=int(env("ACK_RATE_LIMIT") or 3),
-        ack_rate_window=float(env("ACK_RATE_WINDOW") or 3600),
+        max_request_body=_int(env, "MAX_REQUEST_BODY", 1024 * 1024),
+        ack_rate_limit=_int(env, "ACK_RATE_LIMIT", 3),
+        ack_rate_window=_float(env, "ACK_RATE_WINDOW", 3600),
         session_cookie_secure=_bool(env("SESSION_COOKIE_SECURE"), True),
-        login_max_failures=int(env("LOGIN_MAX_FAILURES") or 5),
-        login_lockout_minutes=int(env("LOGIN_LOCKOUT_MINUTES") or 15),
-        sla_emergency_minutes=int(env("SLA_EMERGENCY_MINUTES") or 15),
-        sla_urgent_minutes=int(env("SLA_URGENT_MINUTES") or 240),
-        sla_routine_working_days=int(env("SLA_ROUTINE_WORKING_DAYS") or 2),
+        login_max_failures=_int(env, "LOGIN_MAX_FAILURES", 5),
+        login_lockout_minutes=_int(env, "LOGIN_LOCKOUT_MINUTES", 15),
+        sla_emergency_minutes=_int(env, "SLA_EMERGENCY_MINUTES", 15),
+        sla_urgent_minutes=_int(env, "SLA_URGENT_MINUTES", 240),
+        sla_routine_working_days=_int(env, "SLA_ROUTINE_WORKING_DAYS", 2),
         oncall_manager_contact=env("ONCALL_MANAGER_CONTACT") or "",
         oncall_duty_contacts=_list(env("ONCALL_DUTY_CONTACTS")),
         voice_opening_hours=env("VOICE_OPENING_HOURS") or Settings.voice_opening_hours,
@@ -241,15 +288,15 @@ def load_settings(environ: dict[str, str] | None = None, *, dotenv: bool = True)
         ),
         voice_menu=_bool(env("VOICE_MENU"), False),
         voice_on_call_number=env("VOICE_ON_CALL_NUMBER") or "",
-        voice_max_recording_seconds=int(env("VOICE_MAX_RECORDING_SECONDS") or 120),
-        voice_min_recording_seconds=int(env("VOICE_MIN_RECORDING_SECONDS") or 2),
-        voice_transcript_timeout=int(env("VOICE_TRANSCRIPT_TIMEOUT") or 900),
+        voice_max_recording_seconds=_int(env, "VOICE_MAX_RECORDING_SECONDS", 120),
+        voice_min_recording_seconds=_int(env, "VOICE_MIN_RECORDING_SECONDS", 2),
+        voice_transcript_timeout=_int(env, "VOICE_TRANSCRIPT_TIMEOUT", 900),
         voice_transcription=(env("VOICE_TRANSCRIPTION") or "twilio").strip().lower(),
         voice_transcription_command=env("VOICE_TRANSCRIPTION_COMMAND") or "",
         voice_say_voice=env("VOICE_SAY_VOICE") or Settings.voice_say_voice,
         voice_language=env("VOICE_LANGUAGE") or Settings.voice_language,
         voice_ack_without_transcript=_bool(env("VOICE_ACK_WITHOUT_TRANSCRIPT"), False),
-        conversation_window_minutes=float(env("CONVERSATION_WINDOW_MINUTES") or 10),
-        conversation_max_questions=int(env("CONVERSATION_MAX_QUESTIONS") or 3),
-        merge_window_days=int(env("MERGE_WINDOW_DAYS") or 14),
+        conversation_window_minutes=_float(env, "CONVERSATION_WINDOW_MINUTES", 10),
+        conversation_max_questions=_int(env, "CONVERSATION_MAX_QUESTIONS", 3),
+        merge_window_days=_int(env, "MERGE_WINDOW_DAYS", 14),
     )

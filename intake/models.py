@@ -42,14 +42,20 @@ def received_at_from(value: object) -> datetime:
 
 @dataclass(frozen=True)
 class Attachment:
-    """A file that came with a message (an email attachment); `text` is what was extracted from
-    it for screening (PDF, DOCX, plain text), None when nothing could be."""
+    """A file that came with a message (an email attachment, an MMS picture); `text` is what was
+    read from it for screening, None when nothing could be (yet).
+
+    `unread`: its text needs a parser (PDF, DOCX, RTF, HTML, winmail.dat), which runs later in a
+    sandboxed job (`intake.documents`), never in the worker that stores the message; the message
+    is revised with the text once it has been read.
+    """
 
     filename: str
     content_type: str
     size: int
     data: bytes = field(repr=False)
     text: str | None = field(default=None, repr=False)
+    unread: bool = False
 
 
 @dataclass(frozen=True)

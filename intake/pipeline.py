@@ -26,12 +26,13 @@ outbound message and forward event is claimed under a unique key before it is se
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from intake import absorb, alerts, forwarding, merge
+from intake import absorb, alerts, forwarding, merge, queue
 from intake.channel import BaseChannel, Handled, Outcome, Thread
 from intake.extraction import extract
 from intake.failures import Unreachable
@@ -47,7 +48,9 @@ MERGED_INTO = "merged_into"
 # Keys the pipeline adds to a stored message's meta (the rest is the channel's own).
 JOINED_BY, PENDING, FACTS, FLOOR, ALERT = "joined_by", "pending", "facts", "urgency_floor", "alert"
 PLACEHOLDER = "placeholder"
-OWN_META = (JOINED_BY, PENDING, FACTS, FLOOR, ALERT, PLACEHOLDER)
+# Files whose text is still to be read (`intake.documents.job`), and the channel's review reason.
+READING, REVIEW = "reading", "review_reason"
+OWN_META = (JOINED_BY, PENDING, FACTS, FLOOR, ALERT, PLACEHOLDER, READING, REVIEW)
 
 
 @dataclass(frozen=True)
@@ -77,7 +80,14 @@ def process(runtime: Runtime, channel: BaseChannel, message: InboundMessage) -> 
     handled = channel.intercept(runtime, message)
     if handled is not None:
         return Result(handled.reference, created=False, acknowledgement=handled.outcome)
+    return finish(runtime, channel, message)
+
+
+def finish(runtime: Runtime, channel: BaseChannel, message: InboundMessage) -> Result:
+    """Place, alert, forward and respond: what every message (and every revision) goes through."""
     outcome = place(runtime, channel, message)
+    if any(item.unread for item in message.attachments):
+        _queue_reading(runtime, outcome)
     alert_failed = _alert(runtime, outcome)
     _forward(runtime, outcome)
     acknowledgement = channel.respond(runtime, outcome)
@@ -98,6 +108,125 @@ def process(runtime: Runtime, channel: BaseChannel, message: InboundMessage) -> 
         acknowledgement=acknowledgement,
         joined_by=outcome.how,
     )
+
+
+def _queue_reading(runtime: Runtime, outcome: Outcome) -> None:
+    """Queue the job that reads the message's files in the sandbox (`intake.documents.job`).
+
+    Queued on every run (a re-run may follow a crash before the first queueing); the job does
+    nothing once the files are read. Urgent referrals' files are read first.
+    """
+    settings, message = runtime.settings, outcome.message
+    urgent = outcome.referral.urgency in ("emergency", "urgent")
+    digest = hashlib.sha256(message.provider_id.encode("utf-8", "replace")).hexdigest()[:32]
+    queue.enqueue(
+        settings,
+        runtime.redis,
+        queue.READ_ATTACHMENTS,
+        message.channel,
+        message.provider_id,
+        priority="high" if urgent else "default",
+        # A digest, not the id itself: two ids that differ only in characters RQ refuses must
+        # not share a job (and so each other's arguments).
+        job_id=queue.safe_job_id(settings.queue_prefix, "read", message.channel, digest),
+        retry=queue.INBOUND_RETRY,
+    )
+
+
+def revise_with_files(
+    runtime: Runtime,
+    channel_name: str,
+    stored: Mapping[str, Any],
+    texts: list[tuple[str, str | None]],
+) -> Result:
+    """Hand a stored message back to the pipeline with its files' text at the end, as a revision
+    (`intake.documents.job`): screened and extracted again, then forwarded and acknowledged if it
+    was waiting for them. A file's text already in the message (plain text, read at once) is not
+    added twice."""
+    body = str(stored["body"] or "")
+    for filename, text in texts:
+        label = f"[Attachment: {filename}]"
+        if text and label not in body:
+            body = "\n\n".join(piece for piece in (body, f"{label}\n{text}") if piece)
+    meta = dict(stored["meta"] or {})
+    message = InboundMessage(
+        channel=channel_name,
+        provider_id=str(stored["provider_id"]),
+        sender=str(stored["sender"]),
+        recipient=str(stored["recipient"]),
+        body=body,
+        received_at=stored["received_at"],
+        meta={k: v for k, v in meta.items() if k not in OWN_META},
+        urgency_floor=meta.get(FLOOR),
+        review_reason=meta.get(REVIEW),
+        facts=dict(meta.get(FACTS) or {}),
+        placeholder=bool(meta.get(PLACEHOLDER)),
+    )
+    return finish(runtime, runtime.channels.get(channel_name), message)
+
+
+UNPROCESSED = "unprocessed"
+
+
+def store_unprocessed(
+    runtime: Runtime, channel_name: str, payload: Mapping[str, Any], reason: str
+) -> str | None:
+    """Keep a message whose job could not finish (`intake.tasks.receive_failed`): never lost.
+
+    The channel turns the payload into a message without the work that failed
+    (`BaseChannel.unprocessed`: no deep parsing, no fetching); it is stored as it came, not
+    screened or extracted, at least urgent, with a review reason for a person, and nothing is
+    sent to the sender (whether it is safe to is not known). If the message was stored before
+    the job failed, that referral is flagged instead. Returns the reference, or None when the
+    channel has nothing to keep (a voicemail's call row already is).
+    """
+    channel = runtime.channels.get(channel_name)
+    message = channel.unprocessed(runtime, payload)
+    if message is None:
+        return None
+    store = runtime.store
+    review = f"not screened: {reason}; read it. Nothing was sent to the sender."
+    existing = store.find_referral_for_message(message.channel, message.provider_id)
+    if existing is not None:
+        assert existing.id is not None
+        screening = {**existing.screening, "needs_review": True, "review_reason": review}
+        with store.transaction():
+            store.update_referral(existing.id, screening=screening)
+            store.raise_urgency(existing.id, "urgent")
+            store.audit(
+                SYSTEM_ACTOR,
+                "referral.unprocessed",
+                referral_id=existing.id,
+                detail={"reason": reason},
+            )
+        log.error("referral %s flagged: %s", existing.reference, reason)
+        return existing.reference
+    flagged = dataclasses.replace(
+        message,
+        urgency_floor="urgent",
+        review_reason=review,
+        meta={**message.meta, UNPROCESSED: reason},
+    )
+    screening = absorb.screening_with_floor(screen(""), flagged)
+    draft = Referral(
+        reference=new_reference(),
+        channel=message.channel,
+        sender=message.sender,
+        received_at=message.received_at,
+        raw_text=message.body,
+        urgency=str(screening["urgency"]),
+        screening=screening,
+        fields={},
+    )
+    referral, created = _create(runtime, draft, flagged)
+    if created:
+        assert referral.id is not None
+        store.audit(
+            SYSTEM_ACTOR, "referral.unprocessed", referral_id=referral.id, detail={"reason": reason}
+        )
+        forwarding.bring_up_to_date(runtime, referral)
+    log.error("referral %s stored unscreened: %s", referral.reference, reason)
+    return referral.reference
 
 
 def _what_happened(outcome: Outcome) -> str:
@@ -185,7 +314,7 @@ def _again(runtime: Runtime, referral: Referral, message: InboundMessage) -> Out
     first = not meta.get(JOINED_BY)  # the message that made the referral (not merely its oldest)
     # A message may be revised while more of it was to come (a transcript), and whenever the
     # facts its channel is sure of change (the recording's length, after the transcript came).
-    incomplete = meta.get(PENDING) or meta.get(PLACEHOLDER)
+    incomplete = meta.get(PENDING) or meta.get(PLACEHOLDER) or meta.get(READING)
     facts_changed = (meta.get(FACTS) or {}) != message.facts
     if (incomplete or facts_changed) and _revised(stored, message):
         new_text = stored["body"] != message.body
@@ -240,6 +369,10 @@ def _stored_meta(message: InboundMessage, how: str | None) -> dict[str, Any]:
         meta[FLOOR] = message.urgency_floor
     if message.placeholder:
         meta[PLACEHOLDER] = True
+    if any(item.unread for item in message.attachments):
+        meta[READING] = True
+    if message.review_reason:
+        meta[REVIEW] = message.review_reason
     return meta
 
 
@@ -434,4 +567,13 @@ def _forward(runtime: Runtime, outcome: Outcome) -> None:
     forwarding.bring_up_to_date(runtime, referral)
 
 
-__all__ = ["Result", "Thread", "build_referral", "place", "process", "receive"]
+__all__ = [
+    "Result",
+    "Thread",
+    "build_referral",
+    "finish",
+    "place",
+    "process",
+    "receive",
+    "revise_with_files",
+]

@@ -19,8 +19,9 @@ from typing import Any
 
 from redis import Redis
 from redis.exceptions import RedisError
-from rq import Queue, Retry
+from rq import Callback, Queue, Retry
 from rq.job import Job
+from rq.timeouts import JobTimeoutException, UnixSignalDeathPenalty
 
 from intake.config import Settings
 from intake.models import InboundMessage
@@ -36,6 +37,7 @@ ALERT_EMERGENCY = "intake.tasks.alert_emergency"  # (reference, occasion)
 VOICE_TRANSCRIBE = "intake.tasks.voice_transcribe"  # (call_sid)
 VOICE_TRANSCRIPT_TIMEOUT = "intake.tasks.voice_transcript_timeout"  # (call_sid)
 SLA_CHECK = "intake.tasks.sla_check"  # ()
+READ_ATTACHMENTS = "intake.tasks.read_attachments"  # (channel, provider_id)
 JOBS = (
     RECEIVE,
     FORWARD_REFERRAL,
@@ -43,6 +45,7 @@ JOBS = (
     VOICE_TRANSCRIBE,
     VOICE_TRANSCRIPT_TIMEOUT,
     SLA_CHECK,
+    READ_ATTACHMENTS,
 )
 # Names an earlier release queued jobs under. RQ keeps failed jobs a year (and a queue may hold
 # jobs across an upgrade), so these still resolve: `tests/test_tasks.py` imports every one.
@@ -56,6 +59,32 @@ LEGACY_JOBS = (
 # Inbound work is idempotent, so a job that failed (database down, worker killed) is safe to run
 # again; these pauses give a restarting database time to come back.
 INBOUND_RETRY = Retry(max=5, interval=[5, 30, 120, 600, 1800])
+# One inbound message's job may take `INBOUND_JOB_TIMEOUT` seconds (a worker's time is shared with
+# emergencies). Past it the message is stored unscreened and flagged for a person
+# (`intake.tasks.receive_failed`), never retried: the same input would take as long again.
+RECEIVE_FAILED = "intake.tasks.receive_failed"
+
+
+class JobDeadline(BaseException):
+    """A job ran out of its time (RQ's job timeout).
+
+    A `BaseException`, like `KeyboardInterrupt`, so that no `except Exception` on the job's way
+    (a parser's "never raise" guard, a provider's error mapping) can swallow it and let the job
+    run on: RQ's own `JobTimeoutException` is an `Exception`, and a broad `except` in text
+    extraction once held a worker for minutes after its timeout (issue 15).
+    """
+
+
+class DeadlinePenalty(UnixSignalDeathPenalty):
+    """RQ's SIGALRM timeout, raising `JobDeadline` (workers use it: `worker.build_worker`)."""
+
+    def handle_death_penalty(self, signum: int, frame: Any) -> None:
+        raise JobDeadline(f"job exceeded its {self._timeout} s")
+
+
+def timed_out(exc_type: type[BaseException] | None) -> bool:
+    """Whether a job failed by running out of time (our deadline, or RQ's own timeout)."""
+    return exc_type is not None and issubclass(exc_type, JobDeadline | JobTimeoutException)
 FAILURE_TTL = 365 * 24 * 3600  # failed jobs stay where a person can see and replay them
 RESULT_TTL = 3600
 
@@ -149,6 +178,8 @@ def enqueue_inbound(
         job_id=safe_job_id(settings.queue_prefix, channel, key, secrets.token_hex(4)),
         retry=INBOUND_RETRY,
         description=f"inbound {channel} {key}",
+        job_timeout=settings.inbound_job_timeout,
+        on_failure=Callback(RECEIVE_FAILED),
     )
     log.info("queued %s %s on %s", channel, key, priority)
     return job

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 import channels
-from intake import alerts, forwarding, pipeline, sla
+from intake import alerts, forwarding, pipeline, queue, sla
 from intake import runtime as runtime_module
 from intake.config import load_settings
 from intake.runtime import Runtime
@@ -29,6 +29,24 @@ def _runtime() -> Runtime:
 def receive(channel: str, payload: dict[str, Any]) -> dict[str, Any]:
     """One inbound message on any channel, as its door queued it (`intake.pipeline.receive`)."""
     return pipeline.receive(_runtime(), channel, payload).to_dict()
+
+
+def receive_failed(job: Any, connection: Any, exc_type: Any, exc: Any, traceback: Any) -> None:
+    """RQ's failure callback for `receive`: fail safe.
+
+    When the job ran out of time, or failed for the last time, the message is stored as it came,
+    unscreened, urgent and flagged for a person (`intake.pipeline.store_unprocessed`), so it is
+    never lost; a job that ran out of time is not retried (the same input would again).
+    Other failures (a database or Redis down) are left to the job's retries.
+    """
+    out_of_time = queue.timed_out(exc_type)
+    if not out_of_time and job.retries_left:
+        return
+    channel, payload = job.args[0], job.args[1]
+    reason = "it took longer than its time" if out_of_time else f"it failed ({exc_type.__name__})"
+    pipeline.store_unprocessed(_runtime(), str(channel), payload, reason)
+    if out_of_time:
+        job.retries_left = 0
 
 
 def forward_referral(reference: str, event_id: str) -> dict[str, Any]:
@@ -57,6 +75,13 @@ def voice_transcript_timeout(call_sid: str) -> dict[str, Any]:
     from channels.voice import calls
 
     return calls.transcript_timeout(_runtime(), call_sid)
+
+
+def read_attachments(channel: str, provider_id: str) -> dict[str, Any]:
+    """Read a stored message's files in the sandbox and revise it (`intake.documents.job`)."""
+    from intake.documents import job
+
+    return job.read_attachments(_runtime(), channel, provider_id)
 
 
 def sla_check() -> list[str]:

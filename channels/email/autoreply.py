@@ -16,7 +16,8 @@ from dataclasses import dataclass
 
 from channels.email.parse import ParsedEmail, patterns
 
-KINDS = ("person", "auto_reply", "bounce", "bulk")
+KINDS = ("person", "auto_reply", "bounce", "bulk", "spam")
+SPAM_REVIEW = "marked as spam by the receiving mail system: not acknowledged; read it first"
 _NULL_PATHS = {"", "<>"}
 _FALSE_VALUES = {"", "no", "false", "0", "off", "none"}
 
@@ -102,6 +103,23 @@ def _auto_reply_signals(parsed: ParsedEmail) -> list[str]:
     matched = _subject_matches(parsed.subject, "autoreply")
     if matched:
         signals.append(f"subject matches {matched!r}")
+    present = {name.lower() for name in parsed.headers}
+    rule_reply = rules["exchange_rule_reply_headers"]
+    if all(name in present for name in rule_reply):
+        signals.append("Exchange inbox-rule reply (X-Auto-Response-Suppress, Inbox-Rules-Loop)")
+    return signals
+
+
+def _spam_signals(parsed: ParsedEmail) -> list[str]:
+    rules = patterns()["spam"]
+    signals: list[str] = []
+    for name, value in parsed.headers.items():
+        lowered = name.lower()
+        first = value.strip().lower().split(",")[0].split()[:1]
+        if lowered in rules["flag_headers"] and first == ["yes"]:
+            signals.append(f"{name}: YES")
+        elif lowered in rules["status_headers"] and first == ["yes"]:
+            signals.append(f"{name}: Yes")
     return signals
 
 
@@ -152,6 +170,10 @@ def classify(parsed: ParsedEmail, envelope_from: str | None) -> Classification:
         return Classification("auto_reply", False, False, "auto_reply: " + "; ".join(auto) + extra)
     if null_path:
         return Classification("bounce", False, False, "bounce: null return path (<>)")
+    spam = _spam_signals(parsed)
+    if spam:
+        reason = "spam (referral created, flagged, not acknowledged): " + "; ".join(spam)
+        return Classification("spam", False, True, reason)
     bulk = _bulk_signals(parsed, senders)
     if bulk:
         return Classification(

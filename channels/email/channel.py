@@ -29,10 +29,16 @@ class EmailChannel(BaseChannel):
     ) -> Iterator[InboundMessage | Handled]:
         yield receive.accept(runtime, dict(payload))
 
+    def unprocessed(self, runtime: Runtime, payload: Mapping[str, Any]) -> InboundMessage | None:
+        return receive.unprocessed(dict(payload))
+
     def thread(self, runtime: Runtime, message: InboundMessage) -> Thread | None:
         return receive.thread(runtime, message)
 
     def respond(self, runtime: Runtime, outcome: Outcome) -> str:
+        if outcome.message.pending and outcome.referral.urgency != "emergency":
+            # Its files are being read (intake.documents): the revision that follows answers.
+            return "skipped: waiting for the attachments to be read"
         # One acknowledgement per referral and address (its dedupe key): a reply in the thread
         # gets none, a new person writing about the same referral gets one.
         decision = ack.plan(runtime.settings, outcome.referral, outcome.message)

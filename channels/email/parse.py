@@ -23,7 +23,7 @@ from email.message import EmailMessage, Message
 from importlib import resources
 from typing import Any
 
-from channels.email.attachments import decode_text, extract_text
+from channels.email.attachments import decode_text, extract_text, needs_sandbox
 from channels.email.html import html_to_text
 from intake.models import Attachment
 
@@ -262,8 +262,51 @@ def _content_type(part: Message) -> str:
         return "application/octet-stream"
 
 
+_UUENCODED = {"x-uuencode", "uuencode", "x-uue", "uue"}
+
+
+def _uudecode(text: str) -> bytes | None:
+    """A uuencoded payload, with or without its `begin`/`end` lines; None if it is not one.
+
+    The standard library decodes x-uuencode only when the `begin 644 name` line is there, and
+    otherwise hands back the encoded text, which would then be screened as words.
+    """
+    out = bytearray()
+    for line in text.splitlines():
+        stripped = line.strip()
+        if not stripped or stripped.startswith("begin ") or stripped == "end":
+            continue
+        if stripped == "`":  # the zero-length line before `end`
+            continue
+        try:
+            out += binascii.a2b_uu(line.rstrip("\r\n"))
+        except binascii.Error:
+            try:  # some encoders drop trailing spaces a line's length byte counts on
+                out += binascii.a2b_uu(line.rstrip("\r\n") + " " * 4)
+            except binascii.Error:
+                return None
+    return bytes(out)
+
+
+def _undecodable_uuencode(part: Message) -> bool:
+    """A part that says x-uuencode but is not (its bytes are junk, never to be read as text)."""
+    try:
+        encoding = str(part.get("Content-Transfer-Encoding") or "").strip().lower()
+        payload = part.get_payload()
+    except Exception:
+        return False
+    return encoding in _UUENCODED and isinstance(payload, str) and _uudecode(payload) is None
+
+
 def _part_bytes(part: Message) -> bytes:
     try:
+        encoding = str(part.get("Content-Transfer-Encoding") or "").strip().lower()
+        if encoding in _UUENCODED:
+            raw_payload = part.get_payload()
+            if isinstance(raw_payload, str):
+                decoded = _uudecode(raw_payload)
+                if decoded is not None:
+                    return decoded
         payload = part.get_payload(decode=True)
         if any(type(d).__name__ == "InvalidBase64LengthDefect" for d in part.defects):
             # The stdlib gives back the undecoded text when it cannot fix the length: salvage it.
@@ -432,7 +475,10 @@ def _signature_start(lines: list[str]) -> int | None:
         if _matches(devices, lines[index].strip()[:MAX_LINE_SCAN]):
             starts.append(index)
             break
-    for index in reversed(non_empty):
+    # A valediction opens a signature only with at most `max_lines_after_valediction` non-empty
+    # lines after it, so only the last few can: looking further back re-read the whole tail for
+    # every line (quadratic: 8,000 "Thanks" lines took a second, 50,000 half a minute).
+    for index in reversed(non_empty[-(settings["max_lines_after_valediction"] + 1) :]):
         if _valediction_at(lines, index):
             starts.append(index)
             break
@@ -539,8 +585,8 @@ def _leaf_attachments(msg: Message, used: list[Message], depth: int = 0) -> list
                 continue
             found.extend(_leaf_attachments(child, used, depth + 1))
         return found
-    if depth == 0:
-        return found  # a single-part message is its own body
+    # A single-part message that is not its body (a lone PDF, a whole-message winmail.dat) is
+    # its own attachment: the file and its text must not be lost with the missing body.
     if ctype in ("text/plain", "text/html") and not _is_attachment(msg) and not _filename(msg):
         return found  # inline text beside the body (signature fragments, footers)
     return [msg]
@@ -570,6 +616,14 @@ def _attachments(msg: Message, used: list[Message], defects: _Defects) -> list[A
                 charset = part.get_content_charset()
             except Exception:
                 charset = None
+            if _undecodable_uuencode(part):
+                defects.add(f"attachment {filename!r}: x-uuencode not decodable; kept as sent")
+                result.append(Attachment(filename, ctype, len(data), data, None))
+                continue
+            if needs_sandbox(filename, ctype, data):
+                # Read later, by a parser in a sandboxed job (intake.documents), never here.
+                result.append(Attachment(filename, ctype, len(data), data, None, unread=True))
+                continue
             text, notes = extract_text(filename, ctype, data, charset)
             for note in notes:
                 defects.add(note)

@@ -15,16 +15,25 @@ message's unique provider id, so a redelivery or a re-run changes nothing.
 
 from __future__ import annotations
 
+import email.parser
+import email.policy
 import hashlib
 import logging
 import re
 from datetime import datetime
 from typing import Any
 
-from channels.email.autoreply import Classification, classify
-from channels.email.parse import ParsedEmail, parse_email
+from channels.email.autoreply import SPAM_REVIEW, Classification, classify
+from channels.email.parse import (
+    ParsedEmail,
+    _addresses,
+    _msg_ids,
+    _raw_header,
+    _text_header,
+    parse_email,
+)
 from intake.channel import Handled, Thread
-from intake.models import InboundMessage, Referral, received_at_from
+from intake.models import Attachment, InboundMessage, Referral, received_at_from
 from intake.reference import find_reference
 from intake.runtime import Runtime
 
@@ -92,6 +101,10 @@ def inbound_message(
         received_at=_received_at(payload),
         meta=meta,
         attachments=tuple(parsed.attachments),
+        review_reason=SPAM_REVIEW if classification.kind == "spam" else None,
+        # Files whose text a parser must read (in a sandboxed job): acknowledged and forwarded
+        # once they are read, so what a referral form says decides the reply (999 advice).
+        pending=any(item.unread for item in parsed.attachments),
     )
 
 
@@ -187,3 +200,35 @@ def accept(runtime: Runtime, payload: dict[str, Any]) -> InboundMessage | Handle
     if not classification.creates_referral:
         return record_event(runtime, parsed, classification, payload, provider_id)
     return inbound_message(parsed, classification, payload, provider_id)
+
+
+def unprocessed(payload: dict[str, Any]) -> InboundMessage:
+    """An email whose job could not finish, kept as it came: its headers only are read (the
+    same Message-ID, or hash, as `accept` would use, so a redelivery is still recognised), and
+    the original is attached whole for a person to open."""
+    raw = _raw_bytes(payload.get("raw"))
+    headers = email.parser.BytesHeaderParser(policy=email.policy.default).parsebytes(raw)
+    ids = _msg_ids(_raw_header(headers, "Message-ID"))
+    provider_id = ids[0][:255] if ids else "sha256:" + hashlib.sha256(raw).hexdigest()
+    senders = _addresses(headers, "From") or _addresses(headers, "Sender")
+    subject = _text_header(headers, "Subject") or ""
+    rcpt_tos = [str(r) for r in payload.get("rcpt_tos") or []]
+    sender = senders[0][1] if senders else str(payload.get("envelope_from") or "")
+    note = "[intake could not read this email in time: the original is attached as message.eml]"
+    return InboundMessage(
+        channel=CHANNEL,
+        provider_id=provider_id,
+        sender=sender[:320],
+        recipient=(rcpt_tos[0] if rcpt_tos else "")[:320],
+        body="\n\n".join(part for part in (subject.strip(), note) if part),
+        received_at=_received_at(payload),
+        meta={
+            "subject": subject,
+            "message_id": ids[0] if ids else None,
+            "envelope_from": str(payload.get("envelope_from") or ""),
+            "rcpt_tos": rcpt_tos,
+            "classification": "unprocessed",
+            "may_acknowledge": False,
+        },
+        attachments=(Attachment("message.eml", "message/rfc822", len(raw), raw),),
+    )

@@ -128,8 +128,15 @@ class IntakeController(Controller):
         return LenientSMTP(self.handler, **self.SMTP_kwargs)
 
 
+def quiet_aiosmtpd_log() -> None:
+    """aiosmtpd logs every SMTP command line at INFO (`MAIL FROM:<address>`, `RCPT TO:...`) on
+    its `mail.log` logger: senders' addresses are personal data, so only its warnings are kept."""
+    logging.getLogger("mail.log").setLevel(logging.WARNING)
+
+
 def make_controller(runtime: Runtime, settings: Settings | None = None) -> Controller:
     settings = settings or runtime.settings
+    quiet_aiosmtpd_log()
     return IntakeController(
         ReferralMailHandler(runtime, settings),
         hostname=settings.smtp_host,

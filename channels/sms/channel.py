@@ -6,6 +6,12 @@
 - `respond`: the acknowledgement with its first question, or the next question.
 - `send`: Twilio's Messages API; its errors mapped by `channels.twilio.failure` (21610 records
   the number as opted out here too).
+
+WhatsApp (and Twilio's other messaging channels) arrive on the same webhook with a prefixed
+address, `From=whatsapp:+447700900458`. The prefixed address is the sender: a reply goes to it,
+from the prefixed number the person wrote to (`To`), because Twilio refuses a reply whose From and
+To are on different channels (error 21910). The number inside the prefix is the person's phone
+for extraction and merging (`intake.extraction`).
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from channels.sms import conversation, optout, webhook
+from channels.sms import conversation, media, optout, webhook
 from channels.twilio import failure, rest_client
 from intake.channel import BaseChannel, Handled, Outcome, Thread
 from intake.failures import OptedOut
@@ -24,6 +30,14 @@ from intake.runtime import Runtime
 
 # A phone number an on-call contact may be given as: E.164, or a UK number with spaces.
 _PHONE = re.compile(r"^\+?[0-9][0-9 ()-]{6,}$")
+# Twilio's channel address: `whatsapp:+447700900458` (also `messenger:`, `rcs:` ...).
+_CHANNEL_ADDRESS = re.compile(r"^(?P<prefix>[a-z][a-z0-9-]{1,19}):(?P<address>\S+)$")
+
+
+def channel_prefix(address: str) -> str | None:
+    """`whatsapp` for `whatsapp:+44...`; None for a plain number (pure)."""
+    match = _CHANNEL_ADDRESS.match(address.strip())
+    return match.group("prefix") if match else None
 
 
 class SmsChannel(BaseChannel):
@@ -36,7 +50,7 @@ class SmsChannel(BaseChannel):
     def accept(
         self, runtime: Runtime, payload: Mapping[str, Any]
     ) -> Iterator[InboundMessage | Handled]:
-        message = InboundMessage.from_payload(dict(payload))
+        message = media.with_media(runtime, InboundMessage.from_payload(dict(payload)))
         with conversation.sender_lock(runtime, message.sender):
             yield message
 
@@ -61,7 +75,7 @@ class SmsChannel(BaseChannel):
         settings = runtime.settings
         try:
             sent = rest_client(settings).messages.create(
-                to=to, from_=settings.twilio_from_number, body=body
+                to=to, from_=self.sender_for(runtime, to), body=body
             )
         except Exception as exc:
             mapped = failure(exc)
@@ -72,8 +86,22 @@ class SmsChannel(BaseChannel):
             raise mapped from exc
         return str(sent.sid)
 
+    def sender_for(self, runtime: Runtime, to: str) -> str:
+        """Our address for a message to `to`: `TWILIO_FROM_NUMBER` for a text; for a prefixed
+        address, the same channel's address the person last wrote to (else that prefix on
+        `TWILIO_FROM_NUMBER`), as Twilio requires (error 21910)."""
+        number = runtime.settings.twilio_from_number
+        prefix = channel_prefix(to)
+        if prefix is None:
+            return number
+        last = runtime.store.last_recipient(self.name, to)
+        if last and channel_prefix(last) == prefix:
+            return last
+        return f"{prefix}:{number}"
+
     def suppressed(self, runtime: Runtime, to: str) -> str | None:
         return "opted out" if optout.is_opted_out(runtime.store, to) else None
 
     def reply_address(self, referral: Referral, messages: Any) -> str:
-        return referral.sender if referral.sender.startswith("+") else ""
+        sender = referral.sender
+        return sender if sender.startswith("+") or channel_prefix(sender) else ""

@@ -140,6 +140,8 @@ def _note(call: Mapping[str, Any]) -> str:
         return "Caller pressed 1 (someone is in danger now): put through to the on-call number."
     if call["transcript_status"] == "unavailable":
         return f"Voicemail: {TRANSCRIPT_UNAVAILABLE}."
+    if call["transcript_status"] == "completed":
+        return "Voicemail: transcribed."
     return "Voicemail: transcript pending."
 
 

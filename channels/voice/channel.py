@@ -31,6 +31,9 @@ class VoiceChannel(BaseChannel):
         with calls.accept(runtime, payload) as accepted:
             yield accepted
 
+    def unprocessed(self, runtime: Runtime, payload: Mapping[str, Any]) -> InboundMessage | None:
+        return None  # the call's row in voice_calls is kept, and lists it for a call-back
+
     def respond(self, runtime: Runtime, outcome: Outcome) -> str:
         return calls.respond(runtime, outcome)
 

@@ -26,7 +26,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from channels.twilio import signature_is_valid
+from channels.twilio import base_url, signature_is_valid
 from channels.voice import twiml as voice_twiml
 from intake.config import Settings
 from intake.hours import is_open, load_bank_holidays, parse_opening_hours
@@ -74,10 +74,9 @@ def out_of_hours(settings: Settings, when: datetime | None = None) -> bool:
 
 
 def callback_urls(settings: Settings, request: Request) -> voice_twiml.Urls:
-    """Where Twilio calls back: the public base URL when set, else the URL as seen."""
-    if settings.public_base_url:
-        return voice_twiml.Urls(settings.public_base_url)
-    return voice_twiml.Urls(f"{request.url.scheme}://{request.url.netloc}")
+    """Where Twilio calls back: the public base URL when set, else the address this server
+    listens on (never the Host header: `channels.twilio.base_url`)."""
+    return voice_twiml.Urls(base_url(settings, request))
 
 
 def twiml(xml: str) -> Response:

@@ -7,15 +7,16 @@ equal to the channel's From is the sender's.
 
 from __future__ import annotations
 
-import re
 from typing import Literal
 
+from intake.extraction import linear
 from intake.extraction.contacts import Hit
 from intake.extraction.identity import kin_words
 from intake.extraction.vocab import compiled
 
 Owner = Literal["sender", "subject", "kin", "unknown"]
 
+_CLAUSE_END = linear.compile(r"[.!?\n,]")
 _SENDER = r"\b(?:me|my|i'?m|i am|myself|us)\b"
 _SUBJECT = (
     r"\b(?:his|her|their|him|them|he|she|they|he'?s|she'?s"
@@ -49,5 +50,5 @@ def owner(text: str, hit: Hit, sender_values: set[str]) -> Owner:
     found = _last_cue(before)
     if found != "unknown":
         return found
-    after = re.split(r"[.!?\n,]", text[hit.end : hit.end + 30], maxsplit=1)[0]
+    after = _CLAUSE_END.split(text[hit.end : hit.end + 30], maxsplit=1)[0]
     return _last_cue(after)

@@ -8,20 +8,27 @@ training use them and a real number that fails validation is still worth a call.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import phonenumbers
 
+from intake.extraction import linear
 from intake.extraction.vocab import load
 from intake.reference import PATTERN as REFERENCE
 
-_PHONE_CANDIDATE = re.compile(r"(?<![\w+])(?:\+|00)?\(?\d[\d\s().-]{7,18}\d(?!\d)")
-_EMAIL = re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b")
-_POSTCODE = re.compile(r"\b([A-Z]{1,2})(\d[A-Z\d]?)\s*(\d[A-Z]{2})\b", re.IGNORECASE)
-_SPOKEN_POSTCODE = re.compile(
-    r"post\s?code(?:\s+is|:)?\s+((?:[A-Za-z\d]{1,3}[\s,]+){1,7}[A-Za-z\d]{1,3})", re.I
+# A number not preceded by a letter, digit or "+" (the character before it is consumed, and the
+# next search starts where the number ended) and not followed by a digit.
+_PHONE_CANDIDATE = linear.compile(
+    r"(?:^|[^\p{L}\p{N}_+])(?P<phone>(?:\+|00)?\(?\d[\d\s().-]{7,18}\d)(?:[^\d]|$)"
 )
+_EMAIL = linear.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b")
+_POSTCODE = linear.compile(r"\b([A-Z]{1,2})(\d[A-Z\d]?)\s*(\d[A-Z]{2})\b", linear.IGNORECASE)
+_SPOKEN_POSTCODE = linear.compile(
+    r"post\s?code(?:\s+is|:)?\s+((?:[A-Za-z\d]{1,3}[\s,]+){1,7}[A-Za-z\d]{1,3})",
+    linear.IGNORECASE,
+)
+_PHONE_PUNCTUATION = linear.compile(r"[\s().-]")
+_SPACES_AND_COMMAS = linear.compile(r"[\s,]+")
 
 
 @dataclass(frozen=True)
@@ -39,7 +46,7 @@ def to_e164(raw: str, region: str = "GB") -> str | None:
     Only numbers written with a leading 0 or + count: a bare ten-digit run is more likely an NHS
     number than a phone number.
     """
-    compact = re.sub(r"[\s().-]", "", raw)
+    compact = _PHONE_PUNCTUATION.sub("", raw)
     if not compact.startswith(("0", "+")):
         return None
     try:
@@ -61,12 +68,13 @@ def to_e164(raw: str, region: str = "GB") -> str | None:
 def find_phones(text: str) -> list[Hit]:
     """Phone numbers in order of appearance, each as E.164; repeats are kept (positions differ)."""
     hits: list[Hit] = []
-    for match in _PHONE_CANDIDATE.finditer(text):
-        raw = match.group(0).rstrip(").- ")
+    for start, end in linear.spans(_PHONE_CANDIDATE, "phone", text):
+        raw = text[start:end].rstrip(").- ")
         e164 = to_e164(raw)
         if e164:
-            hits.append(Hit(e164, match.start(), match.start() + len(raw)))
+            hits.append(Hit(e164, start, start + len(raw)))
     return hits
+
 
 
 def find_emails(text: str) -> list[Hit]:
@@ -102,7 +110,7 @@ def find_postcodes(text: str) -> list[Hit]:
     if hits:
         return hits
     for match in _SPOKEN_POSTCODE.finditer(text):
-        joined = re.sub(r"[\s,]+", "", match.group(1))
+        joined = _SPACES_AND_COMMAS.sub("", match.group(1))
         inner = _POSTCODE.match(joined)
         if inner:
             value = normalise_postcode(inner.group(0))

@@ -20,24 +20,40 @@ Whose details are ``phone``, ``email`` and ``name``? Always **the person who nee
 
 from __future__ import annotations
 
-import re
+import unicodedata
 from typing import Any
 
-from intake.extraction import advocacy, identity, numwords, preferences, signature
+from intake.extraction import advocacy, identity, linear, numwords, preferences, signature
 from intake.extraction.attribution import owner
 from intake.extraction.contacts import Hit, find_emails, find_phones, find_postcodes, to_e164
 from intake.extraction.result import ExtractionResult
 
+# Twilio's channel addresses carry the phone number after a prefix: `whatsapp:+447700900458`,
+# `rcs:+447700900458`; the number is the person's phone.
+_CHANNEL_PREFIX = linear.compile(r"^(?:whatsapp|rcs|sms|mms):")
+_ADDRESS = linear.compile(r"[\w.%+-]+@[\w.-]+\.\w+")
+# Spaces other than the ASCII ones (no-break space from HTML mail, thin and ideographic spaces),
+# and line separators, as RE2's ASCII `\s` and the vocabularies expect them.
+_SPACES = dict.fromkeys(
+    [0x00A0, 0x1680, *range(0x2000, 0x200B), 0x202F, 0x205F, 0x3000, 0x0B, 0x0C], " "
+) | {0x2028: "\n", 0x2029: "\n", 0x85: "\n"}
 CHANNELS = {"sms": "sms", "email": "email", "voice": "voice", "voicemail": "voice", "call": "voice"}
+
+
+def normalise_text(text: str) -> str:
+    """Composed letters (NFC: "Zoë" as one character, as names are matched), Unicode spaces as
+    ASCII ones, and one kind of line end."""
+    text = unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
+    return text.translate(_SPACES)
 
 
 def _sender_contacts(sender: str | None) -> tuple[str | None, str | None]:
     if not sender:
         return None, None
     if "@" in sender:
-        match = re.search(r"[\w.%+-]+@[\w.-]+\.\w+", sender)
+        match = _ADDRESS.search(sender)
         return None, match.group(0).lower() if match else None
-    return to_e164(sender.strip()), None
+    return to_e164(_CHANNEL_PREFIX.sub("", sender.strip())), None
 
 
 def _pick(
@@ -72,7 +88,7 @@ def _referral_for(
 def extract(text: str, channel: str = "sms", sender: str | None = None) -> ExtractionResult:
     """The fields a message states about the person who needs help (see the module docstring)."""
     channel = CHANNELS.get(channel.lower(), channel.lower())
-    text = numwords.normalise(text.replace("\r\n", "\n"), channel)
+    text = numwords.normalise(normalise_text(text), channel)
     body, sig_text = signature.split(text)
     sig = signature.parse(sig_text) if sig_text else None
     sender_phone, sender_email = _sender_contacts(sender)
@@ -109,12 +125,14 @@ def extract(text: str, channel: str = "sms", sender: str | None = None) -> Extra
     put("dob", identity.find_dob(body), 0.9)
     put("nhs_number", identity.find_nhs_number(body), 0.98)
 
-    own_name = identity.sender_name(body) or (sig.name if sig else None)
+    signed = (sig.name, identity.FAIR) if sig and sig.name else None
+    own = identity.sender_name_found(body) or signed
+    own_name = own[0] if own else None
     if for_other:
-        subject = identity.subject_name(body)
-        if subject and subject != own_name:
-            put("name", subject, 0.75)
-            put("subject_name", subject, 0.75)
+        found = identity.subject_name_found(body)
+        if found and found[0] != own_name:
+            put("name", found[0], found[1])
+            put("subject_name", found[0], found[1])
         relationship = (
             identity.self_relationship(
                 body + "\n" + (f"({sig.bracket_note})" if sig and sig.bracket_note else "")
@@ -130,8 +148,8 @@ def extract(text: str, channel: str = "sms", sender: str | None = None) -> Extra
         )
         if referrer:
             put("referrer", referrer, 0.8)
-    elif own_name:
-        put("name", own_name, 0.7)
+    elif own:
+        put("name", own[0], own[1])
 
     kind = advocacy.advocacy_type(body)
     if kind:

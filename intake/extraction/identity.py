@@ -7,27 +7,42 @@ too often a ward, a street or the start of a sentence.
 
 from __future__ import annotations
 
-import re
 from datetime import date
 
+from intake.extraction import linear
 from intake.extraction.vocab import compiled, load, score, weighted_table
 
 _MONTH_NAMES = "jan feb mar apr may jun jul aug sep oct nov dec"
 _MONTHS = {m: i for i, m in enumerate(_MONTH_NAMES.split(" "), start=1)}
 _DOB_CUE = r"(?:\bdob\b|\bd\.o\.b\.?|date of birth|\bborn(?: on)?)\s*[:\-]?\s*"
-_NUMERIC_DATE = re.compile(_DOB_CUE + r"(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{2,4})\b", re.I)
-_WORD_DATE = re.compile(
-    _DOB_CUE + r"(\d{1,2})(?:st|nd|rd|th)?\s+([A-Za-z]{3,9})\.?,?\s+(\d{4})\b", re.I
+_NUMERIC_DATE = linear.compile(
+    _DOB_CUE + r"(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{2,4})\b", linear.IGNORECASE
 )
-_US_WORD_DATE = re.compile(
-    _DOB_CUE + r"([A-Za-z]{3,9})\s+(\d{1,2})(?:st|nd|rd|th)?,?\s+(\d{4})\b", re.I
+_WORD_DATE = linear.compile(
+    _DOB_CUE + r"(\d{1,2})(?:st|nd|rd|th)?\s+([A-Za-z]{3,9})\.?,?\s+(\d{4})\b", linear.IGNORECASE
 )
-_NHS = re.compile(r"(?<![\d+])(\d{3})[ -]?(\d{3})[ -]?(\d{4})(?!\d)")
-_NHS_CUE = re.compile(r"\bnhs\b[^\d\n]{0,15}$", re.I)
+_US_WORD_DATE = linear.compile(
+    _DOB_CUE + r"([A-Za-z]{3,9})\s+(\d{1,2})(?:st|nd|rd|th)?,?\s+(\d{4})\b", linear.IGNORECASE
+)
+# Ten digits (3-3-4), not preceded by a digit or "+" nor followed by a digit (`linear.spans`).
+_NHS = linear.compile(r"(?:^|[^\d+])(?P<number>\d{3}[ -]?\d{3}[ -]?\d{4})(?:[^\d]|$)")
+_NHS_CUE = linear.compile(r"\bnhs\b[^\d\n]{0,15}$", linear.IGNORECASE)
+_TEN_DIGITS = linear.compile(r"\d{10}")
+_SPACED_NHS = linear.compile(r"\d{3}[ -]\d{3}[ -]\d{4}")
+_NOT_DIGIT = linear.compile(r"\D")
 
-_NAME_WORD = r"[A-Z][a-z'’-]+"
+# A capitalised word in any alphabet with upper and lower case: Siân, Zoë, Łukasz, Ciarán,
+# O'Neill, McDonald, Anne-Marie. At least one lower-case letter follows the capital, so "NHS" and
+# "IMHA" are not names.
+_LOWER = r"[\p{Ll}\p{M}]"
+_NAME_WORD = rf"\p{{Lu}}(?:{_LOWER}|['’-]\p{{Lu}}?{_LOWER}|\p{{Lu}}{_LOWER})+"
 _TITLE = r"(?:Mr|Mrs|Ms|Miss|Mx)\.?"
 NAME = rf"(?:{_TITLE}[ \t]+)?{_NAME_WORD}(?:[ \t]+{_NAME_WORD}){{0,2}}"
+# A name that runs straight on into a letter, mark or digit was cut short: not to be trusted.
+_RUNS_ON = linear.compile(r"^[\p{L}\p{M}\p{N}]")
+# How sure a name is, by the words that introduced it (strong) or only its shape (weak);
+# `intake.extraction.questions` treats a field under 0.5 as missing, so a weak one is checked.
+STRONG, FAIR, WEAK, UNSURE = 0.75, 0.6, 0.45, 0.3
 
 
 def _make_date(day: int, month: int, year: int, today: date) -> str | None:
@@ -64,7 +79,7 @@ def find_dob(text: str, today: date | None = None) -> str | None:
 
 def nhs_checksum_ok(digits: str) -> bool:
     """Modulus 11 check on a 10-digit NHS number (check digit 10 means invalid)."""
-    if not re.fullmatch(r"\d{10}", digits):
+    if not _TEN_DIGITS.fullmatch(digits):
         return False
     total = sum(int(d) * (10 - i) for i, d in enumerate(digits[:9]))
     check = 11 - total % 11
@@ -75,10 +90,11 @@ def nhs_checksum_ok(digits: str) -> bool:
 
 def find_nhs_number(text: str) -> str | None:
     """A checksum-valid NHS number, labelled "NHS" or written in the 3-3-4 layout."""
-    for match in _NHS.finditer(text):
-        digits = "".join(match.groups())
-        labelled = bool(_NHS_CUE.search(text[max(0, match.start() - 25) : match.start()]))
-        spaced = bool(re.fullmatch(r"\d{3}[ -]\d{3}[ -]\d{4}", match.group(0)))
+    for start, end in linear.spans(_NHS, "number", text):
+        written = text[start:end]
+        digits = _NOT_DIGIT.sub("", written)
+        labelled = bool(_NHS_CUE.search(text[max(0, start - 25) : start]))
+        spaced = bool(_SPACED_NHS.fullmatch(written))
         if (labelled or (spaced and digits[0] != "0")) and nhs_checksum_ok(digits):
             return digits
     return None
@@ -95,10 +111,11 @@ def clean_name(raw: str) -> str | None:
         kept.append(word)
     if not kept:
         return None
-    first_real = kept[1] if re.fullmatch(_TITLE, kept[0]) and len(kept) > 1 else kept[0]
+    titled = bool(linear.fullmatch(_TITLE, kept[0]))
+    first_real = kept[1] if titled and len(kept) > 1 else kept[0]
     if first_real in names["not_first_names"]:
         return None
-    if re.fullmatch(_TITLE, kept[0]):
+    if titled:
         if len(kept) == 1:
             return None
         if len(kept) >= 3:
@@ -106,47 +123,75 @@ def clean_name(raw: str) -> str | None:
     return " ".join(kept)
 
 
-def _first_name_match(text: str, patterns: list[str]) -> str | None:
-    best: tuple[int, str] | None = None
-    for pattern in patterns:
+def _first_name_match(
+    text: str, patterns: list[tuple[str, float]]
+) -> tuple[str, float] | None:
+    """The earliest name any pattern finds, with the confidence its pattern gives (lowered to
+    `UNSURE` when the name runs on into more letters: something cut it short)."""
+    best: tuple[int, str, float] | None = None
+    for pattern, confidence in patterns:
         for match in compiled(pattern, 0).finditer(text):
             name = clean_name(match.group("name"))
             if name and (best is None or match.start("name") < best[0]):
-                best = (match.start("name"), name)
+                end = match.end("name")
+                if _RUNS_ON.match(text[end : end + 1]):
+                    confidence = min(confidence, UNSURE)
+                best = (match.start("name"), name, confidence)
                 break
-    return best[1] if best else None
+    return (best[1], best[2]) if best else None
 
 
 def kin_words() -> str:
     """Alternation of kinship words, longest first so "father in law" beats "father"."""
     words = sorted(load("relationships")["subject_terms"], key=len, reverse=True)
-    return "|".join(re.escape(w) for w in words)
+    return "|".join(linear.escape(w) for w in words)
 
 
 def sender_name(body: str) -> str | None:
     """The sender's own name, from a self-introduction or an SMS sign-off."""
+    found = sender_name_found(body)
+    return found[0] if found else None
+
+
+def sender_name_found(body: str) -> tuple[str, float] | None:
+    """The sender's own name and how sure it is (`STRONG`, `FAIR`, `WEAK`, `UNSURE`)."""
     patterns = [
-        rf"(?i:\bmy name(?:'s| is))[ \t]+(?P<name>{NAME})",
-        rf"(?i:\b(?:this is|it'?s|i'?m|i am))[ \t]+(?P<name>(?:Dr\.?[ \t]+)?{NAME})"
-        r"(?=[ \t]*(?:[,.!]|$|(?i:from|calling|here|and)\b))",
-        rf"(?:^|[.!?\n][ \t]*|[-–][ \t]*)(?P<name>{_NAME_WORD})"
-        r"[ \t]*(?:x+)?[ \t]*(?:\+?[\d ]{10,14})?[ \t]*$",
+        (rf"(?i:\bmy name(?:'s| is))[ \t]+(?P<name>{NAME})", STRONG),
+        (
+            rf"(?i:\b(?:this is|it'?s|i'?m|i am))[ \t]+(?P<name>(?:Dr\.?[ \t]+)?{NAME})"
+            r"[ \t]*(?:[,.!]|$|(?i:from|calling|here|and)\b)",
+            FAIR,
+        ),
+        (
+            rf"(?:^|[.!?\n][ \t]*|[-–][ \t]*)(?P<name>{_NAME_WORD})"
+            r"[ \t]*(?:x+)?[ \t]*(?:\+?[\d ]{10,14})?[ \t]*$",
+            WEAK,
+        ),
     ]
     return _first_name_match(body.strip(), patterns)
 
 
 def subject_name(body: str) -> str | None:
     """The name of the person a third-party referral is about."""
+    found = subject_name_found(body)
+    return found[0] if found else None
+
+
+def subject_name_found(body: str) -> tuple[str, float] | None:
+    """The subject's name and how sure it is (`STRONG`, `WEAK`, `UNSURE`)."""
     kin = kin_words()
     patterns = [
-        rf"(?i:\b(?:my|our)[ \t]+(?:{kin})),?[ \t]+(?P<name>{NAME})",
-        r"(?i:\b(?:referral for|refer|referring|requesting an? \w+ for|visit"
-        r"|(?:imca|imha|advocate) for|patient:|name:|name is|called|client,|tenants?,"
-        r"|pupils?,|residents?,|young (?:man|woman|person),))"
-        rf"[ \t]+(?P<name>{NAME})",
-        rf"(?i:\b(?:dad|mum|mam|mother|father|son|daughter) is)[ \t]+(?P<name>{NAME})",
-        rf"(?P<name>{NAME}),?[ \t]*\(?(?:aged[ \t]+)?\d{{1,3}}\)?,?[ \t]",
-        rf"(?P<name>{_TITLE}[ \t]+{_NAME_WORD}(?:[ \t]+{_NAME_WORD}){{0,2}})",
+        (rf"(?i:\b(?:my|our)[ \t]+(?:{kin})),?[ \t]+(?P<name>{NAME})", STRONG),
+        (
+            r"(?i:\b(?:referral for|refer|referring|requesting an? \w+ for|visit"
+            r"|(?:imca|imha|advocate) for|patient:|name:|name is|called|client,|tenants?,"
+            r"|pupils?,|residents?,|young (?:man|woman|person),))"
+            rf"[ \t]+(?P<name>{NAME})",
+            STRONG,
+        ),
+        (rf"(?i:\b(?:dad|mum|mam|mother|father|son|daughter) is)[ \t]+(?P<name>{NAME})", STRONG),
+        (rf"(?P<name>{NAME}),?[ \t]*\(?(?:aged[ \t]+)?\d{{1,3}}\)?,?[ \t]", WEAK),
+        (rf"(?P<name>{_TITLE}[ \t]+{_NAME_WORD}(?:[ \t]+{_NAME_WORD}){{0,2}})", WEAK),
     ]
     return _first_name_match(body, patterns)
 
@@ -157,7 +202,7 @@ def referral_scores(body: str) -> tuple[float, float]:
     other_score = score(body, weighted_table("referral", "other"))
     kin = kin_words()
     if compiled(
-        rf"\b(?:my|our)\s+(?:{kin})(?:'?s)?\b(?!\s+(?:number|phone|mobile|landline))"
+        rf"\b(?:my|our)\s+(?:{kin})(?:'?s)?\b(?P<unless>\s+(?:number|phone|mobile|landline))?"
     ).search(body):
         other_score += 2
     if compiled(rf"\b(?:i'?m|i am)\s+(?:his|her|their)\s+(?:{kin}|carer)\b").search(body):
@@ -170,7 +215,7 @@ def referral_scores(body: str) -> tuple[float, float]:
 def self_relationship(text: str) -> str | None:
     """How the sender describes themself to the subject ("I'm her daughter", "(daughter)")."""
     terms = load("relationships")["self_terms"]
-    words = "|".join(sorted((re.escape(w) for w in terms), key=len, reverse=True))
+    words = "|".join(sorted((linear.escape(w) for w in terms), key=len, reverse=True))
     patterns = [
         rf"\b(?:i'?m|i am)\s+(?:his|her|their)\s+({words})\b",
         rf",\s*(?:his|her|their)\s+({words})\b",
@@ -187,10 +232,10 @@ def subject_relationship(body: str) -> str | None:
     """The sender's relationship implied by how they name the subject ("my mum" -> "child")."""
     terms = load("relationships")["subject_terms"]
     match = compiled(
-        rf"\b(?:my|our)\s+({kin_words()})(?:'?s)?\b(?!\s+(?:number|phone|mobile))"
+        rf"\b(?:my|our)\s+({kin_words()})(?:'?s)?\b(?P<unless>\s+(?:number|phone|mobile))?"
     ).search(body)
     if match:
-        return str(terms[re.sub(r"\s+", " ", match.group(1).lower())])
+        return str(terms[" ".join(match.group(1).lower().split())])
     return None
 
 

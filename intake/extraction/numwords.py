@@ -8,11 +8,11 @@ are rewritten, so "no one", "one of the nurses" and "oh, I see" are left alone.
 
 from __future__ import annotations
 
-import re
-
+from intake.extraction import linear
 from intake.extraction.vocab import load
 
-_WORD = re.compile(r"[A-Za-z]+|\d+|[^\sA-Za-z\d]+|\s+")
+_WORD = linear.compile(r"[A-Za-z]+|\d+|[^\sA-Za-z\d]+|\s+")
+_DOT = linear.compile(r"\s+dot\s+", linear.IGNORECASE)
 
 
 def _tables() -> tuple[dict[str, str], dict[str, str], dict[str, str], dict[str, int]]:
@@ -95,14 +95,14 @@ def spoken_emails(text: str) -> str:
     """Rewrite "name dot surname at example dot com" as ``name.surname@example.com``."""
     tlds = "|".join(load("numbers")["email"]["tlds"])
     part = r"[a-z0-9][a-z0-9_-]*"
-    pattern = re.compile(
+    pattern = linear.compile(
         rf"\b({part}(?:\s+dot\s+{part})*)\s+at\s+({part}(?:\s+dot\s+{part})*\s+dot\s+(?:{tlds}))\b",
-        re.IGNORECASE,
+        linear.IGNORECASE,
     )
 
-    def repl(match: re.Match[str]) -> str:
-        local = re.sub(r"\s+dot\s+", ".", match.group(1), flags=re.IGNORECASE)
-        domain = re.sub(r"\s+dot\s+", ".", match.group(2), flags=re.IGNORECASE)
+    def repl(match: linear.Match) -> str:
+        local = _DOT.sub(".", match.group(1))
+        domain = _DOT.sub(".", match.group(2))
         return f"{local}@{domain}".lower()
 
     return pattern.sub(repl, text)

@@ -7,13 +7,26 @@ person must not be contacted at all (``safe_to_contact`` false).
 
 from __future__ import annotations
 
-import re
-
+from intake.extraction import linear
 from intake.extraction.vocab import compiled, load
 
 
 def _any(patterns: list[str], text: str) -> bool:
     return any(compiled(p).search(text) for p in patterns)
+
+
+_SENTENCE_BREAK = linear.compile(r"[.!?;\n](?P<gap>\s+)")
+
+
+def _sentences(body: str) -> list[str]:
+    """`body` cut after each sentence's end punctuation (or line end) and the spaces after it."""
+    pieces: list[str] = []
+    start = 0
+    for match in _SENTENCE_BREAK.finditer(body):
+        pieces.append(body[start : match.start("gap")])
+        start = match.end("gap")
+    pieces.append(body[start:])
+    return pieces
 
 
 def consent(body: str) -> bool | None:
@@ -70,14 +83,13 @@ def interpreter_language(body: str) -> str | None:
     """A language other than English that the person speaks or needs an interpreter for."""
     data = load("languages")
     cue = compiled(data["cues"])
-    for sentence in re.split(r"(?<=[.!?;\n])\s+", body):
+    for sentence in _sentences(body):
         if not cue.search(sentence):
             continue
         for canonical, spellings in data["names"].items():
             for spelling in spellings:
-                if compiled(
-                    rf"\b{re.escape(spelling)}\b", 0 if spelling[0].isupper() else re.I
-                ).search(sentence):
+                flags = 0 if spelling[0].isupper() else linear.IGNORECASE
+                if compiled(rf"\b{linear.escape(spelling)}\b", flags).search(sentence):
                     return str(canonical)
     return None
 

@@ -10,11 +10,10 @@ without touching code. Nothing is asked when ``safe_to_contact`` is false.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
-from intake.extraction import advocacy, identity, preferences
+from intake.extraction import advocacy, identity, linear, preferences
 from intake.extraction.contacts import find_emails, find_phones
 from intake.extraction.vocab import compiled, load
 
@@ -62,7 +61,7 @@ def next_question(
 
 
 def _matches(patterns: list[str], text: str) -> bool:
-    return any(compiled(p, re.IGNORECASE | re.MULTILINE).search(text) for p in patterns)
+    return any(compiled(p, linear.IGNORECASE | linear.MULTILINE).search(text) for p in patterns)
 
 
 def _yes_no(text: str) -> bool | None:

@@ -7,16 +7,17 @@ the body before anything else looks for phone numbers, emails or names.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
+from intake.extraction import linear
 from intake.extraction.contacts import find_emails, find_phones
 from intake.extraction.vocab import compiled, load
 
-_INLINE = r"(?:^|[.!?]\s+|\n)\s*(?P<closing>(?i:%s))\s*[,.!]?\s+(?P<rest>[A-Z][^\n]{1,59})\s*$"
-_ROLE_IN_BRACKETS = re.compile(r"\(([A-Za-z ]{2,30})\)")
-_NAME = re.compile(
-    r"^(?:(?:Dr|Mr|Mrs|Ms|Miss)\.?\s+)?[A-Z][A-Za-z.'-]*(?:\s+[A-Z][A-Za-z.'-]*){0,3}$"
+_INLINE = r"(?:^|[.!?]\s+|\n)\s*(?P<closing>(?i:%s))\s*[,.!]?\s+(?P<rest>\p{Lu}[^\n]{1,59})\s*$"
+_ROLE_IN_BRACKETS = linear.compile(r"\(([A-Za-z ]{2,30})\)")
+_LIST_SEPARATOR = linear.compile(r"[,|]")
+_NAME = linear.compile(
+    r"^(?:(?:Dr|Mr|Mrs|Ms|Miss)\.?\s+)?\p{Lu}[\p{L}\p{M}.'’-]*(?:\s+\p{Lu}[\p{L}\p{M}.'’-]*){0,3}$"
 )
 
 
@@ -54,7 +55,7 @@ def split(text: str) -> tuple[str, str]:
 def role_of(text: str) -> str | None:
     """The relationship a professional role implies ("Staff Nurse" -> "nurse")."""
     for role in load("relationships")["roles"]:
-        if compiled(role["pattern"], re.IGNORECASE | re.MULTILINE).search(text):
+        if compiled(role["pattern"], linear.IGNORECASE | linear.MULTILINE).search(text):
             return str(role["value"])
     return None
 
@@ -80,7 +81,7 @@ def parse(block: str) -> Signature | None:
     org_re = compiled(load("signature")["organisation"])
     organisation = None
     for line in rest_lines:
-        for piece in (p.strip() for p in re.split(r"[,|]", line)):
+        for piece in (p.strip() for p in _LIST_SEPARATOR.split(line)):
             if not piece or find_phones(piece) or find_emails(piece) or "@" in piece:
                 continue
             if org_re.search(piece) and not role_of(piece):

@@ -6,11 +6,12 @@ extractor recognises; this module is the single place that knows where they are.
 
 from __future__ import annotations
 
-import re
 import tomllib
 from functools import cache
 from importlib import resources
 from typing import Any
+
+from intake.extraction import linear
 
 
 @cache
@@ -26,17 +27,17 @@ def load(name: str) -> dict[str, Any]:
 
 
 @cache
-def compiled(pattern: str, flags: int = re.IGNORECASE) -> re.Pattern[str]:
-    """Compile a vocabulary regex once; patterns are reused across many messages."""
-    return re.compile(pattern, flags)
+def compiled(pattern: str, flags: int = linear.IGNORECASE) -> linear.Pattern:
+    """Compile a vocabulary regex once (on RE2: linear time, `intake.extraction.linear`)."""
+    return linear.compile(pattern, flags)
 
 
-def weighted_table(name: str, section: str) -> list[tuple[re.Pattern[str], float]]:
+def weighted_table(name: str, section: str) -> list[tuple[linear.Pattern, float]]:
     """A ``{regex: weight}`` section of a vocabulary, compiled."""
     table = load(name)[section]
     return [(compiled(p), float(w)) for p, w in table.items()]
 
 
-def score(text: str, table: list[tuple[re.Pattern[str], float]]) -> float:
+def score(text: str, table: list[tuple[linear.Pattern, float]]) -> float:
     """Sum the weights of the patterns that occur in ``text`` (each pattern counts once)."""
     return sum(weight for pattern, weight in table if pattern.search(text))

@@ -9,6 +9,8 @@ transaction, as before.
 
 from __future__ import annotations
 
+import os
+import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -53,6 +55,22 @@ def normalise_url(url: str) -> str:
     return url
 
 
+def _owner_only(path: str | None) -> None:
+    """Create the SQLite file readable and writable by its owner only (mode 0600), or tighten
+    an existing one: it holds special-category personal data. SQLite gives its `-wal` and
+    `-shm` files the database file's mode."""
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+    except OSError:
+        return  # a folder that does not exist yet: SQLite reports it on connecting
+    os.close(fd)
+    mode = stat.S_IMODE(os.stat(path).st_mode)
+    if mode & 0o077:
+        os.chmod(path, mode & 0o700)
+
+
 def make_engine(url: str) -> Engine:
     """An engine for `url`; on SQLite, with transactions that really are transactions.
 
@@ -67,6 +85,7 @@ def make_engine(url: str) -> Engine:
     """
     url = normalise_url(url)
     if url.startswith("sqlite"):
+        _owner_only(sa.engine.make_url(url).database)
         engine = sa.create_engine(url, connect_args={"timeout": 30})
 
         @sa.event.listens_for(engine, "connect")

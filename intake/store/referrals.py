@@ -192,6 +192,23 @@ class ReferralQueries(Queries):
                 )
             ).scalar_one_or_none()
 
+    def last_recipient(self, channel: str, sender: str) -> str | None:
+        """The address `sender` last wrote to on `channel` (our number, as they saw it): a reply
+        on a channel such as WhatsApp must come from it. Reads the sender's referrals (indexed)."""
+        query = (
+            sa.select(messages.c.recipient)
+            .join(referrals, referrals.c.id == messages.c.referral_id)
+            .where(
+                referrals.c.sender == sender,
+                messages.c.channel == channel,
+                messages.c.sender == sender,
+            )
+            .order_by(messages.c.id.desc())
+            .limit(1)
+        )
+        with self.db.read() as conn:
+            return conn.execute(query).scalar_one_or_none()
+
     def get_message(self, channel: str, provider_id: str) -> dict[str, Any] | None:
         """One stored message by its provider id, as a row."""
         with self.db.read() as conn:

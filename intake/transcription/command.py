@@ -7,9 +7,10 @@ must print the transcript on standard output and exit 0. For example, with whisp
     VOICE_TRANSCRIPTION=command
     VOICE_TRANSCRIPTION_COMMAND="/opt/whisper/main -m /opt/whisper/base.en.bin -nt -f {file}"
 
-The recording is fetched from Twilio with the account's credentials into a temporary file that is
-deleted afterwards. Delete the recording from Twilio too (console or API) if the audio must not stay
-with them. The transcript is never logged.
+The recording is fetched from Twilio with the account's credentials (only from Twilio's hosts,
+with a size and time limit: `intake.media_fetch`) into a temporary file that is deleted
+afterwards. Delete the recording from Twilio too (console or API) if the audio must not stay with
+them. The transcript is never logged.
 """
 
 from __future__ import annotations
@@ -20,14 +21,14 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-import httpx
-
 from intake.config import Settings
+from intake.media_fetch import FetchFailed, fetch
 from intake.transcription.base import Recording, Transcript
 
 log = logging.getLogger(__name__)
 
 COMMAND_TIMEOUT = 600  # seconds: a two-minute recording on a slow CPU model
+DOWNLOAD_SECONDS = 60.0
 
 
 class DownloadFailed(Exception):
@@ -40,26 +41,31 @@ def recording_media_url(url: str) -> str:
     return url if path.endswith((".wav", ".mp3")) else url + ".wav"
 
 
+def recording_limit(settings: Settings) -> int:
+    """The most bytes a recording may have: WAV at 8 kHz, 16-bit, stereo (Twilio's dual-channel
+    recordings), for `VOICE_MAX_RECORDING_SECONDS`, plus a megabyte."""
+    return settings.voice_max_recording_seconds * 8000 * 2 * 2 + 1024 * 1024
+
+
 def download_recording(settings: Settings, url: str, dest: Path) -> None:
-    """Fetch the recording with the account's credentials (Twilio requires them by default)."""
-    if not url.startswith(("https://", "http://")):
-        raise ValueError("recording URL must be http(s)")
+    """Fetch the recording with the account's credentials (Twilio requires them by default),
+    from Twilio's hosts only and within a size and time limit (`intake.media_fetch`).
+
+    Raises `DownloadFailed` when a retry may help, `ValueError` when the URL must not be fetched
+    (not Twilio's, or redirected elsewhere, or too large).
+    """
     try:
-        with (
-            httpx.Client(timeout=settings.outbound_timeout, follow_redirects=True) as client,
-            client.stream(
-                "GET",
-                recording_media_url(url),
-                auth=(settings.twilio_account_sid, settings.twilio_auth_token),
-            ) as response,
-        ):
-            if response.status_code >= 400:
-                raise DownloadFailed(f"recording download answered {response.status_code}")
-            with dest.open("wb") as out:
-                for chunk in response.iter_bytes():
-                    out.write(chunk)
-    except httpx.HTTPError as exc:
-        raise DownloadFailed(str(exc)) from exc
+        got = fetch(
+            settings,
+            recording_media_url(url),
+            max_bytes=recording_limit(settings),
+            deadline=DOWNLOAD_SECONDS,
+        )
+    except FetchFailed as exc:
+        if exc.retry:
+            raise DownloadFailed(str(exc)) from exc
+        raise ValueError(f"recording not fetched: {exc}") from exc
+    dest.write_bytes(got.data)
 
 
 def build_command(template: str, path: Path) -> list[str]:
@@ -82,7 +88,11 @@ class CommandEngine:
             return Transcript("failed", engine=self.name, detail="no command configured")
         with tempfile.TemporaryDirectory(prefix="intake-voicemail-") as tmp:
             path = Path(tmp) / "recording.wav"
-            download_recording(settings, recording.url, path)
+            try:
+                download_recording(settings, recording.url, path)
+            except ValueError as exc:  # not Twilio's, or too large: a person listens instead
+                log.warning("recording for %s refused: %s", recording.call_sid, exc)
+                return Transcript("failed", engine=self.name, detail="recording refused")
             argv = build_command(settings.voice_transcription_command, path)
             try:
                 done = subprocess.run(

@@ -1,5 +1,6 @@
 from datetime import date
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -55,3 +56,43 @@ def test_names_from_introductions_and_subject_phrases() -> None:
     assert subject_name("my dad is sectioned. Dad is Peter Walsh") == "Peter Walsh"
     assert subject_name("I would like to refer Mr Arthur Bell (DOB") == "Arthur Bell"
     assert subject_name("about my neighbour Mrs Green, she's") == "Mrs Green"
+
+
+# -- names with letters outside ASCII (issue 15) ------------------------------------------------
+
+NAMES = [
+    ("Referral for Siân Jones, she has dementia and needs an advocate.", "Siân Jones"),
+    ("Referral for Zoë Smith please", "Zoë Smith"),
+    ("Referral for Zoe\u0308 Smith please", "Zoë Smith"),  # decomposed: composed first
+    ("My dad Łukasz Nowak is in hospital", "Łukasz Nowak"),
+    ("my brother Ciarán O'Neill is on a section 3", "Ciarán O'Neill"),
+    ("Referral for Anne-Marie McDonald, 84", "Anne-Marie McDonald"),
+    ("My mum Bożena Wiśniewska needs an interpreter", "Bożena Wiśniewska"),
+    ("My nan Ffion Llŷr lives alone", "Ffion Llŷr"),
+]
+
+
+@pytest.mark.parametrize(("text", "name"), NAMES)
+def test_names_outside_ascii_are_extracted_whole(text: str, name: str) -> None:
+    from intake.extraction import extract
+
+    fields = extract(text, "sms", "+447700900811").to_dict()
+    assert fields["name"] == name
+    assert fields["confidence"]["name"] >= 0.5  # said plainly: "referral for", "my dad"
+
+
+def test_names_from_weak_cues_are_not_stored_as_sure() -> None:
+    from intake.extraction import extract
+
+    by_age = extract("Please help Zoë Smith (14), my neighbour's girl", "sms", "+447700900811")
+    fields = by_age.to_dict()
+    assert fields["name"] == "Zoë Smith"
+    assert fields["confidence"]["name"] < 0.5  # found by its shape only: a person checks it
+
+
+def test_a_name_cut_short_is_not_trusted() -> None:
+    from intake.extraction.identity import _first_name_match
+
+    # A pattern that can only see part of a word leaves the rest running on: unsure.
+    found = _first_name_match("Referral for Sián", [(r"for (?P<name>Si)", 0.75)])
+    assert found == ("Si", 0.3)

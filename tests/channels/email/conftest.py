@@ -15,3 +15,22 @@ def load_expected() -> dict[str, dict[str, Any]]:
 
 def fixture_bytes(name: str) -> bytes:
     return (FIXTURES / name).read_bytes()
+
+
+def read_files(parsed: Any) -> Any:
+    """`parsed` as it is once its files have been read, as the sandboxed job reads them
+    (`intake.documents`): the readers in-process here (their limits are tested on their own)."""
+    from dataclasses import replace
+
+    from intake.documents.readers import read
+
+    files, defects = [], list(parsed.defects)
+    for item in parsed.attachments:
+        if not item.unread:
+            files.append(item)
+            continue
+        reading = read(item.filename, item.content_type, item.data)
+        files.append(replace(item, text=reading.text, unread=False))
+        files.extend(reading.parts)
+        defects.extend(reading.notes)
+    return replace(parsed, attachments=files, defects=defects)

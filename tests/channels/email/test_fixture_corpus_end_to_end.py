@@ -45,6 +45,16 @@ def test_fixture_through_the_service(runtime: Runtime, relay: RecordingRelay, na
     if expected["creates_referral"]:
         assert len(referrals) == 1 and events == []
         assert referrals[0].channel == "email"
+        # what the files say was read (in the sandbox, by its own job) and is in the referral
+        for phrase in expected.get("full_text_contains", []):
+            assert phrase in referrals[0].raw_text, phrase
+        for phrase in expected.get("full_text_excludes", []):
+            assert phrase not in referrals[0].raw_text, phrase
+        stored = runtime.store.attachments.for_referral(referrals[0].id or 0)
+        files = expected.get("attachments", []) + expected.get("inner_files", [])
+        assert [[f["filename"], f["content_type"]] for f in stored] == files
+        if expected["kind"] == "spam":
+            assert referrals[0].screening["needs_review"]
     else:
         assert referrals == []
         assert [e["kind"] for e in events] == [expected["kind"]]

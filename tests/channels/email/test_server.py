@@ -152,3 +152,15 @@ def test_message_that_screens_urgent_goes_on_the_high_queue(
     default = Queue(queue_name(runtime.settings, "default"), connection=runtime.redis)
     assert expected == "high"
     assert (high.count, default.count) == (1, 0)
+
+
+def test_sender_addresses_are_not_logged_at_info(
+    smtp: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """aiosmtpd logs every command line (MAIL FROM, RCPT TO) at INFO: personal data, kept out."""
+    import logging
+
+    caplog.set_level(logging.INFO)
+    raw = b"From: someone.private@example.com\r\nSubject: hi\r\n\r\nhello\r\n"
+    deliver(smtp, raw, mail_from="someone.private@example.com")
+    assert "someone.private@example.com" not in caplog.text
