@@ -79,6 +79,31 @@ class Settings:
     ack_rate_limit: int = 3
     ack_rate_window: float = 3600.0
 
+    # Security (issue 15): what one source can make intake do, which mail to trust, log-ins.
+    # Acknowledgements per source (a sending IP, a From domain) per `ack_rate_window`.
+    ack_source_limit: int = 30
+    # The upstream MTA(s) that relay mail to intake, and the authserv-id their
+    # Authentication-Results headers carry (channels/email/trust.py).
+    email_relay_hosts: tuple[str, ...] = ()
+    email_authserv_id: str = ""
+    # On-call alerts: at most `alert_coalesce_after` alerts at once per `alert_coalesce_seconds`,
+    # and `alert_source_limit` per source per `alert_source_window` seconds; the rest in a digest.
+    alert_coalesce_after: int = 3
+    alert_coalesce_seconds: int = 120
+    alert_source_limit: int = 2
+    alert_source_window: int = 600
+    # A burst: `flood_threshold` new referrals on one channel from senders with no history within
+    # `flood_window` seconds is one incident.
+    flood_threshold: int = 20
+    flood_window: int = 300
+    # Dashboard sessions: ended after this long without a request (and after 12 hours in all).
+    session_idle_minutes: int = 120
+    # Log-in: failures per client address per `login_lockout_minutes` before it is refused, and
+    # how many password hashes (Argon2, 64 MiB each) may run at once, and wait, per process.
+    login_client_max_failures: int = 30
+    login_hash_concurrency: int = 2
+    login_hash_queue: int = 16
+
     # dashboard (issue 8): sessions, log-in lock-out, time to triage, on-call alerting
     session_cookie_secure: bool = True
     login_max_failures: int = 5
@@ -173,6 +198,19 @@ def load_settings(environ: dict[str, str] | None = None, *, dotenv: bool = True)
         max_request_body=int(env("MAX_REQUEST_BODY") or 1024 * 1024),
         ack_rate_limit=int(env("ACK_RATE_LIMIT") or 3),
         ack_rate_window=float(env("ACK_RATE_WINDOW") or 3600),
+        ack_source_limit=int(env("ACK_SOURCE_LIMIT") or 30),
+        email_relay_hosts=_list(env("EMAIL_RELAY_HOSTS")),
+        email_authserv_id=(env("EMAIL_AUTHSERV_ID") or "").strip(),
+        alert_coalesce_after=int(env("ALERT_COALESCE_AFTER") or 3),
+        alert_coalesce_seconds=int(env("ALERT_COALESCE_SECONDS") or 120),
+        alert_source_limit=int(env("ALERT_SOURCE_LIMIT") or 2),
+        alert_source_window=int(env("ALERT_SOURCE_WINDOW") or 600),
+        flood_threshold=int(env("FLOOD_THRESHOLD") or 20),
+        flood_window=int(env("FLOOD_WINDOW") or 300),
+        session_idle_minutes=int(env("SESSION_IDLE_MINUTES") or 120),
+        login_client_max_failures=int(env("LOGIN_CLIENT_MAX_FAILURES") or 30),
+        login_hash_concurrency=max(1, int(env("LOGIN_HASH_CONCURRENCY") or 2)),
+        login_hash_queue=int(env("LOGIN_HASH_QUEUE") or 16),
         session_cookie_secure=_bool(env("SESSION_COOKIE_SECURE"), True),
         login_max_failures=int(env("LOGIN_MAX_FAILURES") or 5),
         login_lockout_minutes=int(env("LOGIN_LOCKOUT_MINUTES") or 15),

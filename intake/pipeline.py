@@ -9,10 +9,11 @@ The same steps for every channel; a channel takes part only through the hooks of
       place:
         already stored?                a re-run finishes what is left; a revised message
                                        (a voicemail's transcript) is absorbed again
-        channel.thread                 the referral it continues, by the channel's evidence
-        merge.find_certain             else the same person's referral on another channel
+        merge.place                    the one merge policy: the referral the channel's thread
+                                       or a quoted reference names, if the message may join it
         absorb                         a later message: `intake.absorb`, the one policy
-        create                         else a new referral (screened and extracted, pure)
+        create                         else a new referral (screened and extracted, pure),
+                                       linked to any it may belong with, for a person
       alert                            on-call, when it is or became an emergency
       forward                          the case system: `created`, then `updated` on changes
       channel.respond                  the acknowledgement or the next question
@@ -43,7 +44,7 @@ from intake.store import DuplicateMessage, ReferenceTaken
 
 log = logging.getLogger(__name__)
 
-MERGED_INTO = "merged_into"
+MERGED_INTO = merge.MERGED_INTO
 # Keys the pipeline adds to a stored message's meta (the rest is the channel's own).
 JOINED_BY, PENDING, FACTS, FLOOR, ALERT = "joined_by", "pending", "facts", "urgency_floor", "alert"
 PLACEHOLDER = "placeholder"
@@ -134,25 +135,20 @@ def build_referral(message: InboundMessage) -> Referral:
 
 
 def place(runtime: Runtime, channel: BaseChannel, message: InboundMessage) -> Outcome:
-    """Store the message: with its earlier referral when it has one, else as a new referral."""
+    """Store the message: with the earlier referral the one merge policy lets it join
+    (`intake.merge.place`), else as a new referral linked to any it may belong with."""
     store = runtime.store
     existing = store.find_referral_for_message(message.channel, message.provider_id)
     if existing is not None:
         return _again(runtime, existing, message)
     draft = build_referral(message)
-    thread = channel.thread(runtime, message)
-    target: Referral | None = thread.referral if thread else None
-    how = thread.how if thread else None
-    if target is None and channel.merges_across_channels:
-        match = merge.find_certain(runtime, message, draft)
-        if match is not None:
-            target, how = match[0], f"merge:{match[1]}"
-    if target is not None:
+    placement = merge.place(runtime, channel, message)
+    thread, how = placement.thread, placement.how
+    if placement.referral is not None:
         assert how is not None
-        target = _surviving(runtime, target)
         try:
             referral, raised, alert = absorb_message(
-                runtime, target, message, how=how, thread=thread, channel=channel
+                runtime, placement.referral, message, how=how, thread=thread, channel=channel
             )
         except DuplicateMessage:  # a racing run of the same job stored it first
             found = store.find_referral_for_message(message.channel, message.provider_id)
@@ -171,7 +167,8 @@ def place(runtime: Runtime, channel: BaseChannel, message: InboundMessage) -> Ou
         )
     referral, created = _create(runtime, draft, message)
     if created:
-        merge.link_possible(runtime, referral)  # possible duplicates: linked, not merged
+        # possible duplicates and what the message named: linked for a person, never merged
+        merge.link_possible(runtime, referral, placement.links)
     return Outcome(referral, message, created=True, joined=False, first_run=created)
 
 
@@ -241,18 +238,6 @@ def _stored_meta(message: InboundMessage, how: str | None) -> dict[str, Any]:
     if message.placeholder:
         meta[PLACEHOLDER] = True
     return meta
-
-
-def _surviving(runtime: Runtime, referral: Referral) -> Referral:
-    """Follow confirmed merges: a message for a merged referral goes to the one that remains."""
-    seen = {referral.reference}
-    while isinstance(target := referral.fields.get(MERGED_INTO), str) and target not in seen:
-        found = runtime.store.get_referral(target)
-        if found is None:
-            break
-        seen.add(target)
-        referral = found
-    return referral
 
 
 def _create(runtime: Runtime, draft: Referral, message: InboundMessage) -> tuple[Referral, bool]:
