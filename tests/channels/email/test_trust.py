@@ -118,7 +118,7 @@ def judge(raw: bytes, envelope: str, peer: str = "203.0.113.9") -> trust.Trust:
             "differs",
         ),
         (
-            ["Authentication-Results: mx.advocacy.example.org; spf=pass smtp.mailfrom=jo@example.org",
+            [f"Authentication-Results: {AUTHSERV}; spf=pass smtp.mailfrom=jo@example.org",
              "From: jo@example.org"],
             "jo@example.org",
             RELAY,
