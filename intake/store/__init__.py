@@ -7,7 +7,8 @@ No SQL is written outside this package. `Store` is the one handle the rest of in
   `store.audit(...)`;
 - the aggregates around it as attributes, one module each: `store.attachments`,
   `store.mail_events`, `store.calls`, `store.conversations`, `store.optouts`, `store.links`,
-  `store.forwards`, `store.users`, `store.work`, `store.worklist`.
+  `store.forwards`, `store.users`, `store.sessions`, `store.work`, `store.worklist`,
+  `store.incidents`.
 
 `store.transaction()` makes everything written inside it one transaction (an advocate's change
 and its audit entry); outside one, each write commits on its own.
@@ -34,6 +35,7 @@ from intake.store.optouts import OptOuts
 from intake.store.outbound import OutboundQueries
 from intake.store.referrals import DuplicateMessage, ReferenceTaken, ReferralQueries
 from intake.store.schema import metadata
+from intake.store.sessions import Session, Sessions
 from intake.store.users import ROLES, User, UserExists, Users
 from intake.store.work import Work
 from intake.store.worklist import STATUS_FILTERS, QueueRow, Worklist
@@ -46,6 +48,7 @@ __all__ = [
     "DuplicateMessage",
     "QueueRow",
     "ReferenceTaken",
+    "Session",
     "Store",
     "UTCDateTime",
     "User",
@@ -71,6 +74,7 @@ class Store(ReferralQueries, OutboundQueries, AuditQueries):
         self.links = Links(self.db)
         self.forwards = Forwards(self.db)
         self.users = Users(self.db)
+        self.sessions = Sessions(self.db)
         self.work = Work(self.db)
         self.worklist = Worklist(self.db)
 

@@ -66,36 +66,75 @@ class Users(Queries):
             row = conn.execute(sa.select(users).where(users.c.email == _email(email))).first()
         return _user(row) if row else None
 
-    def set_password_hash(self, email: str, password_hash: str) -> None:
+    def set_password_hash(self, email: str, password_hash: str, *, changed: bool = True) -> None:
+        """Store a new hash. `changed` (a new password, not the same one rehashed with newer
+        parameters) records when, so sessions that began before it are refused."""
+        values: dict[str, Any] = {"password_hash": password_hash}
+        if changed:
+            values["password_changed_at"] = utcnow()
         with self.db.transaction() as conn:
-            conn.execute(
-                users.update()
-                .where(users.c.email == _email(email))
-                .values(password_hash=password_hash)
-            )
+            conn.execute(users.update().where(users.c.email == _email(email)).values(**values))
 
-    def record_attempt(self, email: str, succeeded: bool, client: str = "") -> None:
+    def password_changed_at(self, email: str) -> datetime | None:
+        with self.db.read() as conn:
+            return conn.execute(
+                sa.select(users.c.password_changed_at).where(users.c.email == _email(email))
+            ).scalar_one_or_none()
+
+    def record_attempt(
+        self, email: str, succeeded: bool, client: str = "", device: str | None = None
+    ) -> None:
         with self.db.transaction() as conn:
             conn.execute(
                 login_attempts.insert().values(
-                    email=_email(email)[:320], at=utcnow(), succeeded=succeeded, client=client[:64]
+                    email=_email(email)[:320],
+                    at=utcnow(),
+                    succeeded=succeeded,
+                    client=client[:64],
+                    device=device[:64] if device else None,
                 )
             )
 
-    def recent_failures(self, email: str, since: datetime) -> list[datetime]:
-        """Failed attempts since `since` and since the last success, newest first."""
+    def recent_failures(
+        self, email: str, since: datetime, *, device: str | None = None
+    ) -> list[datetime]:
+        """Failed attempts since `since` and since the last success, newest first.
+
+        With `device`, only that device's attempts count (its failures since its own last
+        success); without, only attempts from browsers without a device token of this account.
+        """
         email = _email(email)
+        mine = (
+            login_attempts.c.device == device
+            if device
+            else login_attempts.c.device.is_(None)
+        )
         with self.db.read() as conn:
             last_ok = conn.execute(
                 sa.select(sa.func.max(login_attempts.c.at)).where(
-                    login_attempts.c.email == email, login_attempts.c.succeeded.is_(True)
+                    login_attempts.c.email == email, login_attempts.c.succeeded.is_(True), mine
                 )
             ).scalar_one_or_none()
             query = sa.select(login_attempts.c.at).where(
                 login_attempts.c.email == email,
                 login_attempts.c.succeeded.is_(False),
                 login_attempts.c.at >= since,
+                mine,
             )
             if last_ok is not None:
                 query = query.where(login_attempts.c.at > last_ok)
             return [r[0] for r in conn.execute(query.order_by(login_attempts.c.at.desc()))]
+
+    def client_failures(self, client: str, since: datetime) -> list[datetime]:
+        """Failed attempts from one client address since `since`, on any account, oldest first."""
+        query = (
+            sa.select(login_attempts.c.at)
+            .where(
+                login_attempts.c.client == client[:64],
+                login_attempts.c.succeeded.is_(False),
+                login_attempts.c.at >= since,
+            )
+            .order_by(login_attempts.c.at)
+        )
+        with self.db.read() as conn:
+            return [r[0] for r in conn.execute(query)]
