@@ -32,7 +32,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from intake import absorb, alerts, forwarding, merge
+from intake import absorb, alerts, flood, forwarding, merge
 from intake.channel import BaseChannel, Handled, Outcome, Thread
 from intake.extraction import extract
 from intake.failures import Unreachable
@@ -79,7 +79,7 @@ def process(runtime: Runtime, channel: BaseChannel, message: InboundMessage) -> 
     if handled is not None:
         return Result(handled.reference, created=False, acknowledgement=handled.outcome)
     outcome = place(runtime, channel, message)
-    alert_failed = _alert(runtime, outcome)
+    alert_failed = _alert(runtime, outcome, channel)
     _forward(runtime, outcome)
     acknowledgement = channel.respond(runtime, outcome)
     referral = outcome.referral
@@ -385,24 +385,34 @@ def absorb_message(
 # -- what follows ------------------------------------------------------------------------------
 
 
-def _alert(runtime: Runtime, outcome: Outcome) -> Unreachable | None:
+def _alert(runtime: Runtime, outcome: Outcome, channel: BaseChannel) -> Unreachable | None:
     """On-call: when a referral arrives as an emergency, when a later message makes it one, and
     when a later message screens as one above a person's decision. Each is sent once per contact
-    (its dedupe key), however often the job runs."""
+    (its dedupe key), however often the job runs. A new referral is first counted towards a
+    burst (`intake.flood`): in a flood, alerts are coalesced (`intake.alerts`)."""
     referral, occasion = outcome.referral, outcome.message.provider_id
+    failed: Unreachable | None = None
+    if outcome.created:
+        try:
+            flood.observe(runtime, referral)
+        except Unreachable as exc:
+            failed = exc
+    sources = channel.sources(runtime, outcome.message)
     if outcome.alert in ("escalated", "screened"):
-        return _try_alert(runtime, referral, why=outcome.alert, occasion=occasion)
-    if outcome.created and referral.urgency == "emergency":
-        return _try_alert(runtime, referral, why="new", occasion=alerts.FIRST)
-    return None
+        why, occasion = outcome.alert, occasion
+    elif outcome.created and referral.urgency == "emergency":
+        why, occasion = "new", alerts.FIRST
+    else:
+        return failed
+    return _try_alert(runtime, referral, why=why, occasion=occasion, sources=sources) or failed
 
 
 def _try_alert(
-    runtime: Runtime, referral: Referral, *, why: str, occasion: str
+    runtime: Runtime, referral: Referral, *, why: str, occasion: str, sources: tuple[str, ...]
 ) -> Unreachable | None:
     """Alert without holding up the rest of the job; the failure to raise once the rest is done."""
     try:
-        alerts.alert_emergency(runtime, referral, why=why, occasion=occasion)
+        alerts.alert_emergency(runtime, referral, why=why, occasion=occasion, sources=sources)
     except Unreachable as exc:
         log.error(
             "on-call alert for %s could not reach its provider; will retry", referral.reference

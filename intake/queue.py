@@ -33,6 +33,7 @@ PRIORITIES = ("high", "default")
 RECEIVE = "intake.tasks.receive"  # (channel, payload): one inbound message on any channel
 FORWARD_REFERRAL = "intake.tasks.forward_referral"  # (reference, event_id)
 ALERT_EMERGENCY = "intake.tasks.alert_emergency"  # (reference, occasion)
+ALERT_DIGEST = "intake.tasks.alert_digest"  # (digest_id): on-call alerts held in a flood
 VOICE_TRANSCRIBE = "intake.tasks.voice_transcribe"  # (call_sid)
 VOICE_TRANSCRIPT_TIMEOUT = "intake.tasks.voice_transcript_timeout"  # (call_sid)
 SLA_CHECK = "intake.tasks.sla_check"  # ()
@@ -40,6 +41,7 @@ JOBS = (
     RECEIVE,
     FORWARD_REFERRAL,
     ALERT_EMERGENCY,
+    ALERT_DIGEST,
     VOICE_TRANSCRIBE,
     VOICE_TRANSCRIPT_TIMEOUT,
     SLA_CHECK,
@@ -56,6 +58,8 @@ LEGACY_JOBS = (
 # Inbound work is idempotent, so a job that failed (database down, worker killed) is safe to run
 # again; these pauses give a restarting database time to come back.
 INBOUND_RETRY = Retry(max=5, interval=[5, 30, 120, 600, 1800])
+# A notice to on-call that could not reach its provider is tried again soon.
+ALERT_RETRY = Retry(max=5, interval=[10, 30, 60, 120, 300])
 FAILURE_TTL = 365 * 24 * 3600  # failed jobs stay where a person can see and replay them
 RESULT_TTL = 3600
 

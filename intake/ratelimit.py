@@ -35,17 +35,17 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# KEYS: the windows to check; ARGV: now, window seconds, member, then one limit per key.
+# KEYS: the windows to check; ARGV: now, member, then a limit and a window (seconds) per key.
 # Returns 1 when the member may be sent (already admitted everywhere, or room left in every
 # window) and records it in each; else 0 and records nothing.
 _ADMIT = """
-local now, window, member = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
+local now, member = tonumber(ARGV[1]), ARGV[2]
 for i, key in ipairs(KEYS) do
-    redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
+    redis.call('ZREMRANGEBYSCORE', key, '-inf', now - tonumber(ARGV[2 + 2 * i]))
 end
 for i, key in ipairs(KEYS) do
     if not redis.call('ZSCORE', key, member) then
-        if redis.call('ZCARD', key) >= tonumber(ARGV[3 + i]) then
+        if redis.call('ZCARD', key) >= tonumber(ARGV[1 + 2 * i]) then
             return 0
         end
     end
@@ -54,10 +54,23 @@ for i, key in ipairs(KEYS) do
     if not redis.call('ZSCORE', key, member) then
         redis.call('ZADD', key, now, member)
     end
-    redis.call('EXPIRE', key, math.ceil(window))
+    redis.call('EXPIRE', key, math.ceil(tonumber(ARGV[2 + 2 * i])))
 end
 return 1
 """
+
+
+def admit_all(
+    redis: Redis, windows: list[tuple[str, int, float]], member: str, now: float | None = None
+) -> bool:
+    """May `member` go, within every (key, limit, window seconds) of `windows`? Records it in
+    all of them when yes, in none when no (one atomic script). Raises `RedisError`."""
+    if not windows:
+        return True
+    args: list[object] = [now if now is not None else time.time(), member]
+    for _key, limit, window in windows:
+        args += [limit, window]
+    return bool(redis.eval(_ADMIT, len(windows), *(key for key, _l, _w in windows), *args))
 
 
 def sender_key(settings: Settings, channel: str, sender: str, kind: str = "ack") -> str:
@@ -90,27 +103,17 @@ def admit(
     """
     limit = settings.ack_rate_limit if limit is None else limit
     source_limit = settings.ack_source_limit if source_limit is None else source_limit
-    windows: list[tuple[str, int]] = []
+    window = settings.ack_rate_window if window is None else window
+    windows: list[tuple[str, int, float]] = []
     if limit > 0 and sender:
-        windows.append((sender_key(settings, channel, sender, kind), limit))
+        windows.append((sender_key(settings, channel, sender, kind), limit, window))
     if source_limit > 0:
-        windows += [(source_key(settings, source, kind), source_limit) for source in sources]
-    if not windows:
-        return True
+        windows += [(source_key(settings, s, kind), source_limit, window) for s in sources]
     try:
-        admitted = redis.eval(
-            _ADMIT,
-            len(windows),
-            *(key for key, _limit in windows),
-            now if now is not None else time.time(),
-            settings.ack_rate_window if window is None else window,
-            member,
-            *(n for _key, n in windows),
-        )
+        return admit_all(redis, windows, member, now)
     except RedisError as exc:
         log.warning("rate limit unavailable (%s): admitting anyway", type(exc).__name__)
         return True
-    return bool(admitted)
 
 
 def source_key(settings: Settings, source: str, kind: str = "ack") -> str:

@@ -29,6 +29,7 @@ from intake.store.calls import Calls
 from intake.store.conversations import Conversation, Conversations
 from intake.store.database import Database, UTCDateTime, make_engine, normalise_url
 from intake.store.forwards import Forwards
+from intake.store.incidents import Incidents
 from intake.store.links import Candidate, Links
 from intake.store.mail_events import MailEvents
 from intake.store.optouts import OptOuts
@@ -75,6 +76,7 @@ class Store(ReferralQueries, OutboundQueries, AuditQueries):
         self.forwards = Forwards(self.db)
         self.users = Users(self.db)
         self.sessions = Sessions(self.db)
+        self.incidents = Incidents(self.db)
         self.work = Work(self.db)
         self.worklist = Worklist(self.db)
 

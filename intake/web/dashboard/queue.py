@@ -20,6 +20,7 @@ from intake.store import STATUS_FILTERS, User
 from intake.users import authenticate, wait_before_attempt
 from intake.web import auth
 from intake.web.dashboard import present
+from intake.web.dashboard.incidents import notices as incident_notices
 from intake.web.dashboard.render import page
 
 log = logging.getLogger(__name__)
@@ -200,6 +201,7 @@ async def queue_page(request: Request, user: User) -> Response:
         return {
             "rows": rows,
             "categories": runtime.store.worklist.categories_in_use(),
+            "incidents": incident_notices(runtime),
         }
 
     data = await run_in_threadpool(load)
