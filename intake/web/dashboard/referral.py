@@ -50,6 +50,7 @@ def _thread(runtime: Runtime, referral_id: int) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = []
     for m in runtime.store.messages_for(referral_id):
         meta = m.get("meta") or {}
+        recorded = meta.get("recording_url") or meta.get("RecordingUrl") or ""
         items.append(
             {
                 "direction": "in",
@@ -58,7 +59,8 @@ def _thread(runtime: Runtime, referral_id: int) -> list[dict[str, Any]]:
                 "sender": m["sender"],
                 "body": m["body"],
                 "subject": meta.get("subject") or meta.get("Subject") or "",
-                "recording_url": meta.get("recording_url") or meta.get("RecordingUrl") or "",
+                "recording_url": present.web_link(recorded),
+                "recording_refused": bool(recorded) and not present.web_link(recorded),
                 "transcript": meta.get("transcript") or meta.get("TranscriptionText") or "",
                 "attachments": attachments_for(runtime.store, m["id"]),
             }
