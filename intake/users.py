@@ -46,6 +46,7 @@ _DUMMY_HASH = _hasher.hash("not a real password")
 MIN_PASSWORD_LENGTH = 12
 SESSION_HOURS = 12  # one working day and a bit: log in again each shift
 TOUCH_EVERY = timedelta(minutes=1)  # how often a request records that a session is in use
+SESSIONS_KEPT = timedelta(days=30)  # ended or expired sessions are deleted after this
 
 
 class WeakPassword(ValueError):
@@ -175,8 +176,10 @@ def token_hash(token: str) -> str:
 def start_session(store: Store, user: User, client: str = "") -> str:
     """A new session for `user`; its token, for the cookie (never stored as it is)."""
     token = secrets.token_urlsafe(32)
-    expires = utcnow() + timedelta(hours=SESSION_HOURS)
+    now = utcnow()
+    expires = now + timedelta(hours=SESSION_HOURS)
     store.sessions.start(token_hash(token), user.email, client, expires)
+    store.sessions.purge(now - SESSIONS_KEPT)  # long over: nothing left to revoke
     return token
 
 

@@ -59,6 +59,9 @@ def _thread(runtime: Runtime, referral_id: int) -> list[dict[str, Any]]:
                 "sender": m["sender"],
                 "body": m["body"],
                 "subject": meta.get("subject") or meta.get("Subject") or "",
+                # mail whose From could not be trusted (channels/email/trust.py): say so
+                "unverified": meta.get("sender_trust") if meta.get("sender_verified") is False
+                else "",
                 "recording_url": present.web_link(recorded),
                 "recording_refused": bool(recorded) and not present.web_link(recorded),
                 "transcript": meta.get("transcript") or meta.get("TranscriptionText") or "",

@@ -86,6 +86,19 @@ def test_web_link_accepts_only_absolute_http_urls() -> None:
         assert web_link(bad) == ""
 
 
+def test_mail_whose_sender_could_not_be_verified_says_so(
+    live_url: str, advocate: httpx.Client, seed
+) -> None:
+    reference = seed(
+        "Please stop all contact with my sister",
+        channel="email",
+        sender="jo@example.org",
+        meta={"sender_verified": False, "sender_trust": "From differs from the envelope sender"},
+    )
+    html = advocate.get(f"{live_url}/referrals/{reference}").text
+    assert "(sender not verified: From differs from the envelope sender)" in html
+
+
 def test_unknown_referral_is_404(live_url: str, advocate: httpx.Client) -> None:
     assert advocate.get(f"{live_url}/referrals/NOPE1234").status_code == 404
 
