@@ -102,9 +102,19 @@ def observe(runtime: Runtime, referral: Referral) -> int | None:
             "incident.opened",
             detail={"incident": incident_id, "channel": referral.channel, "referrals": len(ids)},
         )
+    told = f"{_key(runtime, referral.channel)}:alerted:{incident_id}"
+    try:
+        if runtime.redis.exists(told):
+            return incident_id
+    except RedisError:
+        pass  # ask the store's dedupe keys instead
     try:
         alerts.alert_incident(runtime, incident_id)  # once per incident and contact
     except Unreachable:
         log.error("on-call alert for incident %d could not reach its provider", incident_id)
         raise
+    try:
+        runtime.redis.set(told, "1", ex=max(settings.flood_window * 12, 3600))
+    except RedisError:
+        pass
     return incident_id
