@@ -18,6 +18,7 @@ nothing is held back (the referral is alerted as usual).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from datetime import timedelta
@@ -113,8 +114,6 @@ def observe(runtime: Runtime, referral: Referral) -> int | None:
     except Unreachable:
         log.error("on-call alert for incident %d could not reach its provider", incident_id)
         raise
-    try:
+    with contextlib.suppress(RedisError):
         runtime.redis.set(told, "1", ex=max(settings.flood_window * 12, 3600))
-    except RedisError:
-        pass
     return incident_id

@@ -215,7 +215,7 @@ def test_an_emergency_alert_survives_a_crash_and_a_merge_by_a_person_before_the_
     attempted: list[tuple[str, dict[str, Any]]] = []
 
     def record(_rt: Runtime, referral: Referral, **how: Any) -> list[str]:
-        attempted.append((referral.reference, how))
+        attempted.append((referral.reference, {k: how[k] for k in ("why", "occasion")}))
         return []
 
     t0 = datetime.now(UTC)
