@@ -342,11 +342,11 @@ def test_one_social_worker_about_two_clients_is_not_merged(
 def test_fill_fields_keeps_what_is_known_and_records_where_new_values_came_from() -> None:
     existing = {"name": "Ellen Carter", "confidence": {"name": 0.7}}
     new = {"name": "E Carter", "postcode": "LS6 2AB", "confidence": {"postcode": 0.9}}
-    out = merge.fill_fields(existing, new, {"source": "merge:contact"})
+    out = merge.fill_fields(existing, new, {"source": "confirmed_merge"})
     assert out["name"] == "Ellen Carter"
     assert out["postcode"] == "LS6 2AB"
     assert out["confidence"] == {"name": 0.7, "postcode": 0.9}
-    assert out["provenance"] == {"postcode": {"source": "merge:contact"}}
+    assert out["provenance"] == {"postcode": {"source": "confirmed_merge"}}
 
 
 def test_a_nested_group_is_filled_key_by_key() -> None:
