@@ -15,6 +15,11 @@ calls a handler's `handle_*` methods and Courier's core calls a channel's handle
   pipeline stores it unscreened and flagged: `pipeline.store_unprocessed`).
 - `thread(runtime, message)`: the referral this message continues, by the channel's own evidence
   (email headers, an open SMS conversation), with any answer it gives to a question we asked.
+  Whether the message may really join it is `intake.merge`'s one policy, not the channel's.
+- `identity(runtime, message)`: the sender's own identity as the channel can vouch for it (the
+  From number of a signed webhook, the address of mail we can trust), or None.
+- `sources(runtime, message)`: where the message came from, for the limits on what one source can
+  make intake do (acknowledgements, on-call alerts).
 - `joined(runtime, referral, message, thread)`: after a message joined by `thread`.
 - `respond(runtime, outcome)`: what goes back to the sender (the acknowledgement, or a question).
 - `send(runtime, to, body)`: deliver one outbound message; map the provider's errors onto
@@ -53,17 +58,25 @@ class Handled:
     reference: str | None = None
 
 
+# What a channel's `Thread` proves (see `intake.merge.may_join`).
+SENDER, OUR_MESSAGE, THEIR_MESSAGE = "sender", "our_message", "their_message"
+
+
 @dataclass(frozen=True)
 class Thread:
     """The referral a message continues, by a channel's own evidence.
 
-    `how` names the evidence ("headers", "reference", "conversation"); `answer` holds fields the
+    `how` names the evidence ("headers", "conversation"); `evidence` says what it proves
+    (`SENDER`: the channel matched the sender's own identity, an SMS conversation with this
+    number; `OUR_MESSAGE`: a reply to a message we sent, whose id only its recipient saw;
+    `THEIR_MESSAGE`: a reply naming an earlier message someone sent us). `answer` holds fields the
     message gives in answer to a question we asked, which replace what was guessed before, and
     `answered` says where they came from (kept as their provenance).
     """
 
     referral: Referral
     how: str
+    evidence: str = "sender"
     answer: dict[str, Any] = field(default_factory=dict)
     answered: dict[str, Any] = field(default_factory=dict)
     detail: dict[str, Any] = field(default_factory=dict)
@@ -97,9 +110,6 @@ class BaseChannel:
     name: ClassVar[str]
     # The channel a reply to this channel's senders goes out on (a voicemail is answered by text).
     reply_channel: ClassVar[str]
-    # Whether a message on this channel may join another channel's referral (a text, then an
-    # email) by the one merge policy in `intake.merge`.
-    merges_across_channels: ClassVar[bool] = False
     routes: Sequence[BaseRoute] = ()
 
     @contextmanager
@@ -127,6 +137,15 @@ class BaseChannel:
         self, runtime: Runtime, referral: Referral, message: InboundMessage, thread: Thread
     ) -> None:
         return None
+
+    def identity(self, runtime: Runtime, message: InboundMessage) -> str | None:
+        """The sender's own address as this channel can vouch for it, or None (it cannot)."""
+        return None
+
+    def sources(self, runtime: Runtime, message: InboundMessage) -> tuple[str, ...]:
+        """Keys for where `message` came from (limits per source); by default its sender."""
+        sender = message.sender.strip().lower()
+        return (f"{self.name}:{sender}",) if sender else ()
 
     def respond(self, runtime: Runtime, outcome: Outcome) -> str:
         return f"skipped: no acknowledgement on {self.name}"

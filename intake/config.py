@@ -146,6 +146,31 @@ class Settings:
     ack_rate_limit: int = 3
     ack_rate_window: float = 3600.0
 
+    # Security (issue 15): what one source can make intake do, which mail to trust, log-ins.
+    # Acknowledgements per source (a sending IP, a From domain) per `ack_rate_window`.
+    ack_source_limit: int = 30
+    # The upstream MTA(s) that relay mail to intake, and the authserv-id their
+    # Authentication-Results headers carry (channels/email/trust.py).
+    email_relay_hosts: tuple[str, ...] = ()
+    email_authserv_id: str = ""
+    # On-call alerts: at most `alert_coalesce_after` alerts at once per `alert_coalesce_seconds`,
+    # and `alert_source_limit` per source per `alert_source_window` seconds; the rest in a digest.
+    alert_coalesce_after: int = 3
+    alert_coalesce_seconds: int = 120
+    alert_source_limit: int = 2
+    alert_source_window: int = 600
+    # A burst: `flood_threshold` new referrals on one channel from senders with no history within
+    # `flood_window` seconds is one incident.
+    flood_threshold: int = 20
+    flood_window: int = 300
+    # Dashboard sessions: ended after this long without a request (and after 12 hours in all).
+    session_idle_minutes: int = 120
+    # Log-in: failures per client address per `login_lockout_minutes` before it is refused, and
+    # how many password hashes (Argon2, 64 MiB each) may run at once, and wait, per process.
+    login_client_max_failures: int = 30
+    login_hash_concurrency: int = 2
+    login_hash_queue: int = 16
+
     # dashboard (issue 8): sessions, log-in lock-out, time to triage, on-call alerting
     session_cookie_secure: bool = True
     login_max_failures: int = 5
@@ -271,6 +296,19 @@ def load_settings(environ: dict[str, str] | None = None, *, dotenv: bool = True)
         max_request_body=_int(env, "MAX_REQUEST_BODY", 1024 * 1024),
         ack_rate_limit=_int(env, "ACK_RATE_LIMIT", 3),
         ack_rate_window=_float(env, "ACK_RATE_WINDOW", 3600),
+        ack_source_limit=_int(env, "ACK_SOURCE_LIMIT", 30),
+        email_relay_hosts=_list(env("EMAIL_RELAY_HOSTS")),
+        email_authserv_id=(env("EMAIL_AUTHSERV_ID") or "").strip(),
+        alert_coalesce_after=_int(env, "ALERT_COALESCE_AFTER", 3),
+        alert_coalesce_seconds=_int(env, "ALERT_COALESCE_SECONDS", 120),
+        alert_source_limit=_int(env, "ALERT_SOURCE_LIMIT", 2),
+        alert_source_window=_int(env, "ALERT_SOURCE_WINDOW", 600),
+        flood_threshold=_int(env, "FLOOD_THRESHOLD", 20),
+        flood_window=_int(env, "FLOOD_WINDOW", 300),
+        session_idle_minutes=_int(env, "SESSION_IDLE_MINUTES", 120),
+        login_client_max_failures=_int(env, "LOGIN_CLIENT_MAX_FAILURES", 30),
+        login_hash_concurrency=_int(env, "LOGIN_HASH_CONCURRENCY", 2),
+        login_hash_queue=_int(env, "LOGIN_HASH_QUEUE", 16),
         session_cookie_secure=_bool(env("SESSION_COOKIE_SECURE"), True),
         login_max_failures=_int(env, "LOGIN_MAX_FAILURES", 5),
         login_lockout_minutes=_int(env, "LOGIN_LOCKOUT_MINUTES", 15),

@@ -1,27 +1,40 @@
-"""One person, one referral: merging messages across channels, linking possible duplicates.
+"""One person, one referral: the one policy for which earlier referral a message may join.
 
-A message joins an existing referral automatically only when that is certain:
-- it quotes the referral's reference (REF-XXXXXX), or
-- it comes on another channel (a text, then an email) and shares a phone number or an email
-  address with the referral (sender, or a contact in either one's fields), and the two do not
-  name different people (a social worker refers many clients from one address).
+A message joins an earlier referral automatically only on evidence a stranger cannot make up
+(`may_join`):
 
-Anything weaker (same name and postcode, same NHS number, the same contact on the same channel
-outside the conversation window) is only *linked* in `referral_links` for a person to confirm:
-merging two people's referrals would be worse than showing one person twice.
+- **a reply to a message we sent** about it (an email whose In-Reply-To or References names our
+  acknowledgement or reply: its Message-ID went only to its recipient), or
+- **the sender's own verified identity** (`BaseChannel.identity`: the From number of a signed
+  Twilio webhook; the From address of mail we can trust, see `channels/email/trust.py`), when that
+  identity already wrote to the referral or was written to about it. The channel's evidence (an
+  SMS conversation with this number, a reply naming their earlier email) or a quoted reference
+  (`REF-XXXXXX`) says *which* referral; the identity says the sender may join it.
 
-Which channels take part is each channel's `merges_across_channels` (voice does not: a call's
-referral is rebuilt from its call record on every event). What a message does to the referral it
-joins is `intake.absorb`'s one policy.
+Everything else a message says about someone is a content mention: a phone number or an email
+address in the text or a signature, a reference quoted by somebody else, a reply naming a message
+someone else sent. A mention never joins, never changes the other referral (its fields, its urgency,
+its "safe to contact", its status) and never shows up in what the sender is sent back: the message
+becomes a referral of its own, with its own reference, and is *linked* in `referral_links` for a
+person to confirm on the referral page (`intake.triage.decide_link`; `confirm` below merges).
+So the genuine "I texted, then emailed from my own address" is one confirmation away, and a
+stranger who knows someone's number or reference learns nothing and silences nobody.
+
+Anything else that may be the same person (same name and postcode, same NHS number, the same
+contact) is linked the same way: merging two people's referrals would be worse than showing one
+person twice. What a message that does join does to its referral is `intake.absorb`'s one policy.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from intake.channel import OUR_MESSAGE, SENDER, THEIR_MESSAGE, BaseChannel, Thread
 from intake.models import SYSTEM_ACTOR, InboundMessage, Referral, most_urgent, utcnow
 from intake.reference import find_reference
 from intake.store import Candidate
@@ -32,6 +45,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _META_KEYS = ("confidence", "provenance")
+# The field a referral closed by a confirmed merge names the one it was merged into with.
+MERGED_INTO = "merged_into"
 _EMPTY: tuple[Any, ...] = (None, "", [], {})
 
 
@@ -160,51 +175,103 @@ def _since(runtime: Runtime) -> datetime:
     return utcnow() - timedelta(days=runtime.settings.merge_window_days)
 
 
-def merging_channels(runtime: Runtime) -> tuple[str, ...]:
-    return tuple(c.name for c in runtime.channels if c.merges_across_channels)
+@dataclass(frozen=True)
+class Placement:
+    """Where the one policy puts a message: `referral` to join (with `how` and the channel's
+    `thread`), or nothing to join and `links` to suggest once it is a referral of its own:
+    (other referral's id, reason)."""
+
+    referral: Referral | None = None
+    how: str | None = None
+    thread: Thread | None = None
+    links: tuple[tuple[int, str], ...] = ()
 
 
-def find_certain(
-    runtime: Runtime, message: InboundMessage, fresh: Referral
-) -> tuple[Referral, str] | None:
-    """The referral `message` certainly belongs to, and why (`reference` or `contact`)."""
-    channels = merging_channels(runtime)
-    if message.channel not in channels:
-        return None
-    store = runtime.store
-    quoted = find_reference(message.body)
-    if quoted:
-        found = store.get_referral(quoted)
-        if found is not None and found.status != "closed":
-            return found, "reference"
-    mine = contacts(message.sender, fresh.fields)
-    if not mine:
-        return None
-    pool = store.links.candidates(
-        since=_since(runtime), channels=channels, exclude_channel=message.channel
+def surviving(runtime: Runtime, referral: Referral) -> Referral:
+    """Follow confirmed merges: a message for a merged referral goes to the one that remains."""
+    seen = {referral.reference}
+    while isinstance(target := referral.fields.get(MERGED_INTO), str) and target not in seen:
+        found = runtime.store.get_referral(target)
+        if found is None:
+            break
+        seen.add(target)
+        referral = found
+    return referral
+
+
+def owns(runtime: Runtime, referral: Referral, channel: str, identity: str) -> bool:
+    """Whether `identity` on `channel` wrote to `referral` or was written to about it."""
+    assert referral.id is not None
+    mine = _norm_contact(identity)
+    if mine is None:
+        return False
+    return any(
+        c == channel and _norm_contact(address) == mine
+        for c, address in runtime.store.links.correspondents(referral.id)
     )
-    senders = store.links.message_senders([r.id for r in pool])
-    for candidate in pool:
-        theirs = contacts(candidate.sender, candidate.fields)
-        theirs |= {
-            value
-            for channel, sender in senders.get(candidate.id, [])
-            if channel != message.channel and (value := _norm_contact(sender))
-        }
-        if mine & theirs and not different_people(candidate.fields, fresh.fields):
-            found = store.get_referral_by_id(candidate.id)  # the whole row, for the one match
-            if found is not None:
-                return found, "contact"
-    return None
 
 
-def link_possible(runtime: Runtime, referral: Referral) -> list[tuple[int, str]]:
-    """Link `referral` to earlier open referrals that may be the same person; (other_id, reason)."""
+def may_join(
+    runtime: Runtime,
+    referral: Referral,
+    message: InboundMessage,
+    identity: str | None,
+    evidence: str,
+) -> bool:
+    """The one rule (see the module docstring): a reply to our own message, or the sender's
+    verified identity that already belongs to the referral."""
+    if evidence == OUR_MESSAGE:
+        return True
+    return identity is not None and owns(runtime, referral, message.channel, identity)
+
+
+def place(runtime: Runtime, channel: BaseChannel, message: InboundMessage) -> Placement:
+    """The referral `message` joins, or the links to make for it (reads only).
+
+    The channel's `thread` is asked first, then a quoted reference; each candidate passes
+    `may_join` or becomes a suggested link. Nothing here writes.
+    """
+    identity = channel.identity(runtime, message)
+    links: list[tuple[int, str]] = []
+    thread = channel.thread(runtime, message)
+    if thread is not None:
+        target = surviving(runtime, thread.referral)
+        if may_join(runtime, target, message, identity, thread.evidence):
+            return Placement(target, thread.how, thread)
+        assert target.id is not None
+        links.append((target.id, LINK_REASONS.get(thread.evidence, "same_thread")))
+    quoted = find_reference(message.body)
+    found = runtime.store.get_referral(quoted) if quoted else None
+    if found is not None:
+        target = surviving(runtime, found)
+        if may_join(runtime, target, message, identity, "reference"):
+            return Placement(target, "reference")
+        assert target.id is not None
+        links.append((target.id, "quoted_reference"))
+    return Placement(links=tuple(dict.fromkeys(links)))
+
+
+# Why a message that could not join is linked to the referral its channel's evidence named.
+LINK_REASONS = {SENDER: "same_sender", THEIR_MESSAGE: "reply_to_another_sender"}
+
+
+def link_possible(
+    runtime: Runtime, referral: Referral, named: Sequence[tuple[int, str]] = ()
+) -> list[tuple[int, str]]:
+    """Link `referral` to earlier referrals that may be the same person; (other_id, reason).
+
+    `named` are the links `place` found (a quoted reference, a reply naming another sender's
+    message): made first, whatever the other referral's status. Then the open referrals in the
+    merge window that share a contact or the person's details.
+    """
     assert referral.id is not None
     store = runtime.store
+    made: list[tuple[int, str]] = []
+    for other_id, reason in named:
+        if other_id != referral.id and store.links.suggest(referral.id, other_id, reason):
+            made.append((other_id, reason))
     pool = link_pool(runtime, referral.id)
     mine = contacts(referral.sender, referral.fields)
-    made: list[tuple[int, str]] = []
     for candidate in pool:
         reason = duplicate_reason(referral.fields, candidate.fields)
         if (
@@ -263,18 +330,22 @@ def confirm(runtime: Runtime, link: dict[str, Any], actor: str) -> Referral | No
     store.update_referral(
         link["referral_id"],
         status="closed",
-        fields={**newer.fields, "merged_into": older.reference},
+        fields={**newer.fields, MERGED_INTO: older.reference},
     )
     return store.get_referral_by_id(older.id)
 
 
 __all__ = [
+    "Placement",
     "apply_answer",
     "confirm",
     "contacts",
     "different_people",
     "duplicate_reason",
     "fill_fields",
-    "find_certain",
     "link_possible",
+    "may_join",
+    "owns",
+    "place",
+    "surviving",
 ]

@@ -9,10 +9,11 @@ The same steps for every channel; a channel takes part only through the hooks of
       place:
         already stored?                a re-run finishes what is left; a revised message
                                        (a voicemail's transcript) is absorbed again
-        channel.thread                 the referral it continues, by the channel's evidence
-        merge.find_certain             else the same person's referral on another channel
+        merge.place                    the one merge policy: the referral the channel's thread
+                                       or a quoted reference names, if the message may join it
         absorb                         a later message: `intake.absorb`, the one policy
-        create                         else a new referral (screened and extracted, pure)
+        create                         else a new referral (screened and extracted, pure),
+                                       linked to any it may belong with, for a person
       alert                            on-call, when it is or became an emergency
       forward                          the case system: `created`, then `updated` on changes
       channel.respond                  the acknowledgement or the next question
@@ -32,7 +33,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from intake import absorb, alerts, forwarding, merge, queue
+from intake import absorb, alerts, flood, forwarding, merge, queue
 from intake.channel import BaseChannel, Handled, Outcome, Thread
 from intake.extraction import extract
 from intake.failures import Unreachable
@@ -44,7 +45,7 @@ from intake.store import DuplicateMessage, ReferenceTaken
 
 log = logging.getLogger(__name__)
 
-MERGED_INTO = "merged_into"
+MERGED_INTO = merge.MERGED_INTO
 # Keys the pipeline adds to a stored message's meta (the rest is the channel's own).
 JOINED_BY, PENDING, FACTS, FLOOR, ALERT = "joined_by", "pending", "facts", "urgency_floor", "alert"
 PLACEHOLDER = "placeholder"
@@ -88,7 +89,7 @@ def finish(runtime: Runtime, channel: BaseChannel, message: InboundMessage) -> R
     outcome = place(runtime, channel, message)
     if any(item.unread for item in message.attachments):
         _queue_reading(runtime, outcome)
-    alert_failed = _alert(runtime, outcome)
+    alert_failed = _alert(runtime, outcome, channel)
     _forward(runtime, outcome)
     acknowledgement = channel.respond(runtime, outcome)
     referral = outcome.referral
@@ -263,25 +264,20 @@ def build_referral(message: InboundMessage) -> Referral:
 
 
 def place(runtime: Runtime, channel: BaseChannel, message: InboundMessage) -> Outcome:
-    """Store the message: with its earlier referral when it has one, else as a new referral."""
+    """Store the message: with the earlier referral the one merge policy lets it join
+    (`intake.merge.place`), else as a new referral linked to any it may belong with."""
     store = runtime.store
     existing = store.find_referral_for_message(message.channel, message.provider_id)
     if existing is not None:
         return _again(runtime, existing, message)
     draft = build_referral(message)
-    thread = channel.thread(runtime, message)
-    target: Referral | None = thread.referral if thread else None
-    how = thread.how if thread else None
-    if target is None and channel.merges_across_channels:
-        match = merge.find_certain(runtime, message, draft)
-        if match is not None:
-            target, how = match[0], f"merge:{match[1]}"
-    if target is not None:
+    placement = merge.place(runtime, channel, message)
+    thread, how = placement.thread, placement.how
+    if placement.referral is not None:
         assert how is not None
-        target = _surviving(runtime, target)
         try:
             referral, raised, alert = absorb_message(
-                runtime, target, message, how=how, thread=thread, channel=channel
+                runtime, placement.referral, message, how=how, thread=thread, channel=channel
             )
         except DuplicateMessage:  # a racing run of the same job stored it first
             found = store.find_referral_for_message(message.channel, message.provider_id)
@@ -300,7 +296,8 @@ def place(runtime: Runtime, channel: BaseChannel, message: InboundMessage) -> Ou
         )
     referral, created = _create(runtime, draft, message)
     if created:
-        merge.link_possible(runtime, referral)  # possible duplicates: linked, not merged
+        # possible duplicates and what the message named: linked for a person, never merged
+        merge.link_possible(runtime, referral, placement.links)
     return Outcome(referral, message, created=True, joined=False, first_run=created)
 
 
@@ -374,18 +371,6 @@ def _stored_meta(message: InboundMessage, how: str | None) -> dict[str, Any]:
     if message.review_reason:
         meta[REVIEW] = message.review_reason
     return meta
-
-
-def _surviving(runtime: Runtime, referral: Referral) -> Referral:
-    """Follow confirmed merges: a message for a merged referral goes to the one that remains."""
-    seen = {referral.reference}
-    while isinstance(target := referral.fields.get(MERGED_INTO), str) and target not in seen:
-        found = runtime.store.get_referral(target)
-        if found is None:
-            break
-        seen.add(target)
-        referral = found
-    return referral
 
 
 def _create(runtime: Runtime, draft: Referral, message: InboundMessage) -> tuple[Referral, bool]:
@@ -533,24 +518,34 @@ def absorb_message(
 # -- what follows ------------------------------------------------------------------------------
 
 
-def _alert(runtime: Runtime, outcome: Outcome) -> Unreachable | None:
+def _alert(runtime: Runtime, outcome: Outcome, channel: BaseChannel) -> Unreachable | None:
     """On-call: when a referral arrives as an emergency, when a later message makes it one, and
     when a later message screens as one above a person's decision. Each is sent once per contact
-    (its dedupe key), however often the job runs."""
+    (its dedupe key), however often the job runs. A new referral is first counted towards a
+    burst (`intake.flood`): in a flood, alerts are coalesced (`intake.alerts`)."""
     referral, occasion = outcome.referral, outcome.message.provider_id
+    failed: Unreachable | None = None
+    if outcome.created:
+        try:
+            flood.observe(runtime, referral)
+        except Unreachable as exc:
+            failed = exc
+    sources = channel.sources(runtime, outcome.message)
     if outcome.alert in ("escalated", "screened"):
-        return _try_alert(runtime, referral, why=outcome.alert, occasion=occasion)
-    if outcome.created and referral.urgency == "emergency":
-        return _try_alert(runtime, referral, why="new", occasion=alerts.FIRST)
-    return None
+        why, occasion = outcome.alert, occasion
+    elif outcome.created and referral.urgency == "emergency":
+        why, occasion = "new", alerts.FIRST
+    else:
+        return failed
+    return _try_alert(runtime, referral, why=why, occasion=occasion, sources=sources) or failed
 
 
 def _try_alert(
-    runtime: Runtime, referral: Referral, *, why: str, occasion: str
+    runtime: Runtime, referral: Referral, *, why: str, occasion: str, sources: tuple[str, ...]
 ) -> Unreachable | None:
     """Alert without holding up the rest of the job; the failure to raise once the rest is done."""
     try:
-        alerts.alert_emergency(runtime, referral, why=why, occasion=occasion)
+        alerts.alert_emergency(runtime, referral, why=why, occasion=occasion, sources=sources)
     except Unreachable as exc:
         log.error(
             "on-call alert for %s could not reach its provider; will retry", referral.reference

@@ -34,6 +34,7 @@ PRIORITIES = ("high", "default")
 RECEIVE = "intake.tasks.receive"  # (channel, payload): one inbound message on any channel
 FORWARD_REFERRAL = "intake.tasks.forward_referral"  # (reference, event_id)
 ALERT_EMERGENCY = "intake.tasks.alert_emergency"  # (reference, occasion)
+ALERT_DIGEST = "intake.tasks.alert_digest"  # (digest_id): on-call alerts held in a flood
 VOICE_TRANSCRIBE = "intake.tasks.voice_transcribe"  # (call_sid)
 VOICE_TRANSCRIPT_TIMEOUT = "intake.tasks.voice_transcript_timeout"  # (call_sid)
 SLA_CHECK = "intake.tasks.sla_check"  # ()
@@ -42,6 +43,7 @@ JOBS = (
     RECEIVE,
     FORWARD_REFERRAL,
     ALERT_EMERGENCY,
+    ALERT_DIGEST,
     VOICE_TRANSCRIBE,
     VOICE_TRANSCRIPT_TIMEOUT,
     SLA_CHECK,
@@ -85,6 +87,10 @@ class DeadlinePenalty(UnixSignalDeathPenalty):
 def timed_out(exc_type: type[BaseException] | None) -> bool:
     """Whether a job failed by running out of time (our deadline, or RQ's own timeout)."""
     return exc_type is not None and issubclass(exc_type, JobDeadline | JobTimeoutException)
+
+
+# A notice to on-call that could not reach its provider is tried again soon.
+ALERT_RETRY = Retry(max=5, interval=[10, 30, 60, 120, 300])
 FAILURE_TTL = 365 * 24 * 3600  # failed jobs stay where a person can see and replay them
 RESULT_TTL = 3600
 

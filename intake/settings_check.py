@@ -42,6 +42,14 @@ def _url(name: str, value: str, schemes: tuple[str, ...]) -> str | None:
     return None
 
 
+def _ip(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
+
+
 def _range(name: str, value: float, low: float, high: float | None = None) -> str | None:
     if value < low or (high is not None and value > high):
         upper = f" and {high:g}" if high is not None else " or more"
@@ -186,8 +194,19 @@ def problems(s: Settings, process: str = "any") -> list[str]:
         _range("MAX_REQUEST_BODY", s.max_request_body, 0),
         _range("ACK_RATE_LIMIT", s.ack_rate_limit, 0),
         _range("ACK_RATE_WINDOW", s.ack_rate_window, 1),
-        _range("LOGIN_MAX_FAILURES", s.login_max_failures, 1),
+        _range("ACK_SOURCE_LIMIT", s.ack_source_limit, 0),
+        _range("ALERT_COALESCE_AFTER", s.alert_coalesce_after, 0),
+        _range("ALERT_COALESCE_SECONDS", s.alert_coalesce_seconds, 0),
+        _range("ALERT_SOURCE_LIMIT", s.alert_source_limit, 0),
+        _range("ALERT_SOURCE_WINDOW", s.alert_source_window, 1),
+        _range("FLOOD_THRESHOLD", s.flood_threshold, 0),
+        _range("FLOOD_WINDOW", s.flood_window, 1),
+        _range("LOGIN_MAX_FAILURES", s.login_max_failures, 0),
+        _range("LOGIN_CLIENT_MAX_FAILURES", s.login_client_max_failures, 0),
         _range("LOGIN_LOCKOUT_MINUTES", s.login_lockout_minutes, 1),
+        _range("LOGIN_HASH_CONCURRENCY", s.login_hash_concurrency, 1, 64),
+        _range("LOGIN_HASH_QUEUE", s.login_hash_queue, 0),
+        _range("SESSION_IDLE_MINUTES", s.session_idle_minutes, 0),
         _range("SLA_EMERGENCY_MINUTES", s.sla_emergency_minutes, 1),
         _range("SLA_URGENT_MINUTES", s.sla_urgent_minutes, 1),
         _range("SLA_ROUTINE_WORKING_DAYS", s.sla_routine_working_days, 1),
@@ -195,6 +214,15 @@ def problems(s: Settings, process: str = "any") -> list[str]:
         _range("CONVERSATION_MAX_QUESTIONS", s.conversation_max_questions, 0),
         _range("MERGE_WINDOW_DAYS", s.merge_window_days, 0),
     ]
+    found += [
+        None if _ip(host) else f"EMAIL_RELAY_HOSTS: {host!r} is not an IP address"
+        for host in s.email_relay_hosts
+    ]
+    if s.email_authserv_id and not s.email_relay_hosts:
+        found.append(
+            "EMAIL_AUTHSERV_ID is set but EMAIL_RELAY_HOSTS is not: Authentication-Results are "
+            "believed only from the relays named there"
+        )
     found += [
         None if _ADDRESS.match(a) else f"INTAKE_EMAIL_ADDRESSES: {a!r} is not an email address"
         for a in s.email_addresses

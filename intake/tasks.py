@@ -63,6 +63,11 @@ def alert_emergency(reference: str, occasion: str) -> list[str]:
     return alerts.alert_emergency(rt, referral, why="raised", occasion=occasion)
 
 
+def alert_digest(digest_id: str) -> list[str]:
+    """Send on-call the emergency alerts held back in a flood, as one notice (`intake.alerts`)."""
+    return alerts.send_digest(_runtime(), digest_id)
+
+
 def voice_transcribe(call_sid: str) -> dict[str, Any]:
     """Run the local transcription engine (`VOICE_TRANSCRIPTION=command`) on a recording."""
     from channels.voice import calls

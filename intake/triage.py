@@ -372,6 +372,19 @@ def decide_link(
     return f"Merged into {kept.reference}." + _tell_case_system(runtime, kept)
 
 
+def close_incident(runtime: Runtime, incident_id: int, actor: str) -> str:
+    """Mark a flood incident as dealt with: its notice leaves the queue page (its referrals stay,
+    each with its own status)."""
+    store = runtime.store
+    if store.incidents.get(incident_id) is None:
+        raise ActionRefused("No such incident.", 404)
+    with store.transaction():
+        closed = store.incidents.close(incident_id, actor)
+        if closed:
+            store.audit(actor, "incident.closed", detail={"incident": incident_id})
+    return "Marked as dealt with." if closed else "That incident was already closed."
+
+
 # -- the case system ------------------------------------------------------------------------------
 
 

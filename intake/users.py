@@ -1,10 +1,29 @@
-"""Staff accounts: Argon2 password hashes, log-in with lock-out, and administering accounts.
+"""Staff accounts: Argon2 password hashes, log-in throttling, revocable sessions, and
+administering accounts.
 
-Argon2id (argon2-cffi's defaults) is memory-hard, so a stolen table is slow to crack. Lock-out is
-counted per account from the attempts table, not per process, so it holds across web workers:
-after `login_max_failures` failures within `login_lockout_minutes`, the account refuses even the
-right password until the window has passed. Unknown emails are hashed against a dummy too, so
-timing does not tell an attacker which accounts exist.
+Argon2id (argon2-cffi's defaults: 64 MiB, 3 passes) is memory-hard, so a stolen table is slow to
+crack; the web process bounds how many hashes run at once (`intake.web.auth.HashGate`). Unknown
+emails are hashed against a dummy too, so timing does not tell an attacker which accounts exist.
+
+**Throttling, not a hard lock** (counted in the attempts table, so it holds across web
+processes), after OWASP's "Slow Down Online Guessing Attacks with Device Cookies":
+
+- per client address: after `login_client_max_failures` failures on any accounts within
+  `login_lockout_minutes`, that address is refused until the oldest of them is out of the window;
+- per account, for browsers that never logged in to it: after `login_max_failures` failures, each
+  further attempt must wait a delay that doubles with every failure (1 s, 2 s, 4 s ...) up to
+  `login_lockout_minutes`; an attempt made too soon is refused without checking the password and
+  is not counted, so guessing is slowed to a crawl;
+- a browser that logged in to the account before carries a device token (a signed cookie, made
+  in `intake.web.auth`) and is held only to its own failures: whoever hammers the account from
+  elsewhere cannot lock its owner out;
+- an unlock (`unlock`, `reset_password`) makes the account's earlier failures stop counting.
+
+**Sessions** are rows (`store.sessions`): a log-in starts one, and it ends on log-out, after
+`session_idle_minutes` without a request, `SESSION_HOURS` after it began, when the password
+changes (`change_password`, `reset_password`, or `set_password_hash` anywhere) and when the
+account is disabled (`end_sessions`; the check also refuses a disabled account or a session older
+than the last password change, whoever forgot to end it).
 
 **Who administers accounts** (the dashboard's Users page and `intake user ...`): an **admin**
 does everything. A **manager** may list accounts and add, disable, enable, unlock and reset the
@@ -13,21 +32,17 @@ in without waiting for an admin, but cannot make or change managers and admins, 
 anyone's role. Nobody disables or demotes themselves, and the last active admin cannot be
 disabled or demoted. Every change is audited (`user.*`, the target's email in the detail) in
 the same transaction as the change; the CLI acts as `cli:<operating-system user>`.
-
-**What ends a session now** (`end_sessions`): each account has a session epoch; a dashboard
-session remembers the epoch it was made under, and `intake.web.auth.current_user` refuses a
-session whose epoch is older than the account's, as well as any session of a disabled account
-(the account is re-read on every request). Disabling an account and resetting its password raise
-the epoch, so every copy of its session cookie stops working on its next request.
 """
 
 from __future__ import annotations
 
 import getpass
+import hashlib
+import logging
 import os
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -36,9 +51,14 @@ from intake.config import Settings
 from intake.models import utcnow
 from intake.store import ROLES, Store, User, UserExists
 
+log = logging.getLogger(__name__)
+
 _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("not a real password")
 MIN_PASSWORD_LENGTH = 12
+SESSION_HOURS = 12  # one working day and a bit: log in again each shift
+TOUCH_EVERY = timedelta(minutes=1)  # how often a request records that a session is in use
+SESSIONS_KEPT = timedelta(days=30)  # ended or expired sessions are deleted after this
 
 
 class WeakPassword(ValueError):
@@ -47,12 +67,21 @@ class WeakPassword(ValueError):
 
 @dataclass(frozen=True)
 class LoginResult:
+    """`user` when the log-in succeeded; else `wait` seconds before another attempt may be
+    made (0: it may be tried again at once) and `why` ("throttled" per account or device,
+    "client" per address, or "" for a wrong password)."""
+
     user: User | None
-    locked: bool = False
+    wait: float = 0.0
+    why: str = ""
 
     @property
     def ok(self) -> bool:
         return self.user is not None
+
+    @property
+    def locked(self) -> bool:
+        return self.wait > 0
 
 
 def hash_password(password: str) -> str:
@@ -76,28 +105,152 @@ def add_user(store: Store, email: str, password: str, role: str) -> User:
     return store.users.add(email, hash_password(password), role)
 
 
+def _window(settings: Settings) -> timedelta:
+    return timedelta(minutes=settings.login_lockout_minutes)
+
+
+def delay_after(settings: Settings, failures: int) -> float:
+    """Seconds an attempt must wait after the last of `failures` failures (0 below the limit):
+    1 s at the limit, doubling, at most `login_lockout_minutes`."""
+    over = failures - settings.login_max_failures
+    if settings.login_max_failures <= 0 or over < 0:
+        return 0.0
+    return float(min(2 ** min(over, 30), _window(settings).total_seconds()))
+
+
+def wait_before_attempt(
+    settings: Settings, store: Store, email: str, client: str = "", device: str | None = None
+) -> tuple[float, str]:
+    """(seconds to wait, why) before this client may try this account again; (0, "") now."""
+    now = utcnow()
+    since = now - _window(settings)
+    if client and settings.login_client_max_failures > 0:
+        failed = store.users.client_failures(client, since)
+        if len(failed) >= settings.login_client_max_failures:
+            oldest = failed[-settings.login_client_max_failures]
+            return _seconds_until(oldest + _window(settings), now), "client"
+    failures = store.users.recent_failures(email, since, device=device)
+    delay = delay_after(settings, len(failures))
+    if delay and failures:
+        left = _seconds_until(failures[0] + timedelta(seconds=delay), now)
+        if left > 0:
+            return left, "throttled"
+    return 0.0, ""
+
+
+def _seconds_until(when: datetime, now: datetime) -> float:
+    return max(0.0, (when - now).total_seconds())
+
+
 def is_locked(settings: Settings, store: Store, email: str) -> bool:
-    window = utcnow() - timedelta(minutes=settings.login_lockout_minutes)
-    return len(store.users.recent_failures(email, window)) >= settings.login_max_failures
+    """Whether a browser without this account's device token must wait before trying it."""
+    return wait_before_attempt(settings, store, email)[0] > 0
 
 
 def authenticate(
-    settings: Settings, store: Store, email: str, password: str, client: str = ""
+    settings: Settings,
+    store: Store,
+    email: str,
+    password: str,
+    client: str = "",
+    device: str | None = None,
 ) -> LoginResult:
-    """Check a log-in, record the attempt, and refuse locked or inactive accounts."""
+    """Check a log-in and record the attempt; refuse throttled, unknown or inactive accounts.
+
+    `device` is the browser's device token for this account (the web layer checked its
+    signature), or None. An attempt that must wait is refused before any password is hashed and
+    is not recorded (it would only make the wait longer).
+    """
     email = email.strip().lower()
-    if is_locked(settings, store, email):
-        store.users.record_attempt(email, False, client)
-        return LoginResult(None, locked=True)
+    wait, why = wait_before_attempt(settings, store, email, client, device)
+    if wait > 0:
+        return LoginResult(None, wait=wait, why=why)
     user = store.users.get(email)
     good = verify_password(user.password_hash if user else _DUMMY_HASH, password)
     if user is None or not user.active or not good:
-        store.users.record_attempt(email, False, client)
-        return LoginResult(None, locked=is_locked(settings, store, email))
-    store.users.record_attempt(email, True, client)
+        store.users.record_attempt(email, False, client, device)
+        wait, why = wait_before_attempt(settings, store, email, client, device)
+        return LoginResult(None, wait=wait, why=why)
+    store.users.record_attempt(email, True, client, device)
     if _hasher.check_needs_rehash(user.password_hash):
-        store.users.set_password_hash(email, _hasher.hash(password))
+        store.users.set_password_hash(email, _hasher.hash(password), changed=False)
     return LoginResult(user)
+
+
+# -- sessions -----------------------------------------------------------------------------------
+
+
+def token_hash(token: str) -> str:
+    """What the store keeps of a session token (SHA-256, hex)."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def start_session(store: Store, user: User, client: str = "") -> str:
+    """A new session for `user`; its token, for the cookie (never stored as it is)."""
+    token = secrets.token_urlsafe(32)
+    now = utcnow()
+    expires = now + timedelta(hours=SESSION_HOURS)
+    store.sessions.start(token_hash(token), user.email, client, expires)
+    store.sessions.purge(now - SESSIONS_KEPT)  # long over: nothing left to revoke
+    return token
+
+
+def session_user(settings: Settings, store: Store, token: str) -> User | None:
+    """The account a session token belongs to, if the session is still good; else None.
+
+    Good means: not ended, not past `SESSION_HOURS`, used within `session_idle_minutes`, the
+    account active, and its password unchanged since the session began. A session found bad
+    is ended then and there (with why), so it stays ended.
+    """
+    if not token:
+        return None
+    digest = token_hash(token)
+    found = store.sessions.get(digest)
+    if found is None or found.ended_at is not None:
+        return None
+    now = utcnow()
+    idle = timedelta(minutes=settings.session_idle_minutes)
+    why = ""
+    if found.expires_at <= now:
+        why = "expired"
+    elif settings.session_idle_minutes > 0 and found.last_seen_at + idle <= now:
+        why = "idle"
+    elif not found.user_active:
+        why = "account disabled"
+    elif found.password_changed_at is not None and found.password_changed_at > found.created_at:
+        why = "password changed"
+    if why:
+        store.sessions.end(digest, why)
+        return None
+    user = store.users.get(found.email)
+    if user is None or not user.active:
+        return None
+    if now - found.last_seen_at >= TOUCH_EVERY:
+        store.sessions.touch(digest, now)
+    return user
+
+
+def end_session(store: Store, token: str, reason: str = "logged out") -> bool:
+    """End one session (log-out); False when it had ended already."""
+    return bool(token) and store.sessions.end(token_hash(token), reason)
+
+
+def end_sessions(store: Store, email: str, reason: str = "ended by an administrator") -> int:
+    """End every session of an account, wherever its cookies went (disable, password reset);
+    how many were live. Call it whenever an account is disabled or its password replaced."""
+    ended = store.sessions.end_all(email, reason)
+    if ended:
+        log.info("ended %d dashboard session(s) of an account: %s", ended, reason)
+    return ended
+
+
+def change_password(store: Store, email: str, password: str) -> int:
+    """Set a new password (at least `MIN_PASSWORD_LENGTH` characters) and end every session of
+    the account; how many sessions were ended. Raises `WeakPassword`, `LookupError`."""
+    if store.users.get(email) is None:
+        raise LookupError("no such account")
+    store.users.set_password_hash(email, hash_password(password), changed=True)
+    return end_sessions(store, email, "password changed")
 
 
 def read_password(password_stdin: bool) -> str:
@@ -164,15 +317,6 @@ def _check(store: Store, actor: User | None, action: str, target: User, **kw: st
         raise NotAllowed(why)
 
 
-def end_sessions(store: Store, email: str) -> None:
-    """End every dashboard session of the account now (see the module docstring).
-
-    Server-side sessions ("Real-world inputs and security") hook in here: delete the account's
-    session rows as well, so nothing else has to change.
-    """
-    store.users.end_sessions(email)
-
-
 def admin_add(
     store: Store, actor: User | None, actor_name: str, email: str, password: str, role: str
 ) -> User:
@@ -199,7 +343,7 @@ def set_active(
     with store.transaction():
         store.users.change(target.email, active=active)
         if not active:
-            end_sessions(store, target.email)
+            end_sessions(store, target.email, "account disabled")
         action = "user.enabled" if active else "user.disabled"
         store.audit(actor_name, action, detail={"email": target.email})
     return _target(store, email)
@@ -225,8 +369,9 @@ def reset_password(
     new = password if password is not None else generate_password()
     hashed = hash_password(new)
     with store.transaction():
-        store.users.change(target.email, password_hash=hashed, unlocked_at=utcnow())
-        end_sessions(store, target.email)
+        store.users.set_password_hash(target.email, hashed, changed=True)
+        store.users.change(target.email, unlocked_at=utcnow())
+        end_sessions(store, target.email, "password reset")
         store.audit(actor_name, "user.password_reset", detail={"email": target.email})
     return new
 

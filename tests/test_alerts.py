@@ -8,6 +8,7 @@ import httpx
 import pytest
 from aiosmtpd.controller import Controller
 
+from intake.models import Referral
 from intake.runtime import Runtime
 from tests.channels.sms.test_end_to_end import drain, form
 from tests.conftest import AUTH_TOKEN
@@ -136,3 +137,91 @@ def test_an_emergency_raised_by_the_model_says_so_without_quoting_the_message(
     assert "Raised by the screening model" in alert.value("Body")
     for word in ("sorted", "everything", "tonight", "worry"):
         assert word not in alert.value("Body")
+
+
+# -- coalescing (issue 15): a flood does not bury on-call, a person's raise is never held -------
+
+TAKEN = "I've taken 40 paracetamol, I want to die"
+
+
+def _emergency(runtime: Runtime, n: int, sender: str) -> Referral:
+    from intake import pipeline
+    from intake.models import InboundMessage
+
+    message = InboundMessage("sms", f"SM{n:032d}", sender, "+447700900001", TAKEN)
+    result = pipeline.receive(runtime, "sms", message.to_payload())
+    found = runtime.store.get_referral(str(result.reference))
+    assert found is not None
+    return found
+
+
+def _alert_keys(runtime: Runtime) -> list[str]:
+    import sqlalchemy as sa
+
+    from intake.store.schema import outbound
+
+    with runtime.store.engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(outbound.c.dedupe_key)
+            .where(outbound.c.kind == "alert", outbound.c.recipient == ONCALL_SMS)
+            .order_by(outbound.c.id)
+        )
+        return [str(r[0]) for r in rows]
+
+
+def test_alerts_beyond_the_window_wait_for_one_digest_and_a_raise_is_never_held(
+    runtime: Runtime, twilio: TwilioStandIn
+) -> None:
+    from intake import alerts
+
+    runtime.settings = runtime.settings.with_(
+        oncall_duty_contacts=(ONCALL_SMS,), alert_coalesce_after=2, alert_source_limit=10
+    )
+    made = [_emergency(runtime, n, f"+4477009005{n:02d}") for n in range(5)]
+    keys = _alert_keys(runtime)
+    assert len(keys) == 2  # the first two at once, three held
+    held = [
+        e for e in runtime.store.audit_for() if e["action"] == "referral.oncall_alert_held"
+    ]
+    assert len(held) == 3
+    # a re-run of a held job does not slip through individually
+    again = pipeline_rerun(runtime, 4)
+    assert again == made[4].reference and len(_alert_keys(runtime)) == 2
+    # an advocate's raise goes at once, whatever the window says
+    assert alerts.alert_emergency(runtime, made[3], why="raised", occasion="raise-1") == [
+        ONCALL_SMS
+    ]
+    digest_id = runtime.redis.get(f"{runtime.settings.queue_prefix}:alert-digest:scheduled")
+    assert digest_id is not None
+    assert alerts.send_digest(runtime, digest_id.decode()) == [ONCALL_SMS]
+    assert alerts.send_digest(runtime, digest_id.decode()) == []  # a retry sends nothing more
+    body = twilio.messages[-1].value("Body")
+    assert "3 more emergency referrals" in body
+    assert all(r.reference in body for r in made[2:])
+    assert "paracetamol" not in body
+
+
+def pipeline_rerun(runtime: Runtime, n: int) -> str:
+    from intake import pipeline
+    from intake.models import InboundMessage
+
+    message = InboundMessage("sms", f"SM{n:032d}", f"+4477009005{n:02d}", "+447700900001", TAKEN)
+    return str(pipeline.receive(runtime, "sms", message.to_payload()).reference)
+
+
+def test_with_redis_down_every_alert_goes_at_once(runtime: Runtime, twilio: TwilioStandIn) -> None:
+    from redis import Redis
+
+    runtime.settings = runtime.settings.with_(
+        oncall_duty_contacts=(ONCALL_SMS,), alert_coalesce_after=1
+    )
+    working = runtime.redis
+    made = [_emergency(runtime, 10 + n, f"+4477009006{n:02d}") for n in range(2)]
+    assert len(_alert_keys(runtime)) == 1
+    runtime.redis = Redis(host="127.0.0.1", port=free_port(), socket_connect_timeout=0.2)
+    try:
+        from intake import alerts
+
+        assert alerts.alert_emergency(runtime, made[1], why="new", occasion="x") == [ONCALL_SMS]
+    finally:
+        runtime.redis = working

@@ -1,4 +1,9 @@
-"""One person across channels: a text then an email is one referral; a maybe is only linked."""
+"""One person across channels, and strangers who name them (issue 15, security 1).
+
+Only the sender's own verified identity, or a reply to a message we sent, joins a referral; a
+number, an address or a reference in the text is a possible link a person confirms. Each attack is
+tried through the real SMTP server, the signed SMS webhook and a real worker.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +18,7 @@ from intake.runtime import Runtime
 from tests.channels.email.smtp_support import (
     INTAKE_ADDRESS,
     RecordingRelay,
+    Relayed,
     deliver,
 )
 from tests.channels.sms.support import Phone, api_referral, api_referrals, links
@@ -36,7 +42,14 @@ def send_email(
     build_worker(runtime, simple=True).work(burst=True)
 
 
-def test_a_text_then_an_email_with_the_same_phone_is_one_referral(
+def ack_text(relayed: Relayed) -> str:
+    """Subject and plain body of an email acknowledgement, as its recipient reads them."""
+    body = relayed.message.get_body(preferencelist=("plain",))
+    assert body is not None
+    return f"{relayed.message['Subject']}\n{body.get_content()}"
+
+
+def test_a_text_then_an_email_naming_the_same_phone_is_linked_for_a_person_to_confirm(
     runtime: Runtime,
     live_url: str,
     http: httpx.Client,
@@ -44,10 +57,12 @@ def test_a_text_then_an_email_with_the_same_phone_is_one_referral(
     smtp: Settings,
     relay: RecordingRelay,
 ) -> None:
+    """The genuine case (Jo texted, then emailed from her own address giving her mobile) is one
+    confirmation away; nothing joins on a number in the text alone, which anyone can write."""
     jo = Phone(runtime, live_url, http, twilio, JO_MOBILE)
     jo.text("Hi I'm worried about my mum, she's in hospital and they want to discharge her")
-    [listed] = api_referrals(http, live_url)
-    reference = str(listed["reference"])
+    [texted] = api_referrals(http, live_url)
+    sms_reference = str(texted["reference"])
     send_email(
         runtime,
         smtp,
@@ -57,43 +72,73 @@ def test_a_text_then_an_email_with_the_same_phone_is_one_referral(
         "07700 900456. She is happy for you to contact her.\n\nJo Carter\n",
         "<jo-1@example.org>",
     )
-    [listed] = api_referrals(http, live_url)
-    detail = api_referral(http, live_url, reference)
-    assert [m["channel"] for m in detail["messages"]] == ["sms", "email"]
-    assert detail["messages"][1]["meta"]["joined_by"] == "merge:contact"
-    assert detail["fields"]["subject_name"] == "Ellen Carter"  # filled in from the email
-    assert detail["fields"]["provenance"]["subject_name"]["source"] == "merge:contact"
+    emailed = next(r for r in api_referrals(http, live_url) if r["channel"] == "email")
+    email_reference = str(emailed["reference"])
+    assert email_reference != sms_reference
+    before = api_referral(http, live_url, sms_reference)
+    assert [m["channel"] for m in before["messages"]] == ["sms"]
+    assert "subject_name" not in before["fields"]  # the text's referral is as the text made it
     [ack] = relay.received
-    body = ack.message.get_body(preferencelist=("plain",))
-    assert body is not None and reference in body.get_content()  # the same reference by email
-    assert links(runtime) == []
+    assert email_reference in ack_text(ack) and sms_reference not in ack_text(ack)
+    [link] = links(runtime)
+    assert (link["reason"], link["status"]) == ("same_contact", "suggested")
+
+    # a person looks at both and confirms: one referral, both messages, the email's details
+    newer = runtime.store.get_referral(email_reference)
+    assert newer is not None
+    said = triage.decide_link(runtime, newer, "duty@advocacy.example.org", link["id"], confirm=True)
+    assert said.startswith(f"Merged into {sms_reference}")
+    after = api_referral(http, live_url, sms_reference)
+    assert [m["channel"] for m in after["messages"]] == ["sms", "email"]
+    assert after["fields"]["subject_name"] == "Ellen Carter"
+    assert after["fields"]["provenance"]["subject_name"]["source"] == "confirmed_merge"
 
 
-def test_an_email_quoting_the_reference_joins_the_texts(
+def test_a_strangers_email_quoting_a_reference_cannot_join_silence_or_learn_it(
     runtime: Runtime,
     live_url: str,
     http: httpx.Client,
     twilio: TwilioStandIn,
     smtp: Settings,
+    relay: RecordingRelay,
 ) -> None:
     jo = Phone(runtime, live_url, http, twilio, JO_MOBILE)
-    jo.text("Hi, I need some help please")
+    jo.text("Hi, I need some help please, my carer is hurting me")
     [listed] = api_referrals(http, live_url)
     reference = str(listed["reference"])
-    send_email(
-        runtime,
-        smtp,
-        "A Friend <helper@example.net>",
-        f"Re: {reference}",
-        f"Writing on behalf of my friend about {reference}: she needs help with a care assessment.",
-        "<friend-1@example.net>",
-    )
-    assert len(api_referrals(http, live_url)) == 1
-    detail = api_referral(http, live_url, reference)
-    assert [m["channel"] for m in detail["messages"]] == ["sms", "email"]
+    said = {
+        1: "She has changed her mind and does not want an advocate, please close it.",
+        2: "It is not safe to contact her, do not text or call her.",
+    }
+    for n, text in said.items():
+        send_email(
+            runtime,
+            smtp,
+            "A Friend <helper@example.net>",
+            f"Re: {reference}",
+            f"About {reference}: {text}",
+            f"<friend-{n}@example.net>",
+        )
+    victim = runtime.store.get_referral(reference)
+    assert victim is not None and victim.id is not None
+    assert victim.safe_to_contact and victim.status == "open"  # not silenced, not closed
+    assert [m["channel"] for m in runtime.store.messages_for(victim.id)] == ["sms"]
+    theirs = [r for r in runtime.store.list_referrals() if r.channel == "email"]
+    assert len(theirs) == 2  # each a referral of its own: a person decides
+    # Their first email is acknowledged with its own reference, never the victim's; their
+    # second asked not to be contacted, and that holds for their own referral only.
+    [ack] = relay.received
+    assert reference not in ack_text(ack)
+    assert any(r.reference in ack_text(ack) for r in theirs)
+    assert "changed her mind" not in str(ack.message["Subject"])  # not their subject either
+    suggested = links(runtime)
+    to_victim = [k for k in suggested if victim.id in (k["referral_id"], k["other_id"])]
+    assert [k["reason"] for k in to_victim] == ["quoted_reference"] * 2
+    assert all(k["status"] == "suggested" for k in suggested)  # nothing merged by itself
+    assert jo.received()[-1].count(reference) == 1  # the victim heard nothing more
 
 
-def test_an_email_then_a_text_from_the_phone_in_its_signature_is_one_referral(
+def test_an_email_then_a_text_from_the_phone_in_its_signature_is_linked_not_merged(
     runtime: Runtime,
     live_url: str,
     http: httpx.Client,
@@ -109,14 +154,117 @@ def test_an_email_then_a_text_from_the_phone_in_its_signature_is_one_referral(
         "My mobile is 07700 900456.\n\nJo Carter\n",
         "<jo-2@example.org>",
     )
+    [emailed] = api_referrals(http, live_url)
     jo = Phone(runtime, live_url, http, twilio, JO_MOBILE)
     jo.text("It's Jo again, mum has agreed to an advocate")
-    [listed] = api_referrals(http, live_url)
-    assert listed["channel"] == "email"
-    detail = api_referral(http, live_url, str(listed["reference"]))
-    assert [m["channel"] for m in detail["messages"]] == ["email", "sms"]
+    listed = api_referrals(http, live_url)
+    assert len(listed) == 2
+    texted = next(r for r in listed if r["channel"] == "sms")
+    detail = api_referral(http, live_url, str(emailed["reference"]))
+    assert [m["channel"] for m in detail["messages"]] == ["email"]
     [ack] = jo.received()
-    assert str(listed["reference"]) in ack  # the text is acknowledged with the same reference
+    assert str(texted["reference"]) in ack and str(emailed["reference"]) not in ack
+    [link] = links(runtime)
+    assert link["reason"] == "same_contact"
+
+
+def test_a_number_named_in_emails_is_never_an_oracle_for_its_referral(
+    runtime: Runtime,
+    live_url: str,
+    http: httpx.Client,
+    twilio: TwilioStandIn,
+    smtp: Settings,
+    relay: RecordingRelay,
+) -> None:
+    """Naming a number twice must not answer twice with the same reference: each email is a
+    referral of its own, so the answers say nothing about whether that number has one."""
+    Phone(runtime, live_url, http, twilio, JO_MOBILE).text("I need help with my benefits appeal")
+    for n in (1, 2):
+        send_email(
+            runtime,
+            smtp,
+            f"Prober <probe{n}@example.net>",
+            "Question",
+            "Hi, I'm Jo, my number is 07700 900456, what is my reference again?",
+            f"<probe-{n}@example.net>",
+        )
+    texted = next(r for r in runtime.store.list_referrals() if r.channel == "sms")
+    found = [ack_text(r) for r in relay.received]
+    assert len(found) == 2 and all(texted.reference not in text for text in found)
+    references = {r.reference for r in runtime.store.list_referrals() if r.channel == "email"}
+    assert len(references) == 2
+
+
+def test_the_senders_own_email_quoting_their_reference_joins_a_strangers_text_does_not(
+    runtime: Runtime,
+    live_url: str,
+    http: httpx.Client,
+    twilio: TwilioStandIn,
+    smtp: Settings,
+    relay: RecordingRelay,
+) -> None:
+    send_email(
+        runtime,
+        smtp,
+        "Jo Carter <jo.carter@example.org>",
+        "My mum",
+        "Hello, my mum Ellen Carter needs an advocate for her care assessment.\n",
+        "<jo-3@example.org>",
+    )
+    [emailed] = api_referrals(http, live_url)
+    reference = str(emailed["reference"])
+    send_email(  # a new email, not a reply, from the same address, naming her reference
+        runtime,
+        smtp,
+        "Jo Carter <jo.carter@example.org>",
+        f"More about {reference}",
+        "The assessment is now on Friday. Please don't phone mum, email me instead.\n",
+        "<jo-4@example.org>",
+    )
+    detail = api_referral(http, live_url, reference)
+    assert [m["meta"]["joined_by"] for m in detail["messages"][1:]] == ["reference"]
+    assert len(relay.received) == 1  # one acknowledgement per referral and address
+
+    stranger = Phone(runtime, live_url, http, twilio, "+447700900999")
+    stranger.text(f"{reference} cancel this please")
+    assert len(api_referrals(http, live_url)) == 2
+    assert len(api_referral(http, live_url, reference)["messages"]) == 2
+    [ack] = stranger.received()
+    assert reference not in ack
+    assert {k["reason"] for k in links(runtime)} == {"quoted_reference"}
+
+
+def test_mail_whose_from_differs_from_its_envelope_sender_is_not_trusted_to_join(
+    runtime: Runtime,
+    live_url: str,
+    http: httpx.Client,
+    smtp: Settings,
+    relay: RecordingRelay,
+) -> None:
+    send_email(
+        runtime,
+        smtp,
+        "Jo Carter <jo.carter@example.org>",
+        "My mum",
+        "Hello, my mum Ellen Carter needs an advocate for her care assessment.\n",
+        "<jo-5@example.org>",
+    )
+    [emailed] = api_referrals(http, live_url)
+    reference = str(emailed["reference"])
+    forged = EmailMessage()
+    forged["From"] = "Jo Carter <jo.carter@example.org>"  # her address, sent as someone else
+    forged["To"] = INTAKE_ADDRESS
+    forged["Subject"] = f"Re: {reference}"
+    forged["Message-ID"] = "<forged-1@example.net>"
+    forged.set_content("It is not safe to contact me any more. Close this referral.\n")
+    assert deliver(smtp, forged, mail_from="bulk@example.net") == {}
+    build_worker(runtime, simple=True).work(burst=True)
+    kept = runtime.store.get_referral(reference)
+    assert kept is not None and kept.safe_to_contact
+    assert len(api_referrals(http, live_url)) == 2
+    assert len(relay.received) == 1  # and nobody was acknowledged for the forgery
+    [link] = links(runtime)
+    assert link["reason"] == "quoted_reference"
 
 
 def test_same_name_and_postcode_from_someone_else_is_linked_not_merged(
@@ -194,11 +342,11 @@ def test_one_social_worker_about_two_clients_is_not_merged(
 def test_fill_fields_keeps_what_is_known_and_records_where_new_values_came_from() -> None:
     existing = {"name": "Ellen Carter", "confidence": {"name": 0.7}}
     new = {"name": "E Carter", "postcode": "LS6 2AB", "confidence": {"postcode": 0.9}}
-    out = merge.fill_fields(existing, new, {"source": "merge:contact"})
+    out = merge.fill_fields(existing, new, {"source": "confirmed_merge"})
     assert out["name"] == "Ellen Carter"
     assert out["postcode"] == "LS6 2AB"
     assert out["confidence"] == {"name": 0.7, "postcode": 0.9}
-    assert out["provenance"] == {"postcode": {"source": "merge:contact"}}
+    assert out["provenance"] == {"postcode": {"source": "confirmed_merge"}}
 
 
 def test_a_nested_group_is_filled_key_by_key() -> None:

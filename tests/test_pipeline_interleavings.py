@@ -208,14 +208,14 @@ def test_the_sweep_queues_an_event_whose_job_was_lost(forwarding_runtime: Runtim
     assert forwarding.reconcile(rt, older_than=timedelta(0)) == []  # queued once
 
 
-def test_an_emergency_alert_survives_a_crash_and_an_earlier_email_merged_in_before_the_retry(
+def test_an_emergency_alert_survives_a_crash_and_a_merge_by_a_person_before_the_retry(
     runtime: Runtime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     runtime.settings = runtime.settings.with_(oncall_duty_contacts=("oncall@example.org",))
     attempted: list[tuple[str, dict[str, Any]]] = []
 
     def record(_rt: Runtime, referral: Referral, **how: Any) -> list[str]:
-        attempted.append((referral.reference, how))
+        attempted.append((referral.reference, {k: how[k] for k in ("why", "occasion")}))
         return []
 
     t0 = datetime.now(UTC)
@@ -245,7 +245,13 @@ def test_an_emergency_alert_survives_a_crash_and_an_earlier_email_merged_in_befo
         sender="sam@example.org",
         received_at=t0 - timedelta(seconds=5),
     )
-    merged = pipeline.receive(runtime, "email", earlier)
-    assert merged.joined_by == "merge:contact"
+    emailed = pipeline.receive(runtime, "email", earlier)
+    assert emailed.created  # a number in an email never merges by itself: linked for a person
+    texted = runtime.store.find_referral_for_message("sms", sms.provider_id)
+    assert texted is not None and texted.id is not None
+    [link] = runtime.store.links.touching(texted.id)
+    newer = runtime.store.get_referral(str(emailed.reference))
+    assert newer is not None
+    triage.decide_link(runtime, newer, ADVOCATE, link["id"], confirm=True)  # a person merges
     pipeline.receive(runtime, "sms", sms.to_payload())  # RQ's retry of the text's job
-    assert attempted == [(merged.reference, {"why": "new", "occasion": alerts.FIRST})]
+    assert attempted == [(texted.reference, {"why": "new", "occasion": alerts.FIRST})]

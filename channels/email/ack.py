@@ -7,6 +7,9 @@ relay (`intake.mailer`, whose errors are already `intake.failures`).
 `plan` is pure but for reading templates. Loop protection (RFC 3834) is layered: the classifier
 refuses automatic mail, `plan` refuses to write to our own addresses, and an acknowledgement says
 `Auto-Submitted: auto-replied` and asks Exchange not to answer it (`X-Auto-Response-Suppress`).
+Backscatter protection: an acknowledgement goes only to a sender the mail can be trusted to come
+from (`acknowledgement_address`), with a subject of our own, within per-recipient and per-source
+limits (`intake.ratelimit`).
 A reply an advocate writes is a person's mail: threaded on the sender's last message (RFC 5322
 section 3.6.4), with no Auto-Submitted header.
 """
@@ -21,6 +24,7 @@ from email.message import EmailMessage
 from email.utils import formataddr, formatdate, make_msgid, parseaddr
 from typing import Any
 
+from channels.email import trust
 from intake import acknowledge
 from intake.acknowledge import Plan, Skip
 from intake.config import Settings
@@ -93,8 +97,12 @@ def _thread_on(message: EmailMessage, meta: Mapping[str, Any]) -> None:
 def compose_acknowledgement(
     settings: Settings, referral: Referral, meta: Mapping[str, Any], to: str, body: str
 ) -> EmailMessage:
-    """The acknowledgement: threaded on their message, marked as an automatic reply."""
-    subject = ack_subject(settings, referral.reference, str(meta.get("subject") or ""))
+    """The acknowledgement: threaded on their message, marked as an automatic reply.
+
+    Its subject is ours alone: never the sender's words, so an acknowledgement can never carry
+    a stranger's subject line, from the organisation's address, to whomever they named.
+    """
+    subject = ack_subject(settings, referral.reference, "")
     message = _new_message(settings, to, subject)
     _thread_on(message, meta)
     message["Auto-Submitted"] = "auto-replied"
@@ -102,6 +110,17 @@ def compose_acknowledgement(
     message["X-Intake-Reference"] = referral.reference
     message.set_content(body, charset="utf-8", cte="quoted-printable")
     return message
+
+
+def acknowledgement_address(message: InboundMessage) -> str | None:
+    """Where an automatic acknowledgement may go: the From address, only when the mail can be
+    trusted to come from it (`trust.assess`; RFC 3834 section 4 sends automatic responses to
+    the envelope sender, which it then equals). Never a Reply-To: anyone can name anyone there,
+    and an acknowledgement from the organisation's address is what a backscatter spammer wants.
+    """
+    if not message.meta.get(trust.VERIFIED):
+        return None
+    return message.sender.strip().lower()
 
 
 def plan(settings: Settings, referral: Referral, message: InboundMessage) -> Plan | Skip:
@@ -113,7 +132,9 @@ def plan(settings: Settings, referral: Referral, message: InboundMessage) -> Pla
         return Skip("not safe to contact")
     if not settings.smtp_relay_url:
         return Skip("no SMTP relay configured")
-    to = reply_address(meta, message.sender)
+    to = acknowledgement_address(message)
+    if to is None:
+        return Skip(f"sender not verified ({meta.get(trust.REASON) or 'unknown'})")
     if not is_address(to):
         return Skip("no address to reply to")
     if to in our_addresses(settings):

@@ -21,7 +21,6 @@ from intake.runtime import Runtime
 class EmailChannel(BaseChannel):
     name = "email"
     reply_channel = "email"
-    merges_across_channels = True
 
     @contextmanager
     def accept(
@@ -34,6 +33,12 @@ class EmailChannel(BaseChannel):
 
     def thread(self, runtime: Runtime, message: InboundMessage) -> Thread | None:
         return receive.thread(runtime, message)
+
+    def identity(self, runtime: Runtime, message: InboundMessage) -> str | None:
+        return receive.identity(message)
+
+    def sources(self, runtime: Runtime, message: InboundMessage) -> tuple[str, ...]:
+        return receive.sources(message)
 
     def respond(self, runtime: Runtime, outcome: Outcome) -> str:
         if outcome.message.pending and outcome.referral.urgency != "emergency":

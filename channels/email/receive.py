@@ -4,9 +4,11 @@ The SMTP server queued the raw bytes; here they are parsed and classified:
 
 - an out-of-office reply or a bounce is recorded in `mail_events` (tied to the referral it answers
   when it names one of our acknowledgements) and goes no further: no referral, no acknowledgement;
-- anything else becomes an `InboundMessage` for the one pipeline. `thread` finds the referral a
-  reply continues (our acknowledgement's or an earlier message's Message-ID in In-Reply-To or
-  References, else a quoted reference); the pipeline's absorb policy does the rest.
+- anything else becomes an `InboundMessage` for the one pipeline, with whether its sender can be
+  trusted (`trust.assess`: the From address matches the envelope sender, or an upstream MTA we
+  trust vouches for it). `thread` finds the referral a reply names (our acknowledgement's or an
+  earlier message's Message-ID in In-Reply-To or References); whether it may join is
+  `intake.merge`'s one policy, and the absorb policy does the rest.
 
 Attachments travel with the message and are stored with it; their extracted text is part of what
 screening and extraction read. The Message-ID (a hash of the raw bytes when there is none) is the
@@ -23,6 +25,7 @@ import re
 from datetime import datetime
 from typing import Any
 
+from channels.email import trust
 from channels.email.autoreply import SPAM_REVIEW, Classification, classify
 from channels.email.parse import (
     ParsedEmail,
@@ -32,7 +35,7 @@ from channels.email.parse import (
     _text_header,
     parse_email,
 )
-from intake.channel import Handled, Thread
+from intake.channel import OUR_MESSAGE, THEIR_MESSAGE, Handled, Thread
 from intake.models import Attachment, InboundMessage, Referral, received_at_from
 from intake.reference import find_reference
 from intake.runtime import Runtime
@@ -40,6 +43,7 @@ from intake.runtime import Runtime
 log = logging.getLogger(__name__)
 
 CHANNEL = "email"
+CLIENT_IP = "client_ip"  # meta: the sending machine's address (`trust.client_ip`)
 MAX_QUOTED_CHARS = 20_000
 _HEADER_MESSAGE_ID = re.compile(rb"^Message-ID:\s*<([^<>\s]+)>", re.I | re.M)
 
@@ -66,7 +70,9 @@ def inbound_message(
     classification: Classification,
     payload: dict[str, Any],
     provider_id: str,
+    trusted: trust.Trust | None = None,
 ) -> InboundMessage:
+    trusted = trusted or trust.Trust(False, "not assessed")
     rcpt_tos = [str(r) for r in payload.get("rcpt_tos") or []]
     sender = parsed.from_address or parsed.reply_to or str(payload.get("envelope_from") or "")
     meta: dict[str, Any] = {
@@ -91,6 +97,8 @@ def inbound_message(
             for a in parsed.attachments
         ],
         "defects": parsed.defects,
+        trust.VERIFIED: trusted.verified,
+        trust.REASON: trusted.reason,
     }
     return InboundMessage(
         channel=CHANNEL,
@@ -114,18 +122,26 @@ def quoted_reference(subject: str, text: str) -> str | None:
 
 
 def thread(runtime: Runtime, message: InboundMessage) -> Thread | None:
-    """The referral this message continues, and how it was recognised (headers, reference)."""
+    """The referral this message replies to, by In-Reply-To and References, and whether the
+    message it names is one we sent (only its recipient saw its id) or one someone sent us.
+
+    A quoted reference is not the channel's evidence: `intake.merge.place` reads it for every
+    channel, under the one merge policy.
+    """
     meta = message.meta
     ids = [i for i in [meta.get("in_reply_to"), *reversed(meta.get("references") or [])] if i]
-    referral = _referral_for(runtime, [str(i) for i in ids])
-    if referral is not None:
-        return Thread(referral, "headers")
-    reference = quoted_reference(str(meta.get("subject") or ""), message.body)
-    if reference:
-        referral = runtime.store.get_referral(reference)
-        if referral is not None:
-            return Thread(referral, "reference")
-    return None
+    found = runtime.store.message_for_ids(CHANNEL, [str(i) for i in ids])
+    if found is None:
+        return None
+    referral = runtime.store.get_referral_by_id(found[0])
+    if referral is None:
+        return None
+    return Thread(referral, "headers", evidence=OUR_MESSAGE if found[1] else THEIR_MESSAGE)
+
+
+def identity(message: InboundMessage) -> str | None:
+    """The From address when the mail can be trusted to come from it (`trust.assess`)."""
+    return message.sender if message.meta.get(trust.VERIFIED) else None
 
 
 def _referral_for(runtime: Runtime, ids: list[str]) -> Referral | None:
@@ -199,7 +215,32 @@ def accept(runtime: Runtime, payload: dict[str, Any]) -> InboundMessage | Handle
     provider_id = provider_id_for(parsed, raw)
     if not classification.creates_referral:
         return record_event(runtime, parsed, classification, payload, provider_id)
-    return inbound_message(parsed, classification, payload, provider_id)
+    settings = runtime.settings
+    headers = trust.headers_of(raw)
+    peer = str(payload.get("peer") or "")
+    trusted = trust.assess(
+        headers,
+        envelope_from=str(payload.get("envelope_from") or ""),
+        peer=peer,
+        relay_hosts=settings.email_relay_hosts,
+        authserv_id=settings.email_authserv_id,
+    )
+    message = inbound_message(parsed, classification, payload, provider_id, trusted)
+    message.meta[CLIENT_IP] = trust.client_ip(headers, peer, settings.email_relay_hosts)
+    return message
+
+
+def sources(message: InboundMessage) -> tuple[str, ...]:
+    """Where the mail came from, for per-source limits: the sending machine's address (when
+    known) and the domain of the address it claims to be from."""
+    meta = message.meta
+    claimed = str(message.sender or meta.get("envelope_from") or "")
+    found = []
+    if meta.get(CLIENT_IP):
+        found.append(f"email-ip:{meta[CLIENT_IP]}")
+    if "@" in claimed:
+        found.append(f"email-domain:{claimed.rpartition('@')[2].strip().lower()}")
+    return tuple(found)
 
 
 def unprocessed(payload: dict[str, Any]) -> InboundMessage:

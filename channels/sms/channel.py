@@ -43,7 +43,6 @@ def channel_prefix(address: str) -> str | None:
 class SmsChannel(BaseChannel):
     name = "sms"
     reply_channel = "sms"
-    merges_across_channels = True
     routes = tuple(webhook.routes)
 
     @contextmanager
@@ -59,6 +58,10 @@ class SmsChannel(BaseChannel):
 
     def thread(self, runtime: Runtime, message: InboundMessage) -> Thread | None:
         return conversation.thread(runtime, message)
+
+    def identity(self, runtime: Runtime, message: InboundMessage) -> str | None:
+        # The From number of a webhook whose Twilio signature was checked at the door.
+        return message.sender or None
 
     def joined(
         self, runtime: Runtime, referral: Referral, message: InboundMessage, thread: Thread

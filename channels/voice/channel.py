@@ -21,7 +21,6 @@ from intake.runtime import Runtime
 class VoiceChannel(BaseChannel):
     name = "voice"
     reply_channel = "sms"
-    merges_across_channels = False
     routes = (*webhooks.routes, *api.routes)
 
     @contextmanager

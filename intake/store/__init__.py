@@ -7,8 +7,9 @@ No SQL is written outside this package. `Store` is the one handle the rest of in
   `store.audit(...)`;
 - the aggregates around it as attributes, one module each: `store.attachments`,
   `store.mail_events`, `store.calls`, `store.conversations`, `store.optouts`, `store.links`,
-  `store.forwards`, `store.users`, `store.work`, `store.worklist` (the queue and its search),
-  `store.search` (the search index), `store.corrections`, `store.desk` (saved filters, notices).
+  `store.forwards`, `store.users`, `store.sessions`, `store.work`, `store.worklist` (the queue
+  and its search), `store.search` (the search index), `store.corrections`, `store.desk` (saved
+  filters, notices), `store.incidents`.
 
 `store.transaction()` makes everything written inside it one transaction (an advocate's change
 and its audit entry); outside one, each write commits on its own.
@@ -31,6 +32,7 @@ from intake.store.corrections import Corrections
 from intake.store.database import Database, UTCDateTime, make_engine, normalise_url
 from intake.store.desk import Desk
 from intake.store.forwards import Forwards
+from intake.store.incidents import Incidents
 from intake.store.links import Candidate, Links
 from intake.store.mail_events import MailEvents
 from intake.store.optouts import OptOuts
@@ -38,6 +40,7 @@ from intake.store.outbound import OutboundQueries
 from intake.store.referrals import DuplicateMessage, ReferenceTaken, ReferralQueries
 from intake.store.schema import metadata
 from intake.store.search import SearchIndex
+from intake.store.sessions import Session, Sessions
 from intake.store.users import ROLES, User, UserExists, Users
 from intake.store.work import Work
 from intake.store.worklist import STATUS_FILTERS, QueueFilter, QueuePage, QueueRow, Worklist
@@ -52,6 +55,7 @@ __all__ = [
     "QueuePage",
     "QueueRow",
     "ReferenceTaken",
+    "Session",
     "Store",
     "UTCDateTime",
     "User",
@@ -77,6 +81,8 @@ class Store(ReferralQueries, OutboundQueries, AuditQueries):
         self.links = Links(self.db)
         self.forwards = Forwards(self.db)
         self.users = Users(self.db)
+        self.sessions = Sessions(self.db)
+        self.incidents = Incidents(self.db)
         self.work = Work(self.db)
         self.worklist = Worklist(self.db)
         self.search = SearchIndex(self.db)

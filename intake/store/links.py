@@ -18,6 +18,8 @@ from intake.store.database import Queries
 from intake.store.schema import attachments, messages, outbound, referral_links, referrals
 
 CANDIDATE_LIMIT = 500
+# What we send to the person a referral is from (not `alert`: that goes to staff).
+PERSON_KINDS = ("ack", "question", "reply", "help")
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,22 @@ class Links(Queries):
             for rid, channel, sender in conn.execute(query):
                 out.setdefault(rid, []).append((channel, sender))
         return out
+
+    def correspondents(self, referral_id: int) -> set[tuple[str, str]]:
+        """(channel, address) of everyone whose messages are in a referral and everyone we wrote
+        to about it (acknowledgements, questions, replies; not staff alerts), as stored."""
+        sent = sa.select(outbound.c.channel, outbound.c.recipient).where(
+            outbound.c.referral_id == referral_id,
+            outbound.c.kind.in_(PERSON_KINDS),
+            outbound.c.status.in_(("sent", "sending", "uncertain")),
+        )
+        received = sa.select(messages.c.channel, messages.c.sender).where(
+            messages.c.referral_id == referral_id
+        )
+        with self.db.read() as conn:
+            return {(c, a) for c, a in conn.execute(received)} | {
+                (c, a) for c, a in conn.execute(sent)
+            }
 
     def suggest(self, referral_id: int, other_id: int, reason: str) -> bool:
         """Link two referrals for a person to look at; False when they are linked already."""

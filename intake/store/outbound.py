@@ -93,10 +93,18 @@ class OutboundQueries(Queries):
         `ids` are provider ids, nearest first (an email's In-Reply-To, then its References); ours
         are matched by the id the provider gave what we sent (`outbound.provider_id`).
         """
+        found = self.message_for_ids(channel, ids)
+        return found[0] if found is not None else None
+
+    def message_for_ids(self, channel: str, ids: Sequence[str]) -> tuple[int, bool] | None:
+        """(referral id, whether it is a message we sent) for the nearest of `ids` we know.
+
+        A message we sent wins over one we received with the same id (ids are the provider's).
+        """
         wanted = [i for i in dict.fromkeys(ids) if i][:100]
         if not wanted:
             return None
-        found: dict[str, int] = {}
+        found: dict[str, tuple[int, bool]] = {}
         with self.db.read() as conn:
             for row in conn.execute(
                 sa.select(outbound.c.provider_id, outbound.c.referral_id).where(
@@ -105,13 +113,13 @@ class OutboundQueries(Queries):
                     outbound.c.referral_id.is_not(None),
                 )
             ):
-                found.setdefault(row.provider_id, row.referral_id)
+                found.setdefault(row.provider_id, (row.referral_id, True))
             for row in conn.execute(
                 sa.select(messages.c.provider_id, messages.c.referral_id).where(
                     messages.c.channel == channel, messages.c.provider_id.in_(wanted)
                 )
             ):
-                found.setdefault(row.provider_id, row.referral_id)
+                found.setdefault(row.provider_id, (row.referral_id, False))
         return next((found[i] for i in wanted if i in found), None)
 
     def mark_outbound_bounced(self, channel: str, provider_ids: Sequence[str], detail: str) -> int:

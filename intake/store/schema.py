@@ -264,9 +264,8 @@ users = sa.Table(
     sa.Column("created_at", UTCDateTime, nullable=False, default=utcnow),
     # Failed log-ins before this moment no longer count towards a lock-out (an unlock, 0003).
     sa.Column("unlocked_at", UTCDateTime, nullable=True),
-    # Raised to end every session of the account (disable, password reset; 0003): a session
-    # made under an older value is refused (`intake.users.end_sessions`).
-    sa.Column("session_epoch", sa.Integer, nullable=False, default=0, server_default="0"),
+    # When the password last changed (0004): sessions that began before it are refused.
+    sa.Column("password_changed_at", UTCDateTime, nullable=True),
 )
 
 login_attempts = sa.Table(
@@ -277,7 +276,29 @@ login_attempts = sa.Table(
     sa.Column("at", UTCDateTime, nullable=False, default=utcnow),
     sa.Column("succeeded", sa.Boolean, nullable=False),
     sa.Column("client", sa.String(64), nullable=False, default=""),
+    # The browser's device token when it had one from an earlier log-in (0004), so its own
+    # failures, not a stranger's, decide how long it waits (`intake.users`).
+    sa.Column("device", sa.String(64), nullable=True),
     sa.Index("ix_login_attempts_email", "email", "at"),
+    sa.Index("ix_login_attempts_client", "client", "at"),
+)
+
+# Dashboard sessions (0004): the signed cookie carries a random token, this row is the session,
+# so it can be ended (log-out, a password change, a disabled account) wherever the cookie went.
+# Only the token's SHA-256 is kept: reading this table does not give anyone a session.
+sessions = sa.Table(
+    "dashboard_sessions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("email", sa.String(320), nullable=False),
+    sa.Column("client", sa.String(64), nullable=False, default=""),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("last_seen_at", UTCDateTime, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+    sa.Column("ended_at", UTCDateTime, nullable=True),
+    sa.Column("ended_reason", sa.String(32), nullable=True),
+    sa.Index("ix_dashboard_sessions_email", "email"),
 )
 
 referral_work = sa.Table(
@@ -371,4 +392,27 @@ notices = sa.Table(
     sa.Column("created_at", UTCDateTime, nullable=False, default=utcnow),
     sa.Column("read_at", UTCDateTime, nullable=True),
     sa.Index("ix_dashboard_notices_recipient", "recipient", "read_at"),
+)
+
+# -- floods (0004): a burst of referrals from senders with no history, shown as one incident ----
+
+incidents = sa.Table(
+    "incidents",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("kind", sa.String(24), nullable=False),  # burst
+    sa.Column("channel", sa.String(16), nullable=False),
+    sa.Column("started_at", UTCDateTime, nullable=False),
+    sa.Column("last_at", UTCDateTime, nullable=False),
+    sa.Column("closed_at", UTCDateTime, nullable=True),
+    sa.Column("closed_by", sa.String(320), nullable=True),
+    sa.Index("ix_incidents_last", "last_at"),
+)
+
+incident_referrals = sa.Table(
+    "incident_referrals",
+    metadata,
+    sa.Column("incident_id", sa.Integer, sa.ForeignKey("incidents.id"), primary_key=True),
+    sa.Column("referral_id", sa.Integer, sa.ForeignKey("referrals.id"), primary_key=True),
+    sa.Index("ix_incident_referrals_referral", "referral_id"),
 )

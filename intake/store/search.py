@@ -38,6 +38,9 @@ MAX_QUERY_TERMS = 8
 MAX_TEXT = 20_000
 _WORD = re.compile(r"\w+")
 _EMAIL = re.compile(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)+")
+# A query typed as a phone number: digits and the punctuation people put between them. Letters
+# are excluded because phonenumbers reads them as a keypad's ("REF-425JEC" would be 425532).
+_PHONE_QUERY = re.compile(r"^\+?[\d\s().-]{7,}$")
 
 
 def _fold(text: str) -> str:
@@ -56,7 +59,9 @@ def terms(text: str) -> set[str]:
         found.add("ref-" + (match.group("hyphened") or match.group("bare")).lower())
     try:
         lenient = phonenumbers.Leniency.POSSIBLE
-        for match in phonenumbers.PhoneNumberMatcher(text, "GB", leniency=lenient):
+        # references blanked first: the digits of "REF-5739GZ" are not a phone number
+        numbers = REFERENCE.sub(" ", text)
+        for match in phonenumbers.PhoneNumberMatcher(numbers, "GB", leniency=lenient):
             found.add(_phone(match.number))
     except Exception:  # a number library edge case must never stop a message being stored
         pass
@@ -70,16 +75,18 @@ def _phone(number: phonenumbers.PhoneNumber) -> str:
 def query_terms(query: str) -> list[str]:
     """The terms a search asks for: a whole phone number or email address is one term."""
     query = query.strip()[:200]
-    try:
-        number = phonenumbers.parse(query, "GB")
-        if phonenumbers.is_possible_number(number):
-            return [_phone(number)]
-    except phonenumbers.NumberParseException:
-        pass
+    if _PHONE_QUERY.match(query):
+        try:
+            number = phonenumbers.parse(query, "GB")
+            if phonenumbers.is_possible_number(number):
+                return [_phone(number)]
+        except phonenumbers.NumberParseException:
+            pass
     found = terms(query)
     # a reference's bare code and "ref" are implied by its canonical term
     for term in [t for t in found if t.startswith("ref-")]:
         found.discard(term[4:])
+        found.discard("ref" + term[4:])  # typed bare: "REF7K2Q9D"
         found.discard("ref")
     if any("@" in t for t in found):
         found = {t for t in found if "@" in t}

@@ -25,7 +25,6 @@ class User:
     active: bool
     created_at: datetime | None = None
     unlocked_at: datetime | None = None
-    session_epoch: int = 0
 
 
 class UserExists(Exception):
@@ -42,7 +41,6 @@ def _user(row: sa.Row[Any]) -> User:
         bool(m["active"]),
         m["created_at"],
         m["unlocked_at"],
-        int(m["session_epoch"] or 0),
     )
 
 
@@ -78,22 +76,29 @@ class Users(Queries):
             row = conn.execute(sa.select(users).where(users.c.email == _email(email))).first()
         return _user(row) if row else None
 
-    def set_password_hash(self, email: str, password_hash: str) -> None:
+    def set_password_hash(self, email: str, password_hash: str, *, changed: bool = True) -> None:
+        """Store a new hash. `changed` (a new password, not the same one rehashed with newer
+        parameters) records when, so sessions that began before it are refused."""
+        values: dict[str, Any] = {"password_hash": password_hash}
+        if changed:
+            values["password_changed_at"] = utcnow()
         with self.db.transaction() as conn:
-            conn.execute(
-                users.update()
-                .where(users.c.email == _email(email))
-                .values(password_hash=password_hash)
-            )
+            conn.execute(users.update().where(users.c.email == _email(email)).values(**values))
+
+    def password_changed_at(self, email: str) -> datetime | None:
+        with self.db.read() as conn:
+            return conn.execute(
+                sa.select(users.c.password_changed_at).where(users.c.email == _email(email))
+            ).scalar_one_or_none()
 
     def all(self) -> list[User]:
         with self.db.read() as conn:
             return [_user(r) for r in conn.execute(sa.select(users).order_by(users.c.email))]
 
     def change(self, email: str, **values: Any) -> bool:
-        """Set `active`, `role`, `password_hash` or `unlocked_at`; False when there is no
-        such account."""
-        allowed = {"active", "role", "password_hash", "unlocked_at"}
+        """Set `active`, `role` or `unlocked_at`; False when there is no such account.
+        (A new password goes through `set_password_hash`, which records when.)"""
+        allowed = {"active", "role", "unlocked_at"}
         if not values or not values.keys() <= allowed:
             raise ValueError(f"only {sorted(allowed)} can be changed")
         if "role" in values and values["role"] not in ROLES:
@@ -104,27 +109,35 @@ class Users(Queries):
             ).rowcount
         return bool(done)
 
-    def end_sessions(self, email: str) -> None:
-        """Raise the account's session epoch: sessions made under the old one are refused."""
-        with self.db.transaction() as conn:
-            conn.execute(
-                users.update()
-                .where(users.c.email == _email(email))
-                .values(session_epoch=users.c.session_epoch + 1)
-            )
-
-    def record_attempt(self, email: str, succeeded: bool, client: str = "") -> None:
+    def record_attempt(
+        self, email: str, succeeded: bool, client: str = "", device: str | None = None
+    ) -> None:
         with self.db.transaction() as conn:
             conn.execute(
                 login_attempts.insert().values(
-                    email=_email(email)[:320], at=utcnow(), succeeded=succeeded, client=client[:64]
+                    email=_email(email)[:320],
+                    at=utcnow(),
+                    succeeded=succeeded,
+                    client=client[:64],
+                    device=device[:64] if device else None,
                 )
             )
 
-    def recent_failures(self, email: str, since: datetime) -> list[datetime]:
+    def recent_failures(
+        self, email: str, since: datetime, *, device: str | None = None
+    ) -> list[datetime]:
         """Failed attempts since `since`, since the last success and since the account was last
-        unlocked, newest first."""
+        unlocked, newest first.
+
+        With `device`, only that device's attempts count (its failures since its own last
+        success); without, only attempts from browsers without a device token of this account.
+        """
         email = _email(email)
+        mine = (
+            login_attempts.c.device == device
+            if device
+            else login_attempts.c.device.is_(None)
+        )
         with self.db.read() as conn:
             unlocked = conn.execute(
                 sa.select(users.c.unlocked_at).where(users.c.email == email)
@@ -133,14 +146,29 @@ class Users(Queries):
                 since = unlocked
             last_ok = conn.execute(
                 sa.select(sa.func.max(login_attempts.c.at)).where(
-                    login_attempts.c.email == email, login_attempts.c.succeeded.is_(True)
+                    login_attempts.c.email == email, login_attempts.c.succeeded.is_(True), mine
                 )
             ).scalar_one_or_none()
             query = sa.select(login_attempts.c.at).where(
                 login_attempts.c.email == email,
                 login_attempts.c.succeeded.is_(False),
                 login_attempts.c.at >= since,
+                mine,
             )
             if last_ok is not None:
                 query = query.where(login_attempts.c.at > last_ok)
             return [r[0] for r in conn.execute(query.order_by(login_attempts.c.at.desc()))]
+
+    def client_failures(self, client: str, since: datetime) -> list[datetime]:
+        """Failed attempts from one client address since `since`, on any account, oldest first."""
+        query = (
+            sa.select(login_attempts.c.at)
+            .where(
+                login_attempts.c.client == client[:64],
+                login_attempts.c.succeeded.is_(False),
+                login_attempts.c.at >= since,
+            )
+            .order_by(login_attempts.c.at)
+        )
+        with self.db.read() as conn:
+            return [r[0] for r in conn.execute(query)]

@@ -1,7 +1,8 @@
 """The JSON API for other systems: read referrals, behind a bearer token.
 
 Every read of a referral is audited, as every view in the dashboard is: referrals are
-special-category personal data and a service must be able to say who looked at what.
+special-category personal data and a service must be able to say who looked at what. Nothing
+under `/api/` may be kept by a browser or a proxy cache (`NoStore`), refusals included.
 """
 
 from __future__ import annotations
@@ -13,12 +14,40 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from intake.models import URGENCIES
 from intake.runtime import Runtime
 
 API_ACTOR = "api"
 MAX_LIMIT = 200
+API_PREFIX = "/api/"
+# RFC 9111 section 5.2.2.5: no cache may store any part of the request or the response.
+NO_STORE = [(b"cache-control", b"no-store"), (b"pragma", b"no-cache")]
+
+
+class NoStore:
+    """ASGI middleware: every response under `/api/` says `Cache-Control: no-store`."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not str(scope.get("path", "")).startswith(API_PREFIX):
+            await self.app(scope, receive, send)
+            return
+
+        async def no_store(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                kept = [
+                    (name, value)
+                    for name, value in message.get("headers", [])
+                    if name.lower() not in (b"cache-control", b"pragma")
+                ]
+                message = {**message, "headers": [*kept, *NO_STORE]}
+            await send(message)
+
+        await self.app(scope, receive, no_store)
 
 
 def authorised(request: Request) -> bool:

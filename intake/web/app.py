@@ -42,6 +42,7 @@ def create_app(runtime: Runtime) -> Starlette:
         lifespan=lifespan,
         middleware=[
             Middleware(AccessLog),
+            Middleware(api.NoStore),
             Middleware(BodySizeLimit, max_bytes=runtime.settings.max_request_body),
         ],
     )

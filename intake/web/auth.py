@@ -1,24 +1,37 @@
-"""Dashboard sessions, CSRF tokens and roles.
+"""Dashboard sessions, device tokens, CSRF tokens, roles, and the gate on password hashing.
 
-Sessions are Starlette's signed cookie (itsdangerous): HttpOnly always, SameSite=Lax, Secure
-unless `SESSION_COOKIE_SECURE=false` (for plain-http development away from localhost). The cookie
-holds only the user's email, role, the account's session epoch and a CSRF token; the account is
-re-read on every request, so a deactivated user is out at once, and so is a session made before
-`intake.users.end_sessions` (a password reset) raised the epoch. Every state-changing form
-carries the session's CSRF token and is refused (403) without it, SameSite being a second line,
-not the only one.
+The cookie is Starlette's signed session cookie (itsdangerous): HttpOnly always, SameSite=Lax,
+Secure unless `SESSION_COOKIE_SECURE=false` (for plain-http development away from localhost). It
+holds a CSRF token, a flash message and, once logged in, a random session token; the session
+itself is a row in the store (`intake.users.start_session`), checked on every request together
+with its account. So log-out ends the session wherever the cookie was copied to, and so do a
+password change, a disabled account, 12 hours, and `SESSION_IDLE_MINUTES` without a request;
+re-sending the cookie (Starlette renews it on every response) extends none of them. Every
+state-changing form carries the session's CSRF token and is refused (403) without it, SameSite
+being a second line, not the only one.
+
+A browser that logs in gets a device token for that account (a second signed cookie, a year
+long): the log-in throttle holds it only to its own failures (`intake.users`), so the account's
+owner is not locked out by whoever else is guessing.
+
+`HashGate` bounds how many Argon2 checks (64 MiB each) this process runs at once; log-ins beyond
+that wait without holding a thread, and beyond its queue get 503 at once, so a log-in storm can
+neither exhaust memory nor starve the threads that answer `/healthz` and Twilio.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from functools import wraps
 from typing import Any
 from urllib.parse import urlencode
 
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
@@ -27,23 +40,69 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from intake import users
 from intake.runtime import Runtime
 from intake.store import User
 
 log = logging.getLogger(__name__)
 
 SESSION_COOKIE = "intake_session"
-SESSION_MAX_AGE = 12 * 60 * 60  # one working day and a bit: log in again each shift
+SESSION_MAX_AGE = users.SESSION_HOURS * 60 * 60  # the cookie's; the session row decides
+DEVICE_COOKIE = "intake_device"
+DEVICE_MAX_AGE = 365 * 24 * 60 * 60
 ROLE_RANK = {"advocate": 0, "manager": 1, "admin": 2}
+SID = "sid"  # the session token's key in the signed cookie
 
 Handler = Callable[[Request], Awaitable[Response]]
 
 
-def install_sessions(app: Starlette, runtime: Runtime) -> None:
+class Busy(Exception):
+    """Too many log-ins are waiting for a password check in this process."""
+
+
+class HashGate:
+    """At most `concurrency` password checks at once in this process, at most `queue` waiting.
+
+    Waiting happens on the event loop, not in a thread, so a queue of log-ins holds neither
+    memory nor the thread pool that every other request (and Twilio's webhooks) needs.
+    """
+
+    def __init__(self, concurrency: int, queue: int) -> None:
+        self.limit = max(1, concurrency)
+        self.queue = max(0, queue)
+        self._slots = asyncio.Semaphore(self.limit)
+        self._waiting = 0
+
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        """Hold one slot; raises `Busy` at once when the queue is full."""
+        if self._slots.locked() and self._waiting >= self.queue:
+            raise Busy
+        self._waiting += 1
+        try:
+            await self._slots.acquire()
+        finally:
+            self._waiting -= 1
+        try:
+            yield
+        finally:
+            self._slots.release()
+
+
+def _secret(runtime: Runtime) -> str:
     secret = runtime.settings.secret_key
     if not secret:
         secret = secrets.token_urlsafe(32)
         log.warning("SECRET_KEY is not set: dashboard sessions end when this process restarts")
+    return secret
+
+
+def install_sessions(app: Starlette, runtime: Runtime) -> None:
+    secret = _secret(runtime)
+    app.state.device_signer = URLSafeTimedSerializer(secret, salt="intake-device")
+    app.state.hash_gate = HashGate(
+        runtime.settings.login_hash_concurrency, runtime.settings.login_hash_queue
+    )
     app.add_middleware(
         SessionMiddleware,
         secret_key=secret,
@@ -78,26 +137,75 @@ async def checked_form(request: Request) -> FormData:
     return form
 
 
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else ""
+
+
 def log_in(request: Request, user: User) -> None:
-    request.session.clear()  # a fresh session on log-in: no fixation
-    request.session.update({"email": user.email, "role": user.role, "epoch": user.session_epoch})
+    """A fresh session (no fixation) for `user`, stored server-side; call from a thread."""
+    runtime: Runtime = request.app.state.runtime
+    old = request.session.get(SID)
+    if old:
+        users.end_session(runtime.store, str(old), "replaced by a new log-in")
+    token = users.start_session(runtime.store, user, client_address(request))
+    request.session.clear()
+    request.session.update({SID: token})
     csrf_token(request)
 
 
 def log_out(request: Request) -> None:
+    """End the session in the store, not just in this browser; call from a thread."""
+    token = request.session.get(SID)
+    if token:
+        users.end_session(request.app.state.runtime.store, str(token))
     request.session.clear()
 
 
 async def current_user(request: Request) -> User | None:
-    email = request.session.get("email")
-    if not email:
+    token = request.session.get(SID)
+    if not token:
         return None
     runtime: Runtime = request.app.state.runtime
-    user = await run_in_threadpool(runtime.store.users.get, str(email))
-    if user is None or not user.active or request.session.get("epoch", 0) != user.session_epoch:
+    user = await run_in_threadpool(
+        users.session_user, runtime.settings, runtime.store, str(token)
+    )
+    if user is None:
         request.session.clear()
         return None
     return user
+
+
+def device_token(request: Request, email: str) -> str | None:
+    """The browser's device token for `email`, if it carries a good one (else None)."""
+    value = request.cookies.get(DEVICE_COOKIE)
+    if not value:
+        return None
+    try:
+        data = request.app.state.device_signer.loads(value, max_age=DEVICE_MAX_AGE)
+    except BadSignature:
+        return None
+    if not isinstance(data, dict) or data.get("email") != email.strip().lower():
+        return None
+    token = data.get("device")
+    return token if isinstance(token, str) and token else None
+
+
+def set_device_cookie(request: Request, response: Response, email: str) -> None:
+    """Give the browser a device token for `email` (a year long) after a good log-in."""
+    if device_token(request, email):
+        return
+    value = request.app.state.device_signer.dumps(
+        {"email": email.strip().lower(), "device": secrets.token_urlsafe(16)}
+    )
+    response.set_cookie(
+        DEVICE_COOKIE,
+        value,
+        max_age=DEVICE_MAX_AGE,
+        httponly=True,
+        samesite="strict",
+        secure=request.app.state.runtime.settings.session_cookie_secure,
+        path="/login",
+    )
 
 
 def has_role(user: User, role: str) -> bool:

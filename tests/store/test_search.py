@@ -76,6 +76,16 @@ def test_terms_fold_accents_and_keep_addresses_and_numbers_whole() -> None:
     assert query_terms("REF-7K2Q9D") == ["ref-7k2q9d"]
 
 
+def test_every_kind_of_reference_is_searched_as_a_reference_not_a_phone_number() -> None:
+    # phonenumbers reads letters as a keypad's: REF-425JEC once searched for 44425532.
+    for _ in range(300):
+        reference = new_reference()
+        canonical = "ref-" + reference[4:].lower()
+        for typed in (reference, reference.lower(), reference.replace("-", "")):
+            assert query_terms(typed) == [canonical], typed
+    assert query_terms("0800 FLOWERS") != ["44800356937"]  # letters are words, not digits
+
+
 def test_paging_says_how_many_match(store: Store) -> None:
     for n in range(7):
         make(store, f"message number {n}", f"SM{n}")

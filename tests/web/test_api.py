@@ -27,6 +27,24 @@ def test_api_needs_the_bearer_token(
         assert response.headers["www-authenticate"].startswith("Bearer")
 
 
+def test_no_api_response_may_be_cached(runtime: Runtime, live_url: str, http: httpx.Client) -> None:
+    """Referrals must not linger in a browser's or a proxy's cache (issue 15): every /api/
+    answer, a refusal or a 404 included, says no-store."""
+    message = InboundMessage("sms", "SM2", "+447700900123", "+447700900001", "hello")
+    reference = pipeline.receive(runtime, "sms", message.to_payload()).reference
+    answers = [
+        http.get(live_url + "/api/referrals", headers=AUTH),
+        http.get(live_url + f"/api/referrals/{reference}", headers=AUTH),
+        http.get(live_url + "/api/referrals/REF-ABCDEF", headers=AUTH),
+        http.get(live_url + "/api/referrals"),
+        http.get(live_url + "/api/failed", headers=AUTH),
+    ]
+    assert [r.status_code for r in answers] == [200, 200, 404, 401, 200]
+    for response in answers:
+        assert response.headers.get_list("cache-control") == ["no-store"]
+    assert "no-store" not in http.get(live_url + "/healthz").headers.get("cache-control", "")
+
+
 def test_unknown_reference_is_404(live_url: str, http: httpx.Client) -> None:
     assert http.get(live_url + "/api/referrals/REF-ABCDEF", headers=AUTH).status_code == 404
 

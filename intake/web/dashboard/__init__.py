@@ -13,7 +13,7 @@ from starlette.staticfiles import StaticFiles
 
 from intake.runtime import Runtime
 from intake.web.auth import install_sessions
-from intake.web.dashboard import accounts, attachments, audit, queue, referral
+from intake.web.dashboard import accounts, attachments, audit, incidents, queue, referral
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 
@@ -53,6 +53,15 @@ routes = [
         referral.referral_action,
         methods=["POST"],
         name="referral_action",
+    ),
+    Route(
+        "/incidents/{incident_id:int}", incidents.incident_page, methods=["GET"], name="incident"
+    ),
+    Route(
+        "/incidents/{incident_id:int}/close",
+        incidents.close_incident,
+        methods=["POST"],
+        name="incident_close",
     ),
     Route("/audit", audit.audit_page, methods=["GET"], name="audit"),
     Route("/audit.csv", audit.audit_csv, methods=["GET"], name="audit_csv"),

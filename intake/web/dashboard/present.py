@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from markupsafe import Markup, escape
 
@@ -38,6 +39,24 @@ FIELD_ORDER = (
     "safe_to_contact",
     "preferred_contact",
 )
+
+
+def web_link(value: object) -> str:
+    """`value` if it is an absolute http(s) URL that may be put in a link or a player's `src`,
+    else "". A stored URL came from outside (a provider's callback, a forged one): `javascript:`,
+    `data:` and the like are never rendered as links, whatever the Content-Security-Policy."""
+    if not isinstance(value, str):
+        return ""
+    url = value.strip()
+    if any(ord(c) < 0x21 or c in '"<>\\`' for c in url):
+        return ""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return ""
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return ""
+    return url
 
 
 def channel_label(channel: str) -> tuple[str, str]:

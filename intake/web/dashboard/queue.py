@@ -9,6 +9,8 @@ counts and the references of emergencies that need a person, never message text.
 
 from __future__ import annotations
 
+import logging
+import math
 from typing import Any
 from urllib.parse import urlencode
 
@@ -24,10 +26,13 @@ from intake.queue import SLA_CHECK, QueueUnavailable, enqueue
 from intake.runtime import Runtime
 from intake.screening.lexicon import CATEGORIES
 from intake.store import STATUS_FILTERS, QueueFilter, QueuePage, User
-from intake.users import authenticate
+from intake.users import authenticate, wait_before_attempt
 from intake.web import auth
 from intake.web.dashboard import present
+from intake.web.dashboard.incidents import notices as incident_notices
 from intake.web.dashboard.render import page
+
+log = logging.getLogger(__name__)
 
 SLA_CHECK_EVERY = 60  # seconds: a dashboard being open is what keeps the on-call check running
 PAGE_SIZE = 200
@@ -48,6 +53,23 @@ async def login_form(request: Request) -> Response:
     )
 
 
+def _refused(
+    request: Request, error: str, email: str, target: str, status: int, wait: float = 0
+) -> Response:
+    context = {"error": error, "email": email, "next": target}
+    response = page(request, "login.html", context, status)
+    if wait:
+        response.headers["Retry-After"] = str(max(1, math.ceil(wait)))
+    return response
+
+
+def _wait_text(seconds: float) -> str:
+    seconds = max(1, math.ceil(seconds))
+    if seconds < 120:
+        return f"{seconds} second{'' if seconds == 1 else 's'}"
+    return f"{math.ceil(seconds / 60)} minutes"
+
+
 async def login(request: Request) -> Response:
     form = await request.form()
     target = auth.safe_next(form.get("next"))
@@ -61,31 +83,51 @@ async def login(request: Request) -> Response:
     email = str(form.get("email") or "")[:320]
     password = str(form.get("password") or "")
     runtime = _runtime(request)
-    client = request.client.host if request.client else ""
-    result = await run_in_threadpool(
-        authenticate, runtime.settings, runtime.store, email, password, client
+    client = auth.client_address(request)
+    device = auth.device_token(request, email)
+    # Refuse a throttled client before it queues for the password check at all.
+    wait, why = await run_in_threadpool(
+        wait_before_attempt, runtime.settings, runtime.store, email.strip().lower(), client, device
     )
-    if not result.ok:
+    if wait <= 0:
+        try:
+            async with request.app.state.hash_gate.slot():
+                result = await run_in_threadpool(
+                    authenticate, runtime.settings, runtime.store, email, password, client, device
+                )
+        except auth.Busy:
+            log.warning("log-in refused with 503: too many password checks waiting")
+            return _refused(
+                request, "The service is busy. Please try again in a moment.", email, target, 503, 2
+            )
+        wait, why = result.wait, result.why
+        if result.ok:
+            assert result.user is not None
+            await run_in_threadpool(auth.log_in, request, result.user)
+            await run_in_threadpool(
+                runtime.store.audit, result.user.email, "login", detail={"client": client}
+            )
+            response = RedirectResponse(target, 303)
+            auth.set_device_cookie(request, response, result.user.email)
+            return response
         await run_in_threadpool(
             runtime.store.audit,
             email.strip().lower() or "(blank)",
-            "login.locked" if result.locked else "login.failed",
-            detail={"client": client},
+            "login.locked" if wait else "login.failed",
+            detail={"client": client, **({"throttled": why} if wait else {})},
         )
+    elif why == "client":
+        log.info("log-in refused: too many failures from one client address")
+    if wait:
         message = (
-            "Too many failed attempts: this account is locked for "
-            f"{runtime.settings.login_lockout_minutes} minutes. A manager or admin can unlock "
-            "it at once."
-            if result.locked
-            else "That email and password do not match an account."
-        )
-        return page(request, "login.html", {"error": message, "email": email, "next": target}, 401)
-    assert result.user is not None
-    auth.log_in(request, result.user)
-    await run_in_threadpool(
-        runtime.store.audit, result.user.email, "login", detail={"client": client}
+            "Too many failed log-ins from this network."
+            if why == "client"
+            else "Too many failed attempts for this account. A manager or admin can unlock it."
+        ) + f" Please try again in {_wait_text(wait)}."
+        return _refused(request, message, email, target, 429, wait)
+    return _refused(
+        request, "That email and password do not match an account.", email, target, 401
     )
-    return RedirectResponse(target, 303)
 
 
 async def logout(request: Request) -> Response:
@@ -95,7 +137,7 @@ async def logout(request: Request) -> Response:
         if not auth.csrf_ok(request, form):
             raise HTTPException(403, "This form has expired or did not come from this site.")
         await run_in_threadpool(_runtime(request).store.audit, user.email, "logout")
-    auth.log_out(request)
+    await run_in_threadpool(auth.log_out, request)
     return RedirectResponse("/login", 303)
 
 
@@ -246,6 +288,7 @@ async def queue_page(request: Request, user: User) -> Response:
             "counts": counts_line(found, filters),
             "saved": runtime.store.desk.filters(user.email),
             "colleagues": _colleagues(runtime),
+            "incidents": incident_notices(runtime),
         }
 
     data = await run_in_threadpool(load)

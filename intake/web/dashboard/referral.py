@@ -52,6 +52,7 @@ def _thread(runtime: Runtime, referral_id: int) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = []
     for m in runtime.store.messages_for(referral_id):
         meta = m.get("meta") or {}
+        recorded = meta.get("recording_url") or meta.get("RecordingUrl") or ""
         items.append(
             {
                 "direction": "in",
@@ -60,7 +61,11 @@ def _thread(runtime: Runtime, referral_id: int) -> list[dict[str, Any]]:
                 "sender": m["sender"],
                 "body": m["body"],
                 "subject": meta.get("subject") or meta.get("Subject") or "",
-                "recording_url": meta.get("recording_url") or meta.get("RecordingUrl") or "",
+                # mail whose From could not be trusted (channels/email/trust.py): say so
+                "unverified": meta.get("sender_trust") if meta.get("sender_verified") is False
+                else "",
+                "recording_url": present.web_link(recorded),
+                "recording_refused": bool(recorded) and not present.web_link(recorded),
                 "transcript": meta.get("transcript") or meta.get("TranscriptionText") or "",
                 "attachments": attachments_for(runtime.store, m["id"]),
             }

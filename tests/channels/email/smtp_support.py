@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import email.utils
 import smtplib
 import threading
 from collections.abc import Iterator
@@ -120,10 +121,17 @@ def deliver(
     settings: Settings,
     raw: bytes | EmailMessage,
     *,
-    mail_from: str = "sender@example.org",
+    mail_from: str | None = None,
     rcpt_tos: list[str] | None = None,
 ) -> dict[str, tuple[int, bytes]]:
-    """Speak SMTP to intake's server, as a sending mail server would."""
+    """Speak SMTP to intake's server, as a sending mail server would.
+
+    The envelope sender is `mail_from`; by default, as a person's own mail server sends it, the
+    From address of a composed message (raw bytes: `sender@example.org`).
+    """
     data = raw.as_bytes(policy=email.policy.SMTP) if isinstance(raw, EmailMessage) else raw
+    if mail_from is None:
+        author = str(raw["From"] or "") if isinstance(raw, EmailMessage) else ""
+        mail_from = email.utils.parseaddr(author)[1] or "sender@example.org"
     with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=10) as client:
         return client.sendmail(mail_from, rcpt_tos or [INTAKE_ADDRESS], data)

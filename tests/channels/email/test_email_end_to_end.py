@@ -100,7 +100,8 @@ def test_plain_email_becomes_a_referral_and_is_acknowledged_by_email(
     assert headers["Auto-Submitted"] == "auto-replied"
     assert headers["In-Reply-To"] == "<amira-1@example.com>"
     assert headers["References"] == "<amira-1@example.com>"
-    assert headers["Subject"] == f"Re: Referral for my father [{referral.reference}]"
+    # our words only: an acknowledgement never carries the sender's subject (backscatter)
+    assert headers["Subject"] == f"Auto: We've received your referral [{referral.reference}]"
     assert headers["To"] == "amira.lane@example.com"
     assert "referrals@advocacy.example.org" in headers["From"]
     body = headers.get_body(preferencelist=("plain",)).get_content()
@@ -127,14 +128,16 @@ def test_emergency_email_gets_the_emergency_acknowledgement(
     assert "116 123" in body
 
 
-def test_acknowledgement_goes_to_reply_to_only(
+def test_acknowledgement_goes_to_the_verified_sender_never_to_reply_to(
     runtime: Runtime, smtp: Settings, relay: RecordingRelay
 ) -> None:
+    """RFC 3834 section 4: an automatic reply goes to the envelope sender (here equal to From);
+    a Reply-To anyone can set is left to a person (an advocate's reply uses it)."""
     deliver(smtp, new_email(Reply_To="Ward 7 Office <ward7.office@example-trust.nhs.uk>"))
     work(runtime)
     ack = ack_of(relay)
-    assert ack.rcpt_tos == ["ward7.office@example-trust.nhs.uk"]
-    assert ack.message["To"] == "ward7.office@example-trust.nhs.uk"
+    assert ack.rcpt_tos == ["amira.lane@example.com"]
+    assert ack.message["To"] == "amira.lane@example.com"
 
 
 def test_not_safe_to_contact_gets_no_acknowledgement(
@@ -231,14 +234,15 @@ def test_non_utf8_charsets_are_decoded(
         "Content-Transfer-Encoding: 8bit\r\n\r\n"
     )
     raw = head.encode("ascii") + text.replace("\n", "\r\n").encode(charset)
-    deliver(smtp, raw)
+    deliver(smtp, raw, mail_from="zoe.lefevre@example.fr")
     work(runtime)
     referral = only_referral(runtime)
     assert text.strip() in referral.raw_text
     (message,) = runtime.store.messages_for(referral.id or 0)
     assert message["meta"]["subject"] == "Référence – aide"
     assert message["meta"]["from_name"] == "Zoë Lefèvre"
-    assert ack_of(relay).message["Subject"] == f"Re: Référence – aide [{referral.reference}]"
+    subject = ack_of(relay).message["Subject"]
+    assert subject == f"Auto: We've received your referral [{referral.reference}]"
 
 
 def test_reply_to_the_acknowledgement_joins_the_referral_and_is_rescreened(
@@ -290,9 +294,12 @@ def test_urgency_is_never_lowered_by_a_reply(
     assert len(runtime.store.messages_for(referral.id or 0)) == 2
 
 
-def test_a_reference_in_the_subject_threads_and_a_new_sender_gets_one_ack(
+def test_a_reference_quoted_from_another_address_is_a_referral_of_its_own_linked_to_it(
     runtime: Runtime, smtp: Settings, relay: RecordingRelay
 ) -> None:
+    """A GP quoting the family's reference may well be about the same person, but anyone can
+    quote a reference: a person confirms the link, and the GP's acknowledgement names only the
+    GP's own referral."""
     deliver(smtp, new_email())
     work(runtime)
     referral = only_referral(runtime)
@@ -304,14 +311,16 @@ def test_a_reference_in_the_subject_threads_and_a_new_sender_gets_one_ack(
     )
     deliver(smtp, from_gp)
     work(runtime)
-    after = only_referral(runtime)
-    assert after.reference == referral.reference
-    stored = runtime.store.messages_for(referral.id or 0)
-    assert stored[-1]["meta"]["joined_by"] == "reference"
-    assert sorted(r.rcpt_tos[0] for r in relay.received) == [
-        "amira.lane@example.com",
-        "r.okoye@example.nhs.uk",
-    ]
+    referrals = runtime.store.list_referrals(limit=10)
+    assert len(referrals) == 2
+    gp = next(r for r in referrals if r.reference != referral.reference)
+    assert len(runtime.store.messages_for(referral.id or 0)) == 1
+    [link] = runtime.store.links.touching(referral.id or 0)
+    assert (link["referral_id"], link["reason"]) == (gp.id, "quoted_reference")
+    to_gp = next(r for r in relay.received if r.rcpt_tos == ["r.okoye@example.nhs.uk"])
+    body = to_gp.message.get_body(preferencelist=("plain",)).get_content()
+    assert gp.reference in body and referral.reference not in body
+    assert referral.reference not in str(to_gp.message["Subject"])
 
 
 def test_unknown_reference_makes_a_new_referral(

@@ -59,7 +59,14 @@ def test_fixture_through_the_service(runtime: Runtime, relay: RecordingRelay, na
         assert referrals == []
         assert [e["kind"] for e in events] == [expected["kind"]]
     acknowledged = len(relay.received) == 1
-    should = expected["may_acknowledge"] and referrals and referrals[0].safe_to_contact
+    # `trusted_from: false`: the From differs from the envelope sender and no relay vouches for
+    # it, so it is not acknowledged (backscatter; README "Security"), though it is no auto-reply.
+    should = (
+        expected["may_acknowledge"]
+        and expected.get("trusted_from", True)
+        and referrals
+        and referrals[0].safe_to_contact
+    )
     assert acknowledged == bool(should), relay.received
     for ack in relay.received:
         assert len(ack.rcpt_tos) == 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 
 from intake.runtime import Runtime
 from tests.support.twilio_standin import TwilioStandIn
@@ -47,6 +48,55 @@ def test_voicemail_has_a_player_and_transcript(live_url: str, advocate: httpx.Cl
         '<audio controls preload="none" src="https://api.twilio.com/recordings/RE123.mp3">' in html
     )
     assert "<strong>Transcript:</strong> Hello its Mo calling" in html
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "javascript:alert(document.cookie)",
+        " JavaScript:alert(1)",
+        "java\tscript:alert(1)",
+        "data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==",
+        "vbscript:msgbox(1)",
+        "//evil.example/recording.mp3",
+        "https:///nohost",
+    ],
+)
+def test_a_recording_url_that_is_not_http_is_never_a_link(
+    live_url: str, advocate: httpx.Client, seed, url: str
+) -> None:
+    """A forged callback could store any string as the recording's address (issue 15): only an
+    absolute http(s) URL becomes a player or a link, whatever CSP would block."""
+    reference = seed(
+        "Please call me back about my dad", channel="voice", meta={"recording_url": url}
+    )
+    html = advocate.get(f"{live_url}/referrals/{reference}").text
+    assert "<audio" not in html and "download it" not in html
+    assert "not a web (http or https) address" in html
+    for dangerous in ("javascript:", "vbscript:", "data:text", "evil.example"):
+        assert dangerous not in html.lower()
+
+
+def test_web_link_accepts_only_absolute_http_urls() -> None:
+    from intake.web.dashboard.present import web_link
+
+    assert web_link("https://api.twilio.com/2010-04-01/Recordings/RE1") != ""
+    assert web_link("http://media.example.org/a.mp3") == "http://media.example.org/a.mp3"
+    for bad in ("javascript:alert(1)", "https://x.org/a b", 'https://x.org/"><script>', None, 3):
+        assert web_link(bad) == ""
+
+
+def test_mail_whose_sender_could_not_be_verified_says_so(
+    live_url: str, advocate: httpx.Client, seed
+) -> None:
+    reference = seed(
+        "Please stop all contact with my sister",
+        channel="email",
+        sender="jo@example.org",
+        meta={"sender_verified": False, "sender_trust": "From differs from the envelope sender"},
+    )
+    html = advocate.get(f"{live_url}/referrals/{reference}").text
+    assert "(sender not verified: From differs from the envelope sender)" in html
 
 
 def test_unknown_referral_is_404(live_url: str, advocate: httpx.Client) -> None:

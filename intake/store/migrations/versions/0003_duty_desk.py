@@ -10,8 +10,7 @@ Create Date: 2026-12-02
   their reasons, for retraining (`intake export corrections`).
 - `dashboard_saved_filters`, `dashboard_notices`: an advocate's named queue filters; notices
   such as "a referral you had was reassigned".
-- `dashboard_users.unlocked_at` (failed log-ins before it no longer lock the account) and
-  `session_epoch` (raised to end the account's sessions).
+- `dashboard_users.unlocked_at`: failed log-ins before it no longer lock the account.
 """
 
 from __future__ import annotations
@@ -78,9 +77,6 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("dashboard_users") as batch:
         batch.add_column(sa.Column("unlocked_at", TIMESTAMP, nullable=True))
-        batch.add_column(
-            sa.Column("session_epoch", sa.Integer(), nullable=False, server_default="0")
-        )
     _index_existing_referrals()
 
 
@@ -95,7 +91,6 @@ def _index_existing_referrals() -> None:
 
 def downgrade() -> None:
     with op.batch_alter_table("dashboard_users") as batch:
-        batch.drop_column("session_epoch")
         batch.drop_column("unlocked_at")
     op.drop_index("ix_dashboard_notices_recipient", table_name="dashboard_notices")
     op.drop_table("dashboard_notices")
