@@ -34,6 +34,7 @@ from typing import Any
 
 import gsm0338  # noqa: F401  (registers the "gsm03.38" codec)
 
+from intake.screening.language import identify
 from intake.templating import render_text
 
 ENGLISH = "en"
@@ -42,6 +43,10 @@ WELSH = "cy"
 CATALOGUE = "lang/languages.toml"
 # Templates people receive only once per referral that may carry the language question.
 ASK_TEMPLATE = "ack/ask_language.txt"
+# The statistical detector's confidence below which a message is not answered in the language
+# it guessed: a short English text can read as Welsh to it ("Her son said we can't cope": cy,
+# 0.84), and answering an English speaker in Welsh is worse than answering in English.
+DETECTOR_CONFIDENT = 0.9
 
 
 @dataclass(frozen=True)
@@ -123,6 +128,17 @@ def catalogue(templates_dir: Path) -> dict[str, Language]:
     return _load(path, path.stat().st_mtime)
 
 
+def detect(text: str) -> str | None:
+    """The language to answer `text` in (ISO 639-1), from screening's `identify`, or None when
+    it is too short or the detector is not sure enough (`DETECTOR_CONFIDENT`)."""
+    guess = identify(text)
+    if guess.code is None:
+        return None
+    if guess.method == "detector" and guess.confidence < DETECTOR_CONFIDENT:
+        return None
+    return guess.code
+
+
 def language(templates_dir: Path, code: str | None) -> Language | None:
     return catalogue(templates_dir).get(code or "")
 
@@ -183,7 +199,9 @@ def template_path(templates_dir: Path, name: str, code: str) -> str | None:
     return candidate if (Path(templates_dir) / candidate).is_file() else None
 
 
-def render(templates_dir: Path, name: str, choice: Choice, **context: Any) -> Rendered:
+def render(
+    templates_dir: Path, name: str, choice: Choice, *, lines: bool = True, **context: Any
+) -> Rendered:
     """Template `name` (a path under templates/, e.g. "ack/sms.txt") as `choice` says.
 
     Each language in the choice is rendered from its own translation, or from the English
@@ -194,18 +212,23 @@ def render(templates_dir: Path, name: str, choice: Choice, **context: Any) -> Re
     known = catalogue(templates_dir)
     parts: list[tuple[str, str, str]] = []
     fallback = False
-    for code in choice.languages():
+    wanted = choice.languages()
+    for code in wanted:
         lang = known.get(code) or known[ENGLISH]
         path = template_path(templates_dir, name, code)
+        if path is None and ENGLISH in wanted and code != ENGLISH:
+            # Bilingual, and this language lacks the template: the English part says it once.
+            fallback = True
+            continue
         if path is None:
             text = render_text(templates_dir, name, **context)
-            if code not in (ENGLISH, EASY_READ):
+            if lines and code not in (ENGLISH, EASY_READ):
                 text = f"{text}\n\n{lang.interpreter_line}"
             fallback = fallback or code != ENGLISH
             parts.append((text, known[ENGLISH].bcp47 if code != EASY_READ else lang.bcp47, "ltr"))
             continue
         parts.append((render_text(templates_dir, path, **context), lang.bcp47, lang.dir))
-    if choice.line and choice.line in known:
+    if lines and choice.line and choice.line in known:
         extra = known[choice.line]
         parts[0] = (f"{parts[0][0]}\n\n{extra.interpreter_line}", parts[0][1], parts[0][2])
         fallback = True
@@ -221,8 +244,9 @@ def render(templates_dir: Path, name: str, choice: Choice, **context: Any) -> Re
 
 
 def render_single(templates_dir: Path, name: str, choice: Choice, **context: Any) -> Rendered:
-    """Like `render`, in the choice's first language only (an email subject, a voice prompt)."""
-    return render(templates_dir, name, Choice(choice.code, line=choice.line), **context)
+    """Like `render`, in the choice's first language only and without the interpreter line
+    (an email subject): English when that language has no such template."""
+    return render(templates_dir, name, Choice(choice.code), lines=False, **context)
 
 
 # -- SMS length ---------------------------------------------------------------------------------

@@ -151,3 +151,22 @@ def test_welsh_standards() -> None:
 )
 def test_sms_segments(text: str, encoding: str, units: int, segments: int) -> None:
     assert sms_segments(text) == languages.SmsLength(encoding, units, segments)
+
+
+def test_the_start_up_check_names_a_missing_catalogue_or_missing_welsh(tmp_path: Path) -> None:
+    import shutil
+
+    from intake import settings_check
+    from intake.config import Settings
+
+    assert not [p for p in settings_check.problems(Settings()) if "lang" in p.lower()]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    found = settings_check.problems(Settings(templates_dir=empty))
+    assert any("lang/languages.toml cannot be read" in p for p in found)
+    copy = tmp_path / "t"
+    shutil.copytree(TEMPLATES, copy)
+    shutil.rmtree(copy / "lang" / "cy")
+    assert not [p for p in settings_check.problems(Settings(templates_dir=copy)) if "WELSH" in p]
+    welsh = settings_check.problems(Settings(templates_dir=copy, welsh_language_standards=True))
+    assert any(p.startswith("WELSH_LANGUAGE_STANDARDS is on but") for p in welsh)
