@@ -41,7 +41,7 @@ from typing import Any
 from redis.exceptions import LockError
 
 from channels.sms import optout
-from intake import acknowledge, languages, outbound, ratelimit
+from intake import acknowledge, communication, languages, outbound, ratelimit
 from intake.acknowledge import Plan, Skip
 from intake.channel import Handled, Outcome, Thread
 from intake.extraction.questions import interpret_answer, next_question
@@ -61,6 +61,7 @@ CLOSED_QUESTIONS = ("referral_for", "consent", "contact", "language")
 # The "Welsh or English?" question (Welsh Language Standards): asked on the acknowledgement when
 # no preference is known; the answer is recorded as the referral's language preference.
 LANGUAGE_QUESTION = "language"
+NO_CALL_CONTACT = "questions/contact_text_only.txt"
 SHORT_REPLY_WORDS = 12
 
 
@@ -247,7 +248,11 @@ def _wording(runtime: Runtime, referral: Referral, key: str) -> str:
         return acknowledge.localized(
             settings, languages.ASK_TEMPLATE, referral, choice=replace(choice, ask=True)
         ).text
-    return acknowledge.localized(settings, f"questions/{key}.txt", referral).text
+    name = f"questions/{key}.txt"
+    if key == "contact" and not communication.voice_call_back(referral.fields):
+        # Accessible Information Standard: no CALL option for a BSL user or a deaf person.
+        name = NO_CALL_CONTACT
+    return acknowledge.localized(settings, name, referral).text
 
 
 def _asked(key: str) -> tuple[str, str, dict[str, Any]]:

@@ -234,3 +234,27 @@ def test_a_caller_who_cannot_take_calls_is_not_promised_one(runtime: Runtime) ->
     plan = calls.acknowledgement(runtime, referral, message)
     assert "We will reply by text." in plan.body  # type: ignore[union-attr]
     assert "call you back" not in plan.body  # type: ignore[union-attr]
+
+
+def test_the_contact_question_offers_no_call_to_someone_who_cannot_take_one(
+    runtime: Runtime,
+) -> None:
+    from channels.sms import conversation
+
+    def referral(**fields: object) -> Referral:
+        return Referral(
+            reference="REF-7K2Q9D",
+            channel="sms",
+            sender="+447700900406",
+            received_at=utcnow(),
+            raw_text="",
+            fields=dict(fields),
+        )
+
+    deaf = conversation._wording(runtime, referral(accessibility_needs=["bsl"]), "contact")
+    assert "CALL" not in deaf and "TEXT" in deaf
+    hearing = conversation._wording(runtime, referral(), "contact")
+    assert "CALL" in hearing
+    polish = referral(accessibility_needs=["text only (deaf)"])
+    polish.language = "pl"
+    assert "TELEFON" not in conversation._wording(runtime, polish, "contact")
