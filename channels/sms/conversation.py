@@ -397,6 +397,7 @@ def keyword(runtime: Runtime, message: InboundMessage) -> Handled | None:
         optout.normalise_phone(message.sender), active_since=message.received_at - window
     )
     reference = ""
+    referral = None
     if conv is not None:
         referral = store.get_referral_by_id(conv.referral_id)
         reference = referral.reference if referral else ""
@@ -434,13 +435,16 @@ def keyword(runtime: Runtime, message: InboundMessage) -> Handled | None:
     )
     if not admitted:
         return Handled("help: rate limited", reference or None)
-    body = render_text(
-        settings.templates_dir,
-        "sms/help.txt",
-        org_name=settings.org_name,
-        crisis_line=settings.crisis_line,
-        reference=reference,
-    )
+    if referral is not None:  # in the language they write in (or asked for)
+        body = acknowledge.localized(settings, "sms/help.txt", referral).text
+    else:
+        body = render_text(
+            settings.templates_dir,
+            "sms/help.txt",
+            org_name=settings.org_name,
+            crisis_line=settings.crisis_line,
+            reference=reference,
+        )
     outcome = outbound.send(
         runtime,
         channel=CHANNEL,

@@ -90,6 +90,11 @@ def test_a_text_in_polish_gets_a_polish_acknowledgement_with_the_reference(
     assert ack.startswith("Dziękujemy, otrzymaliśmy Twoją wiadomość.")
     # Any question that rides on it is in Polish too.
     assert "Thank you" not in ack and "Could you" not in ack
+    # HELP has no Polish text yet: English, with the Polish line offering an interpreter.
+    person.text("HELP")
+    help_text = person.received()[-1]
+    assert help_text.startswith("This is") and referral.reference in help_text
+    assert help_text.endswith("Możesz napisać do nas po polsku. Znajdziemy tłumacza.")
 
 
 @pytest.fixture
