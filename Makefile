@@ -41,6 +41,7 @@ lint: install-dev
 eval: install-dev
 	$(BIN)/python -m intake.screening.cli tests/screening/data/sets.toml
 	$(BIN)/intake eval extraction tests/data/extraction_eval.jsonl
+	$(BIN)/intake eval language tests/data/language_dev.jsonl
 
 bench: install-dev
 	$(BIN)/python bench/run.py

@@ -10,10 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from intake import outbound, ratelimit
+from intake import languages, outbound, ratelimit
 from intake.config import Settings
+from intake.languages import Choice, Rendered
 from intake.models import InboundMessage, Referral
-from intake.templating import render_text
 
 if TYPE_CHECKING:
     from intake.runtime import Runtime
@@ -40,16 +40,50 @@ def ack_dedupe_key(referral: Referral, to: str) -> str:
     return f"ack:{referral.reference}:{to}"
 
 
-def render(settings: Settings, template: str, referral: Referral, **extra: Any) -> str:
-    """An acknowledgement template with what every one of them may say."""
-    return render_text(
+def choice_for(settings: Settings, referral: Referral) -> Choice:
+    """The language(s) to write to this referral's sender in (`intake.languages.choose`)."""
+    return languages.choose(
         settings.templates_dir,
-        template,
-        reference=referral.reference,
-        org_name=settings.org_name,
-        crisis_line=settings.crisis_line,
-        **extra,
+        preference=referral.language_preference,
+        detected=referral.language,
+        fields=referral.fields,
+        welsh_standards=settings.welsh_language_standards,
     )
+
+
+def localized(
+    settings: Settings,
+    template: str,
+    referral: Referral,
+    *,
+    choice: Choice | None = None,
+    single: bool = False,
+    **extra: Any,
+) -> Rendered:
+    """A template (e.g. "ack/sms.txt", "questions/need.txt") in the sender's language(s), with
+    what every one of them may say; `single`: the first language only (a subject line)."""
+    choice = choice or choice_for(settings, referral)
+    context = {
+        "reference": referral.reference,
+        "org_name": settings.org_name,
+        "crisis_line": settings.crisis_line,
+        **extra,
+    }
+    how = languages.render_single if single else languages.render
+    return how(settings.templates_dir, template, choice, **context)
+
+
+def render(settings: Settings, template: str, referral: Referral, **extra: Any) -> str:
+    """An acknowledgement template in the sender's language(s) (see `localized`)."""
+    return localized(settings, template, referral, **extra).text
+
+
+def ask_language(settings: Settings, referral: Referral, choice: Choice) -> str | None:
+    """The "Welsh or English?" question for a first acknowledgement, when the choice asks it
+    (Welsh Language Standards, no preference recorded), in the choice's languages; else None."""
+    if not choice.ask:
+        return None
+    return localized(settings, languages.ASK_TEMPLATE, referral, choice=choice).text
 
 
 def deliver(

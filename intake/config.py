@@ -202,6 +202,10 @@ class Settings:
     voice_say_voice: str = "Polly.Amy"
     voice_language: str = "en-GB"
     voice_ack_without_transcript: bool = False
+    # Welsh Language Standards (issue 18): Welsh answered in Welsh, bilingual Welsh-first
+    # acknowledgements with a "which language?" question when no preference is known, a Welsh
+    # spoken greeting before the English one (intake/languages.py).
+    welsh_language_standards: bool = False
 
     # SMS conversation and merging (issue 6): texts from one number within the window join one
     # referral; at most `conversation_max_questions` questions per referral; cross-channel
@@ -333,6 +337,7 @@ def load_settings(environ: dict[str, str] | None = None, *, dotenv: bool = True)
         voice_transcription_command=env("VOICE_TRANSCRIPTION_COMMAND") or "",
         voice_say_voice=env("VOICE_SAY_VOICE") or Settings.voice_say_voice,
         voice_language=env("VOICE_LANGUAGE") or Settings.voice_language,
+        welsh_language_standards=_bool(env("WELSH_LANGUAGE_STANDARDS"), False),
         voice_ack_without_transcript=_bool(env("VOICE_ACK_WITHOUT_TRANSCRIPT"), False),
         conversation_window_minutes=_float(env, "CONVERSATION_WINDOW_MINUTES", 10),
         conversation_max_questions=_int(env, "CONVERSATION_MAX_QUESTIONS", 3),

@@ -127,6 +127,10 @@ class Referral:
     screening's): automatic screening never overrides a person's decision. `new_message_at` is
     when a message arrived that a person has not yet seen since they triaged it or decided its
     urgency ("new message since triage"); triage clears it.
+
+    `language` is the ISO 639-1 code screening identified the messages as (None: too short or
+    unknown); `language_preference` the language the person asked to be written to in (an ISO
+    639-1 code, or "easy-read"), None until they say. Replies use `intake.languages.choose`.
     """
 
     reference: str
@@ -143,6 +147,8 @@ class Referral:
     safe_to_contact: bool = True
     urgency_decided_by: str | None = None
     new_message_at: datetime | None = None
+    language: str | None = None
+    language_preference: str | None = None
     id: int | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None

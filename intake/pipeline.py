@@ -33,7 +33,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from intake import absorb, alerts, flood, forwarding, merge, queue
+from intake import absorb, alerts, flood, forwarding, languages, merge, queue
 from intake.channel import BaseChannel, Handled, Outcome, Thread
 from intake.extraction import extract
 from intake.failures import Unreachable
@@ -260,6 +260,8 @@ def build_referral(message: InboundMessage) -> Referral:
         screening=stored,
         fields=fields,
         safe_to_contact=safe,
+        language=languages.detect(said) if said else None,
+        language_preference=fields.get("language_preference"),
     )
 
 
@@ -271,6 +273,9 @@ def place(runtime: Runtime, channel: BaseChannel, message: InboundMessage) -> Ou
     if existing is not None:
         return _again(runtime, existing, message)
     draft = build_referral(message)
+    if draft.language_preference is None:
+        # A preference this address stated before holds for its new referrals too.
+        draft.language_preference = store.language_preference_for(message.sender)
     placement = merge.place(runtime, channel, message)
     thread, how = placement.thread, placement.how
     if placement.referral is not None:
@@ -491,6 +496,16 @@ def absorb_message(
             values["new_message_at"] = message.received_at
         if change.reopen:
             values["status"] = absorb.REOPENED
+        language, preference = _languages(current, now_said, extracted, thread)
+        values["language"] = language
+        if preference != current.language_preference:
+            values["language_preference"] = preference
+            store.audit(
+                SYSTEM_ACTOR,
+                "referral.language_preference",
+                referral_id=referral.id,
+                detail={"from": current.language_preference, "to": preference, "by": how},
+            )
         store.update_referral(referral.id, **values)
         urgency = change.screening["urgency"]
         detail = {"channel": message.channel, "joined_by": how, "urgency": urgency}
@@ -513,6 +528,24 @@ def absorb_message(
         if thread is not None and channel is not None:
             channel.joined(runtime, updated, message, thread)
     return updated, raised, alert
+
+
+def _languages(
+    current: Referral,
+    said: str,
+    extracted: dict[str, Any],
+    thread: Thread | None,
+) -> tuple[str | None, str | None]:
+    """(language the conversation is in, the person's preference) after a message joined: an
+    answer to our "which language?" question first, then a request in what they wrote, else
+    what was recorded; a short later message that screening cannot place keeps the language."""
+    answered = (thread.answer if thread else None) or {}
+    preference = (
+        answered.get("language_preference")
+        or extracted.get("language_preference")
+        or current.language_preference
+    )
+    return (languages.detect(said) if said else None) or current.language, preference
 
 
 # -- what follows ------------------------------------------------------------------------------

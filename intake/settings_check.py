@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import tomllib
 from email.utils import parseaddr
 from pathlib import Path
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from intake import languages
 from intake.config import ConfigError, Settings
 
 __all__ = ["LOG_LEVELS", "ConfigError", "problems", "require"]
@@ -237,8 +239,28 @@ def problems(s: Settings, process: str = "any") -> list[str]:
         found.append(_contact("ONCALL_MANAGER_CONTACT", s.oncall_manager_contact))
     if not Path(s.templates_dir).is_dir():
         found.append(f"INTAKE_TEMPLATES_DIR {str(s.templates_dir)!r} is not a folder")
+    else:
+        found += _languages(s)
     found += _forwarding(s) + _twilio(s, process) + _voice(s)
     return [line for line in found if line]
+
+
+def _languages(s: Settings) -> list[str]:
+    """The language catalogue (templates/lang/languages.toml) and the Welsh setting."""
+    found: list[str] = []
+    try:
+        known = languages.catalogue(Path(s.templates_dir))
+    except (OSError, tomllib.TOMLDecodeError, KeyError) as exc:
+        return [f"INTAKE_TEMPLATES_DIR: {languages.CATALOGUE} cannot be read ({exc})"]
+    if languages.ENGLISH not in known:
+        found.append(f"INTAKE_TEMPLATES_DIR: {languages.CATALOGUE} has no English entry")
+    welsh = known.get(languages.WELSH)
+    if s.welsh_language_standards and (welsh is None or not welsh.templated):
+        found.append(
+            "WELSH_LANGUAGE_STANDARDS is on but INTAKE_TEMPLATES_DIR has no Welsh templates "
+            "(templates/lang/cy/)"
+        )
+    return found
 
 
 def require(s: Settings, process: str = "any") -> None:

@@ -31,7 +31,8 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from intake import alerts, forwarding, merge, outbound
+from intake import acknowledge, alerts, forwarding, merge, outbound
+from intake.communication import voice_call_back, voice_reply_templates
 from intake.failures import Unreachable
 from intake.models import URGENCIES, Referral, more_urgent, utcnow
 from intake.queue import ALERT_EMERGENCY, INBOUND_RETRY, QueueUnavailable, enqueue, safe_job_id
@@ -450,7 +451,18 @@ def draft_reply(
         names = {name for name, _title in titled(settings.templates_dir, REPLY_DIR)}
         if template not in names:
             raise ActionRefused("Choose a reply template.")
-        words = render_text(settings.templates_dir, f"{REPLY_DIR}/{template}.txt", **context)
+        if template in voice_reply_templates() and not voice_call_back(referral.fields):
+            # Accessible Information Standard: a BSL user or a deaf person is never offered
+            # a voice call.
+            raise ActionRefused(
+                "This person cannot take voice calls (see their communication needs): "
+                "choose another reply."
+            )
+        # In the person's language when the template is translated (templates/lang/<code>/),
+        # else English with their language's line "write in your language".
+        words = acknowledge.localized(
+            settings, f"{REPLY_DIR}/{template}.txt", referral, **context
+        ).text
     else:
         written = text.strip()
         if not written:

@@ -16,8 +16,10 @@ section 3.6.4), with no Auto-Submitted header.
 
 from __future__ import annotations
 
+import dataclasses
 import email
 import email.policy
+import html
 import re
 from collections.abc import Iterable, Mapping
 from email.message import EmailMessage
@@ -28,6 +30,7 @@ from channels.email import trust
 from intake import acknowledge
 from intake.acknowledge import Plan, Skip
 from intake.config import Settings
+from intake.languages import Rendered
 from intake.mailer import send_email
 from intake.models import InboundMessage, Referral
 from intake.templating import render_text
@@ -95,21 +98,54 @@ def _thread_on(message: EmailMessage, meta: Mapping[str, Any]) -> None:
 
 
 def compose_acknowledgement(
-    settings: Settings, referral: Referral, meta: Mapping[str, Any], to: str, body: str
+    settings: Settings,
+    referral: Referral,
+    meta: Mapping[str, Any],
+    to: str,
+    body: str | Rendered,
 ) -> EmailMessage:
     """The acknowledgement: threaded on their message, marked as an automatic reply.
 
     Its subject is ours alone: never the sender's words, so an acknowledgement can never carry
-    a stranger's subject line, from the organisation's address, to whomever they named.
+    a stranger's subject line, from the organisation's address, to whomever they named. It is
+    in the sender's language; with a `Rendered` body the message also says which language it
+    is in (`Content-Language`, RFC 3282) and carries an HTML alternative whose `lang` and `dir`
+    attributes let mail programs show Urdu or Arabic right to left (HTML: the dir attribute).
     """
-    subject = ack_subject(settings, referral.reference, "")
+    subject = " ".join(
+        acknowledge.localized(
+            settings, "ack/email_subject.txt", referral, single=True, subject=""
+        ).text.split()
+    )
     message = _new_message(settings, to, subject)
     _thread_on(message, meta)
     message["Auto-Submitted"] = "auto-replied"
     message["X-Auto-Response-Suppress"] = "All"
     message["X-Intake-Reference"] = referral.reference
-    message.set_content(body, charset="utf-8", cte="quoted-printable")
+    if isinstance(body, str):
+        message.set_content(body, charset="utf-8", cte="quoted-printable")
+        return message
+    message.set_content(body.text + "\n", charset="utf-8", cte="quoted-printable")
+    message.add_alternative(_html(body), subtype="html", charset="utf-8", cte="quoted-printable")
+    # After the content: set_content clears every Content-* header.
+    message["Content-Language"] = ", ".join(dict.fromkeys(part[1] for part in body.parts))
     return message
+
+
+def _html(body: Rendered) -> str:
+    """The acknowledgement as HTML, one section per language with its own lang and dir."""
+    sections = []
+    for text, lang, direction in body.parts:
+        paragraphs = "".join(
+            f"<p>{html.escape(p).replace(chr(10), '<br>')}</p>"
+            for p in text.split("\n\n")
+            if p.strip()
+        )
+        sections.append(f'<div lang="{lang}" dir="{direction}">{paragraphs}</div>')
+    return (
+        f'<!DOCTYPE html><html lang="{body.lang}" dir="{body.dir}"><head><meta charset="utf-8">'
+        f"</head><body>{'<hr>'.join(sections)}</body></html>"
+    )
 
 
 def acknowledgement_address(message: InboundMessage) -> str | None:
@@ -139,9 +175,18 @@ def plan(settings: Settings, referral: Referral, message: InboundMessage) -> Pla
         return Skip("no address to reply to")
     if to in our_addresses(settings):
         return Skip("would write to ourselves")
-    template = "ack/email_emergency.txt" if referral.urgency == "emergency" else "ack/email.txt"
-    body = acknowledge.render(settings, template, referral)
-    composed = compose_acknowledgement(settings, referral, meta, to, body + "\n")
+    emergency = referral.urgency == "emergency"
+    template = "ack/email_emergency.txt" if emergency else "ack/email.txt"
+    choice = acknowledge.choice_for(settings, referral)
+    body = acknowledge.localized(settings, template, referral, choice=choice)
+    question = None if emergency else acknowledge.ask_language(settings, referral, choice)
+    if question:
+        body = dataclasses.replace(
+            body,
+            text=f"{body.text}\n\n{question}",
+            parts=(*body.parts, (question, body.lang, body.dir)),
+        )
+    composed = compose_acknowledgement(settings, referral, meta, to, body)
     return Plan(
         channel=CHANNEL,
         to=to,

@@ -41,10 +41,10 @@ from typing import Any
 from redis.exceptions import LockError
 
 from channels.sms import optout
-from intake import acknowledge, outbound, ratelimit
+from intake import acknowledge, communication, languages, outbound, ratelimit
 from intake.acknowledge import Plan, Skip
 from intake.channel import Handled, Outcome, Thread
-from intake.extraction.questions import interpret_answer, next_question, question_text
+from intake.extraction.questions import interpret_answer, next_question
 from intake.models import SYSTEM_ACTOR, InboundMessage, Referral, utcnow
 from intake.runtime import Runtime
 from intake.store import Conversation, DuplicateMessage
@@ -57,7 +57,11 @@ CONFIDENT = 0.5
 LOCK_SECONDS = 120
 JOINED = "conversation"
 # Questions whose answers are recognisable out of context, and how long such a reply may be.
-CLOSED_QUESTIONS = ("referral_for", "consent", "contact")
+CLOSED_QUESTIONS = ("referral_for", "consent", "contact", "language")
+# The "Welsh or English?" question (Welsh Language Standards): asked on the acknowledgement when
+# no preference is known; the answer is recorded as the referral's language preference.
+LANGUAGE_QUESTION = "language"
+NO_CALL_CONTACT = "questions/contact_text_only.txt"
 SHORT_REPLY_WORDS = 12
 
 
@@ -222,13 +226,33 @@ def _may_ask(runtime: Runtime, referral: Referral, conv: Conversation | None) ->
 
 
 def _question(runtime: Runtime, referral: Referral, conv: Conversation) -> tuple[str, str] | None:
+    """(key, wording in the sender's language) of the next question, or None."""
     settings = runtime.settings
-    return next_question(
+    chosen = next_question(
         confident_fields(referral.fields),
         conv.asked,
         settings.conversation_max_questions,
         settings.templates_dir / "questions",
     )
+    if chosen is None:
+        return None
+    return chosen[0], _wording(runtime, referral, chosen[0])
+
+
+def _wording(runtime: Runtime, referral: Referral, key: str) -> str:
+    """Question `key` in the sender's language(s); any question name works (a language that
+    lacks it gets English and its line "write in your language")."""
+    settings = runtime.settings
+    if key == LANGUAGE_QUESTION:
+        choice = acknowledge.choice_for(settings, referral)
+        return acknowledge.localized(
+            settings, languages.ASK_TEMPLATE, referral, choice=replace(choice, ask=True)
+        ).text
+    name = f"questions/{key}.txt"
+    if key == "contact" and not communication.voice_call_back(referral.fields):
+        # Accessible Information Standard: no CALL option for a BSL user or a deaf person.
+        name = NO_CALL_CONTACT
+    return acknowledge.localized(settings, name, referral).text
 
 
 def _asked(key: str) -> tuple[str, str, dict[str, Any]]:
@@ -253,7 +277,11 @@ def with_first_question(
         return plan  # already sent (a re-run): nothing new to record
     if conv.asked:
         key = conv.asked[0]  # a retry of an acknowledgement that failed to send
-        text = question_text(key, runtime.settings.templates_dir / "questions")
+        text = _wording(runtime, referral, key)
+    elif acknowledge.choice_for(runtime.settings, referral).ask:
+        # Welsh Language Standards: ask which language first; the other questions follow.
+        key, text = LANGUAGE_QUESTION, _wording(runtime, referral, LANGUAGE_QUESTION)
+        store.conversations.update(conv, at=utcnow(), audit=_asked(key), asked=[key], pending=key)
     else:
         chosen = _question(runtime, referral, conv)
         if chosen is None:
@@ -369,6 +397,7 @@ def keyword(runtime: Runtime, message: InboundMessage) -> Handled | None:
         optout.normalise_phone(message.sender), active_since=message.received_at - window
     )
     reference = ""
+    referral = None
     if conv is not None:
         referral = store.get_referral_by_id(conv.referral_id)
         reference = referral.reference if referral else ""
@@ -406,13 +435,16 @@ def keyword(runtime: Runtime, message: InboundMessage) -> Handled | None:
     )
     if not admitted:
         return Handled("help: rate limited", reference or None)
-    body = render_text(
-        settings.templates_dir,
-        "sms/help.txt",
-        org_name=settings.org_name,
-        crisis_line=settings.crisis_line,
-        reference=reference,
-    )
+    if referral is not None:  # in the language they write in (or asked for)
+        body = acknowledge.localized(settings, "sms/help.txt", referral).text
+    else:
+        body = render_text(
+            settings.templates_dir,
+            "sms/help.txt",
+            org_name=settings.org_name,
+            crisis_line=settings.crisis_line,
+            reference=reference,
+        )
     outcome = outbound.send(
         runtime,
         channel=CHANNEL,

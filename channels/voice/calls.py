@@ -31,7 +31,7 @@ from typing import Any
 from rq import get_current_job
 
 from channels.voice import twiml
-from intake import acknowledge, pipeline
+from intake import acknowledge, communication, pipeline
 from intake.acknowledge import Plan, Skip
 from intake.channel import Handled, Outcome
 from intake.models import SYSTEM_ACTOR, InboundMessage, Referral, received_at_from, utcnow
@@ -210,7 +210,13 @@ def acknowledgement(runtime: Runtime, referral: Referral, message: InboundMessag
     return Plan(
         channel="sms",
         to=message.sender,
-        body=acknowledge.render(runtime.settings, template, referral),
+        # "We will call you back" only to someone who can take a voice call (AIS).
+        body=acknowledge.render(
+            runtime.settings,
+            template,
+            referral,
+            call_back=communication.voice_call_back(referral.fields),
+        ),
         dedupe_key=acknowledge.ack_dedupe_key(referral, message.sender),
     )
 

@@ -7,9 +7,11 @@ signs when it calls back is exactly the one intake validates against.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from twilio.twiml.voice_response import VoiceResponse
 
+from intake import languages
 from intake.config import Settings
 from intake.templating import render_text
 from intake.transcription import engine_for
@@ -47,17 +49,26 @@ def menu_enabled(settings: Settings) -> bool:
     return settings.voice_menu and bool(settings.voice_on_call_number)
 
 
-def _say(settings: Settings, response: VoiceResponse, template: str, **context: object) -> None:
-    text = render_text(
-        settings.templates_dir,
-        f"voice/{template}.txt",
-        org_name=settings.org_name,
-        crisis_line=settings.crisis_line,
-        **context,
-    )
-    response.say(
-        " ".join(text.split()), voice=settings.voice_say_voice, language=settings.voice_language
-    )
+def spoken(settings: Settings, template: str, **context: object) -> list[tuple[str, str, str]]:
+    """(text, voice, language) of each `<Say>` for a prompt: English in the configured voice;
+    with the Welsh Language Standards on, the Welsh prompt first in Twilio's Welsh voice
+    (`templates/lang/languages.toml`: Polly.Gwyneth, cy-GB), then the English one."""
+    values = {"org_name": settings.org_name, "crisis_line": settings.crisis_line, **context}
+    name = f"voice/{template}.txt"
+    said: list[tuple[str, str, str]] = []
+    welsh = languages.language(settings.templates_dir, languages.WELSH)
+    path = languages.template_path(settings.templates_dir, name, languages.WELSH)
+    if settings.welsh_language_standards and welsh and welsh.voice and path:
+        text = render_text(settings.templates_dir, path, **values)
+        said.append((" ".join(text.split()), welsh.voice, welsh.voice_language or "cy-GB"))
+    text = render_text(settings.templates_dir, name, **values)
+    said.append((" ".join(text.split()), settings.voice_say_voice, settings.voice_language))
+    return said
+
+
+def _say(settings: Settings, response: Any, template: str, **context: object) -> None:
+    for text, voice, language in spoken(settings, template, **context):
+        response.say(text, voice=voice, language=language)
 
 
 def _record(settings: Settings, response: VoiceResponse, urls: Urls, *, out_of_hours: bool) -> None:
@@ -97,12 +108,7 @@ def greeting(settings: Settings, urls: Urls, *, out_of_hours: bool) -> str:
             method="POST",
             action_on_empty_result=False,
         )
-        text = render_text(settings.templates_dir, "voice/menu.txt", org_name=settings.org_name)
-        gather.say(
-            " ".join(text.split()),
-            voice=settings.voice_say_voice,
-            language=settings.voice_language,
-        )
+        _say(settings, gather, "menu")
     _record(settings, response, urls, out_of_hours=out_of_hours)
     return str(response.to_xml())
 

@@ -161,6 +161,7 @@ def extract(text: str, channel: str = "sms", sender: str | None = None) -> Extra
     put("preferred_contact", preferences.preferred_contact(body), 0.75)
     put("interpreter_language", preferences.interpreter_language(body), 0.85)
     put("accessibility_needs", preferences.accessibility_needs(body), 0.8)
+    put("language_preference", preferences.language_preference(body, answer=True), 0.8)
     return ExtractionResult(fields=fields, confidence=conf)
 
 

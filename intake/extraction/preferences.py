@@ -98,3 +98,24 @@ def accessibility_needs(body: str) -> list[str]:
     """Canonical accessibility needs in vocabulary order."""
     table: dict[str, list[str]] = load("accessibility")
     return [need for need, patterns in table.items() if _any(patterns, body)]
+
+
+def language_preference(body: str, *, answer: bool = False) -> str | None:
+    """The language the person asks to be written to in: an ISO 639-1 code or "easy-read".
+
+    `answer`: `body` is a reply to "Welsh or English?", so a bare "Cymraeg" or "English" counts
+    (any line of it); otherwise only an explicit request does ("please write in Welsh", "po
+    polsku prosze"). The last request in the text wins: people change their minds.
+    Vocabulary: data/languages.toml [preference] (Welsh Language Standards: ask and record).
+    """
+    table = load("languages")["preference"]
+    best: tuple[int, str] | None = None
+    sections = ("reply", "stated") if answer else ("stated",)
+    for section in sections:
+        for code, patterns in table[section].items():
+            for pattern in patterns:
+                flags = linear.IGNORECASE | linear.MULTILINE
+                for match in compiled(pattern, flags).finditer(body):
+                    if best is None or match.start() >= best[0]:
+                        best = (match.start(), str(code))
+    return best[1] if best else None

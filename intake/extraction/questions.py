@@ -96,6 +96,9 @@ def interpret_answer(key: str, text: str) -> dict[str, Any]:
         return out
     if key == "contact":
         return _contact_answer(text, answers["contact"])
+    if key == "language":  # "Welsh or English?" (Welsh Language Standards; channels/sms)
+        code = preferences.language_preference(text, answer=True)
+        return {"language_preference": code} if code else {}
     return {}
 
 

@@ -175,8 +175,12 @@ def contact_preference(found: dict[str, Any]) -> dict[str, Any] | None:
     parts: list[dict[str, Any]] = []
     needs = _needs(found)
     method = str(found.get("preferred_contact") or "").lower()
-    if not method and "bsl" in needs:
-        method = "bsl"
+    # A need that rules out a voice call decides the method (Accessible Information Standard):
+    # sign language, Relay UK's text relay (Minicom/textphone), or "no telephone contact".
+    for need, code in (("bsl", "bsl"), ("relay uk", "relay uk"), ("text only (deaf)", "no phone")):
+        if need in needs and (not method or method == "phone"):
+            method = code
+            break
     if method in table["contact_method"]:
         code, display = table["contact_method"][method]
         parts.append(
@@ -210,7 +214,9 @@ def uk_patient(data: dict[str, Any], found: dict[str, Any], third_party: bool) -
     }
     extensions: list[dict[str, Any]] = []
     needs = _needs(found)
-    if found.get("interpreter_language") or "bsl" in needs:
+    writes_in = [data.get("language_preference"), data.get("language")]
+    foreign = [c for c in writes_in if c and c not in ("en", "easy-read")]
+    if found.get("interpreter_language") or "bsl" in needs or foreign:
         extensions.append({"url": INTERPRETER, "valueBoolean": True})
     preference = contact_preference(found)
     if preference:
@@ -233,7 +239,13 @@ def uk_patient(data: dict[str, Any], found: dict[str, Any], third_party: bool) -
         patient["telecom"] = [t for t in (_telecom(v) for v in unique) if t]
     if found.get("postcode"):
         patient["address"] = [{"postalCode": str(found["postcode"])}]
-    languages = [language_coding(found.get("interpreter_language"))]
+    # The language they asked to be written to in first (preferred), then the interpreter's,
+    # then the one they write in.
+    languages = [
+        language_coding(data.get("language_preference")),
+        language_coding(found.get("interpreter_language")),
+        language_coding(data.get("language")) if foreign else None,
+    ]
     if "bsl" in needs:
         languages.append(language_coding("British Sign Language"))
     coded = list({_language_key(c): c for c in languages if c}.values())

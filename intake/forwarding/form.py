@@ -108,6 +108,10 @@ CSV_COLUMNS = (
     *(f"eligibility.{key}" for key in ELIGIBILITY_KEYS),
     "message_count",
     "messages",
+    "language",
+    "language_preference",
+    "communication_needs",
+    "no_voice_call",
 )
 # Spreadsheet programs run a cell that starts with one of these as a formula (OWASP, "CSV
 # Injection"): such a cell is written with a leading apostrophe, which they show as text.
@@ -274,6 +278,8 @@ def build(
     needs = _communication(details)
     if needs:
         warnings.append("Communication needs: " + "; ".join(needs) + ".")
+    if referral.get("no_voice_call"):
+        warnings.append("NO VOICE CALLS: text, email or video relay only (BSL, deaf or Relay UK).")
 
     person = [
         ("Name", show(details.get("name") or details.get("subject_name"))),
@@ -297,6 +303,8 @@ def build(
     communication = [
         ("Interpreter", show(details.get("interpreter_language"))),
         ("Accessibility needs", show(details.get("accessibility_needs"))),
+        ("Language", show(referral.get("language"))),
+        ("Write to them in", show(referral.get("language_preference"))),
     ]
     who_referred = [
         ("Referral made by", "someone else" if third_party else "the person themself"),
@@ -495,6 +503,10 @@ def csv_row(data: dict[str, Any]) -> dict[str, str]:
             f"[{m['received_at']} {m['channel']} {m['sender']}] {m['body']}"
             for m in referral["messages"]
         ),
+        "language": referral.get("language"),
+        "language_preference": referral.get("language_preference"),
+        "communication_needs": referral.get("communication_needs") or [],
+        "no_voice_call": referral.get("no_voice_call", False),
     }
     return {key: _defuse(cell(row[key])) for key in CSV_COLUMNS}
 

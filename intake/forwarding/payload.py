@@ -12,6 +12,7 @@ from datetime import datetime
 from importlib import resources
 from typing import Any
 
+from intake import communication
 from intake.forwarding.base import ForwardEvent
 from intake.models import Referral
 
@@ -56,6 +57,10 @@ def build(event: ForwardEvent) -> dict[str, Any]:
             "needs_review": bool(referral.screening.get("needs_review", False)),
             "status": referral.status,
             "details": details(referral),
+            "language": referral.language,
+            "language_preference": referral.language_preference,
+            "communication_needs": [n.label for n in communication.needs(referral.fields)],
+            "no_voice_call": not communication.voice_call_back(referral.fields),
             "messages": [
                 {
                     "channel": m["channel"],

@@ -48,6 +48,8 @@ def row_to_referral(row: sa.Row[Any]) -> Referral:
         safe_to_contact=bool(m["safe_to_contact"]),
         urgency_decided_by=m["urgency_decided_by"],
         new_message_at=m["new_message_at"],
+        language=m["language"],
+        language_preference=m["language_preference"],
         created_at=m["created_at"],
         updated_at=m["updated_at"],
     )
@@ -123,6 +125,8 @@ class ReferralQueries(Queries):
             "status": referral.status,
             "forward_status": referral.forward_status,
             "safe_to_contact": referral.safe_to_contact,
+            "language": referral.language,
+            "language_preference": referral.language_preference,
             "created_at": now,
             "updated_at": now,
         }
@@ -204,6 +208,21 @@ class ReferralQueries(Queries):
                 messages.c.sender == sender,
             )
             .order_by(messages.c.id.desc())
+            .limit(1)
+        )
+        with self.db.read() as conn:
+            return conn.execute(query).scalar_one_or_none()
+
+    def language_preference_for(self, sender: str) -> str | None:
+        """The language `sender` last asked to be written to in, on any of their referrals
+        (newest first; indexed by sender), or None: a preference once recorded is used for every
+        later referral from the same address (Welsh Language Standards: record and use it)."""
+        if not sender:
+            return None
+        query = (
+            sa.select(referrals.c.language_preference)
+            .where(referrals.c.sender == sender, referrals.c.language_preference.is_not(None))
+            .order_by(referrals.c.id.desc())
             .limit(1)
         )
         with self.db.read() as conn:

@@ -37,6 +37,9 @@ referrals = sa.Table(
     sa.Column("urgency_decided_by", sa.String(320), nullable=True),
     # A message came that nobody has seen since the referral was triaged or decided (0002).
     sa.Column("new_message_at", UTCDateTime, nullable=True),
+    # The language the messages are in, and the one the person asked for (0018).
+    sa.Column("language", sa.String(16), nullable=True),
+    sa.Column("language_preference", sa.String(16), nullable=True),
     sa.Index("ix_referrals_queue", "status", "urgency_rank", "received_at"),
     sa.Index("ix_referrals_sender", "sender"),
     # Duplicate matching reads the newest open referrals within the merge window

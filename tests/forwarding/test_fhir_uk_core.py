@@ -231,3 +231,36 @@ def test_erasure_deletes_every_resource_by_identifier() -> None:
     for kind in ("Communication", "Flag"):
         for resource in resources(built, kind):
             assert {"system": fhir.PART_OF_SYSTEM, "value": "REF-7K2Q9D"} in resource["identifier"]
+
+
+def _method(patient: dict[str, Any]) -> str:
+    [preference] = extensions(patient, UK + "Extension-UKCore-ContactPreference")
+    parts = {e["url"]: e["valueCodeableConcept"] for e in preference["extension"]}
+    [coding] = parts["PreferredContactMethod"]["coding"]
+    assert coding["code"] in CONTACT_METHODS
+    return str(coding["code"])
+
+
+def test_needs_that_rule_out_a_voice_call_decide_the_contact_method() -> None:
+    # Relay UK: Minicom (Textphone); "text only, I am deaf": No Telephone contact; BSL: Sign
+    # language; each overrides "phone", never a stated written channel.
+    relay = one(fhir.build_bundle(event(accessibility_needs=["relay uk"])), "Patient")
+    assert _method(relay) == "5"
+    deaf = event(accessibility_needs=["text only (deaf)"], preferred_contact="phone")
+    assert _method(one(fhir.build_bundle(deaf), "Patient")) == "8"
+    bsl = event(accessibility_needs=["bsl"], preferred_contact="email")
+    assert _method(one(fhir.build_bundle(bsl), "Patient")) == "4"
+
+
+def test_the_language_they_asked_for_is_the_preferred_communication() -> None:
+    sent = event()
+    sent.referral.language = "pl"
+    sent.referral.language_preference = "cy"
+    bundle = fhir.build_bundle(sent)
+    Bundle.model_validate(bundle)
+    patient = one(bundle, "Patient")
+    codes = [(c["language"]["coding"][0]["code"], c["preferred"]) for c in patient["communication"]]
+    assert codes == [("cy", True), ("pl", False)]
+    assert extensions(
+        patient, "http://hl7.org/fhir/StructureDefinition/patient-interpreterRequired"
+    )

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from markupsafe import Markup, escape
 
+from intake import communication, languages
+from intake.models import Referral
 from intake.sla import human_duration
 
 # (icon under /static, label); the icon is decorative, the label is always shown
@@ -253,3 +256,38 @@ def sms_segments(text: str) -> int:
         return 1 if units <= 160 else -(-units // 153)
     units = sum(2 if ord(c) > 0xFFFF else 1 for c in text)
     return 1 if units <= 70 else -(-units // 67)
+
+
+def language_facts(
+    templates_dir: Path, referral: Referral, welsh_standards: bool
+) -> dict[str, Any]:
+    """What the top of a referral page says about language: the language the messages are in,
+    the person's stated preference, and what intake writes to them in (names, not codes)."""
+    def name(code: str | None) -> str | None:
+        found = languages.language(templates_dir, code)
+        return found.name if found else code
+
+    choice = languages.choose(
+        templates_dir,
+        preference=referral.language_preference,
+        detected=referral.language,
+        fields=referral.fields,
+        welsh_standards=welsh_standards,
+    )
+    replies_in = " then ".join(str(name(c)) for c in choice.languages())
+    if choice.line:
+        replies_in += f" (with a line in {name(choice.line)})"
+    return {
+        "detected": name(referral.language),
+        "preference": name(referral.language_preference),
+        "replies_in": replies_in,
+    }
+
+
+def communication_needs(
+    templates_dir: Path, fields: Mapping[str, Any], language: str | None
+) -> list[communication.Need]:
+    """The flag's needs: what was said, and an interpreter when they write in another language."""
+    found = languages.language(templates_dir, language)
+    writes_in = found.name if found and found.code not in ("en", "easy-read") else None
+    return communication.needs(fields, writes_in)

@@ -210,6 +210,9 @@ def load_queue(
                 "new_message_at": r.new_message_at,
                 "safe_to_contact": r.safe_to_contact,
                 "facts": present.key_facts(r.fields),
+                "needs": present.communication_needs(
+                    runtime.settings.templates_dir, r.fields, r.language
+                ),
                 "timer": timer,
                 "timer_text": timer.describe(zone, now) if timer else "",
                 "due_text": timer.due_label(zone, now) if timer else "",

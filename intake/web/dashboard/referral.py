@@ -21,7 +21,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from intake import forwarding, sla, triage
+from intake import communication, forwarding, sla, triage
 from intake.models import URGENCIES, Referral, utcnow
 from intake.runtime import Runtime
 from intake.screening.lexicon import CATEGORIES
@@ -138,8 +138,15 @@ def _load_page(runtime: Runtime, user: User, reference: str) -> dict[str, Any]:
         now,
         sla.Policy.from_settings(runtime.settings),
     )
+    templates = runtime.settings.templates_dir
+    needs = present.communication_needs(templates, referral.fields, referral.language)
+    voice_ok = not any(n.no_voice for n in needs)
     return {
         "facts": present.key_facts(referral.fields),
+        "needs": needs,
+        "language": present.language_facts(
+            templates, referral, runtime.settings.welsh_language_standards
+        ),
         "timer_text": timer.describe(zone, now) if timer else "",
         "due_text": timer.due_label(zone, now) if timer else "",
         "corrections": runtime.store.corrections.for_referral(referral.id),
@@ -155,7 +162,12 @@ def _load_page(runtime: Runtime, user: User, reference: str) -> dict[str, Any]:
         "forwarding": _forwarding(runtime, referral.id),
         "links": _links(runtime, referral.id),
         "contact": contact,
-        "reply_templates": replies.reply_templates(runtime.settings.templates_dir),
+        # No voice call-back is offered to a BSL user or a deaf person.
+        "reply_templates": [
+            (name, title)
+            for name, title in replies.reply_templates(templates)
+            if voice_ok or name not in communication.voice_reply_templates()
+        ],
         "timer": timer,
         "audit": runtime.store.audit_for(referral.id)
         if auth.has_role(user, "manager")
