@@ -5,7 +5,8 @@ Input: JSON lines, each
      "language": ISO 639-1 code as `intake.screening.language.identify` returns ("pa" Punjabi,
                  "ur" Urdu, in Latin or native script), or null when no language can be told,
      "script": ISO 15924 ("Latn", "Arab", ...), optional,
-     "needs": [any of NEED_LABELS], "interpreter_language": English name or null}
+     "needs": [any of NEED_LABELS], "interpreter_language": ISO 639-1 code or English name, or
+     null}
 
 Printed:
 - language identification accuracy per gold language, with n: `identify` (what screening sees)
@@ -27,6 +28,8 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, TextIO
+
+from lingua import IsoCode639_1, Language
 
 from intake import communication, languages
 from intake.extraction import extract
@@ -128,7 +131,9 @@ def evaluate(records: list[Mapping[str, Any]]) -> dict[str, Any]:
         gold_interp = record.get("interpreter_language")
         if gold_interp:
             interp["n"] += 1
-            interp["right"] += str(guess.interpreter_language or "").lower() == gold_interp.lower()
+            interp["right"] += _language_name(guess.interpreter_language) == _language_name(
+                gold_interp
+            )
         else:
             interp["none"] += 1
             interp["false_alarm"] += guess.interpreter_language is not None
@@ -139,6 +144,18 @@ def evaluate(records: list[Mapping[str, Any]]) -> dict[str, Any]:
         "needs": {k: _prf(v) for k, v in needs.items()},
         "interpreter_language": dict(interp),
     }
+
+
+def _language_name(value: str | None) -> str:
+    """A language as a lower-case English name, whether given as a name ("Polish") or an ISO
+    639-1 code ("pl"), so labelled files written either way score alike; "" for none."""
+    text = str(value or "").strip()
+    if len(text) == 2:
+        try:
+            return Language.from_iso_code_639_1(IsoCode639_1.from_str(text.lower())).name.lower()
+        except ValueError:
+            return text.lower()
+    return text.lower()
 
 
 def _prf(counts: Counter[str]) -> dict[str, float | int]:

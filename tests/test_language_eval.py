@@ -77,3 +77,16 @@ def test_the_command_runs_on_the_dev_file() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "language   n   identify" in done.stdout and "interpreter_language:" in done.stdout
+
+
+def test_an_interpreter_language_labelled_by_code_scores_like_one_labelled_by_name() -> None:
+    text = "My father needs a Polish interpreter for the meeting about his care."
+    by_name = read([line(id="1", channel="email", text=text, language="en",
+                         needs=["interpreter"], interpreter_language="Polish")])
+    by_code = read([line(id="1", channel="email", text=text, language="en",
+                         needs=["interpreter"], interpreter_language="pl")])
+    wrong = read([line(id="1", channel="email", text=text, language="en",
+                       needs=["interpreter"], interpreter_language="ur")])
+    assert evaluate(by_name)["interpreter_language"]["right"] == 1
+    assert evaluate(by_code)["interpreter_language"]["right"] == 1
+    assert evaluate(wrong)["interpreter_language"]["right"] == 0
