@@ -245,7 +245,7 @@ def build_referral(message: InboundMessage) -> Referral:
     """Screen and extract (pure): a new referral as this message alone makes it."""
     said = "" if message.placeholder else message.body
     screening = screen(said, message.channel)
-    extraction = extract(said, message.channel, message.sender)
+    extraction = extract(said, message.channel, message.sender, received_at=message.received_at)
     fields = {**extraction.to_dict(), **message.facts}
     stored = absorb.screening_with_floor(screening, message)
     safe = screening.safe_to_contact and fields.get("safe_to_contact", True) is not False
@@ -445,7 +445,10 @@ def absorb_message(
     stored = dataclasses.replace(message, meta=_stored_meta(message, None if revise else how))
     _shown, said = _conversation(store.messages_for(referral.id), message, revise=revise)
     screening = screen(said, message.channel)
-    extracted = extract(said, message.channel, message.sender).to_dict()
+    # relative dates ("sectioned yesterday") are read against this message's arrival
+    extracted = extract(
+        said, message.channel, message.sender, received_at=message.received_at
+    ).to_dict()
     with store.transaction():
         if revise:
             store.replace_message(stored)
@@ -455,7 +458,9 @@ def absorb_message(
         shown, now_said = _conversation(store.messages_for(referral.id), message, revise=True)
         if now_said != said:  # another message joined between the reads: screen all of it
             screening = screen(now_said, message.channel)
-            extracted = extract(now_said, message.channel, message.sender).to_dict()
+            extracted = extract(
+                now_said, message.channel, message.sender, received_at=message.received_at
+            ).to_dict()
         change = absorb.decide(
             current,
             message,
