@@ -209,6 +209,9 @@ class Settings:
     conversation_window_minutes: float = 10.0
     conversation_max_questions: int = 3
     merge_window_days: int = 14
+    # Statutory deadlines (issue 17): a referral whose section 2 tribunal deadline, IMCA decision
+    # date or complaint time limit is within this many days is at least urgent.
+    deadline_urgent_days: int = 3
 
     @property
     def sqlite_path(self) -> Path:
@@ -337,4 +340,5 @@ def load_settings(environ: dict[str, str] | None = None, *, dotenv: bool = True)
         conversation_window_minutes=_float(env, "CONVERSATION_WINDOW_MINUTES", 10),
         conversation_max_questions=_int(env, "CONVERSATION_MAX_QUESTIONS", 3),
         merge_window_days=_int(env, "MERGE_WINDOW_DAYS", 14),
+        deadline_urgent_days=_int(env, "DEADLINE_URGENT_DAYS", 3),
     )

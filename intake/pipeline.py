@@ -33,9 +33,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from intake import absorb, alerts, flood, forwarding, merge, queue
+from intake import absorb, alerts, deadlines, flood, forwarding, merge, queue
 from intake.channel import BaseChannel, Handled, Outcome, Thread
 from intake.extraction import extract
+from intake.extraction.eligibility import received_day
 from intake.failures import Unreachable
 from intake.models import SYSTEM_ACTOR, InboundMessage, Referral
 from intake.reference import new_reference
@@ -241,13 +242,19 @@ def _what_happened(outcome: Outcome) -> str:
 # -- where the message belongs ----------------------------------------------------------------
 
 
-def build_referral(message: InboundMessage) -> Referral:
-    """Screen and extract (pure): a new referral as this message alone makes it."""
+def build_referral(
+    message: InboundMessage, deadline_urgent_days: int = deadlines.DEFAULT_URGENT_DAYS
+) -> Referral:
+    """Screen and extract (pure): a new referral as this message alone makes it. A statutory
+    deadline on its eligibility card within `deadline_urgent_days` makes it at least urgent
+    (`intake.deadlines.apply`)."""
     said = "" if message.placeholder else message.body
     screening = screen(said, message.channel)
     extraction = extract(said, message.channel, message.sender, received_at=message.received_at)
     fields = {**extraction.to_dict(), **message.facts}
     stored = absorb.screening_with_floor(screening, message)
+    today = received_day(message.received_at)
+    stored = deadlines.apply(stored, fields, today, deadline_urgent_days)
     safe = screening.safe_to_contact and fields.get("safe_to_contact", True) is not False
     return Referral(
         reference=new_reference(),
@@ -270,7 +277,7 @@ def place(runtime: Runtime, channel: BaseChannel, message: InboundMessage) -> Ou
     existing = store.find_referral_for_message(message.channel, message.provider_id)
     if existing is not None:
         return _again(runtime, existing, message)
-    draft = build_referral(message)
+    draft = build_referral(message, runtime.settings.deadline_urgent_days)
     placement = merge.place(runtime, channel, message)
     thread, how = placement.thread, placement.how
     if placement.referral is not None:
@@ -470,6 +477,7 @@ def absorb_message(
             answer=thread.answer if thread else None,
             answered=thread.answered if thread else None,
             new_text=new_text,
+            deadline_urgent_days=runtime.settings.deadline_urgent_days,
         )
         raised = None
         if change.raise_to and store.raise_urgency(referral.id, change.raise_to):

@@ -213,6 +213,8 @@ def problems(s: Settings, process: str = "any") -> list[str]:
         _range("CONVERSATION_WINDOW_MINUTES", s.conversation_window_minutes, 0),
         _range("CONVERSATION_MAX_QUESTIONS", s.conversation_max_questions, 0),
         _range("MERGE_WINDOW_DAYS", s.merge_window_days, 0),
+        # a tribunal window is 14 days: a floor reaching further would make every s2 urgent
+        _range("DEADLINE_URGENT_DAYS", s.deadline_urgent_days, 0, 14),
     ]
     found += [
         None if _ip(host) else f"EMAIL_RELAY_HOSTS: {host!r} is not an IP address"

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
+from intake.deadlines import deadline_on
 from intake.models import URGENCY_RANK, InboundMessage, Referral, utcnow
 from intake.store import search
 from intake.store.audit import audit_entry
@@ -123,6 +124,7 @@ class ReferralQueries(Queries):
             "status": referral.status,
             "forward_status": referral.forward_status,
             "safe_to_contact": referral.safe_to_contact,
+            "deadline_on": deadline_on(referral.screening),
             "created_at": now,
             "updated_at": now,
         }
@@ -288,6 +290,8 @@ class ReferralQueries(Queries):
     def update_referral(self, referral_id: int, **values: Any) -> None:
         if "urgency" in values:
             values["urgency_rank"] = URGENCY_RANK.get(values["urgency"], 2)
+        if "screening" in values:
+            values["deadline_on"] = deadline_on(values["screening"])
         values["updated_at"] = utcnow()
         with self.db.transaction() as conn:
             conn.execute(referrals.update().where(referrals.c.id == referral_id).values(**values))

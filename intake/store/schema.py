@@ -37,6 +37,8 @@ referrals = sa.Table(
     sa.Column("urgency_decided_by", sa.String(320), nullable=True),
     # A message came that nobody has seen since the referral was triaged or decided (0002).
     sa.Column("new_message_at", UTCDateTime, nullable=True),
+    # The nearest statutory deadline (`screening["deadline"]`), for the queue's order (0017).
+    sa.Column("deadline_on", sa.Date, nullable=True),
     sa.Index("ix_referrals_queue", "status", "urgency_rank", "received_at"),
     sa.Index("ix_referrals_sender", "sender"),
     # Duplicate matching reads the newest open referrals within the merge window
