@@ -176,13 +176,25 @@ def apply_answer(
     out = dict(existing)
     conf = dict(existing.get("confidence") or {})
     sources = dict(existing.get("provenance") or {})
+    evidence = dict(existing.get("evidence") or {})
     for key, value in answer.items():
         if key in _META_KEYS or value in _EMPTY:
             continue
-        out[key] = value
-        conf[key] = confidence
+        known = out.get(key)
+        if isinstance(known, dict) and isinstance(value, dict):
+            # an answer about part of a group (the eligibility card) leaves the rest of it
+            out[key] = {**known, **value}
+            for inner in value:
+                conf[f"{key}.{inner}"] = confidence
+                # the value now comes from the answer, not from the words once marked
+                evidence.pop(f"{key}.{inner}", None)
+        else:
+            out[key] = value
+            conf[key] = confidence
         sources[key] = provenance
     out["confidence"], out["provenance"] = conf, sources
+    if evidence or "evidence" in existing:
+        out["evidence"] = evidence
     return out
 
 

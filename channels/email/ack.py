@@ -28,6 +28,7 @@ from channels.email import trust
 from intake import acknowledge
 from intake.acknowledge import Plan, Skip
 from intake.config import Settings
+from intake.extraction.questions import type_questions
 from intake.mailer import send_email
 from intake.models import InboundMessage, Referral
 from intake.templating import render_text
@@ -139,8 +140,25 @@ def plan(settings: Settings, referral: Referral, message: InboundMessage) -> Pla
         return Skip("no address to reply to")
     if to in our_addresses(settings):
         return Skip("would write to ourselves")
-    template = "ack/email_emergency.txt" if referral.urgency == "emergency" else "ack/email.txt"
+    emergency = referral.urgency == "emergency"
+    template = "ack/email_emergency.txt" if emergency else "ack/email.txt"
     body = acknowledge.render(settings, template, referral)
+    # What the advocacy type still needs, asked together (a letter, not a text conversation);
+    # never beside the 999 advice, which goes alone.
+    asked = (
+        []
+        if emergency
+        else type_questions(
+            referral.fields,
+            settings.conversation_max_questions,
+            settings.templates_dir / "questions",
+        )
+    )
+    if asked:
+        followup = render_text(
+            settings.templates_dir, "questions/email_followup.txt", questions=asked
+        )
+        body = f"{body.rstrip()}\n\n{followup.strip()}"
     composed = compose_acknowledgement(settings, referral, meta, to, body + "\n")
     return Plan(
         channel=CHANNEL,

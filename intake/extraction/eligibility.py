@@ -324,10 +324,12 @@ def _last(text: str, patterns: dict[str, list[str]]) -> tuple[str, Span] | None:
     return value, span
 
 
-def card(text: str, today: date) -> Card:
+def card(text: str, today: date, assume: frozenset[str] = frozenset()) -> Card:
     """The eligibility card of ``text`` (see the module docstring), dates resolved on ``today``.
 
     ``text`` is read as given, so spans index it directly (callers pass the message as stored).
+    ``assume`` names contexts the text need not state because the question it answers did:
+    "imca" (a capacity decision), "complaint".
     """
     data = _data()
     values: dict[str, Any] = {}
@@ -364,7 +366,7 @@ def card(text: str, today: date) -> Card:
         )
 
     imca = data["imca"]
-    imca_context = compiled(imca["context"]).search(text) is not None
+    imca_context = "imca" in assume or compiled(imca["context"]).search(text) is not None
     if imca_context:
         kinds = ["serious_medical_treatment", "accommodation", "care_review", "safeguarding"]
         voted = _vote(text, _tables(imca, kinds), kinds, {})
@@ -404,7 +406,7 @@ def card(text: str, today: date) -> Card:
         put("care_act_stage", stage[0], stage[1], stage[2])
 
     complaint = data["complaint"]
-    if compiled(complaint["context"]).search(text):
+    if "complaint" in assume or compiled(complaint["context"]).search(text):
         order = list(complaint["priority"])
         voted = _vote(text, _tables(complaint, order), order, {})
         if voted:
