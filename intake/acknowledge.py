@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from intake import outbound, ratelimit
+from intake import outbound, precheck, ratelimit
 from intake.config import Settings
 from intake.models import InboundMessage, Referral
 from intake.templating import render_text
@@ -50,6 +50,17 @@ def render(settings: Settings, template: str, referral: Referral, **extra: Any) 
         crisis_line=settings.crisis_line,
         **extra,
     )
+
+
+def next_steps(settings: Settings, referral: Referral) -> str:
+    """What happens next when the pre-check finds the person may be outside a service's criteria
+    (`intake.precheck`, `templates/ack/next_steps.txt`); "" when it finds nothing."""
+    found = precheck.findings(referral.fields, precheck.load(settings.eligibility_rules))
+    if not found:
+        return ""
+    return render_text(
+        settings.templates_dir, "ack/next_steps.txt", next_steps=[f.next for f in found]
+    ).strip()
 
 
 def deliver(

@@ -18,6 +18,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from intake import precheck
 from intake.config import ConfigError, Settings
 
 __all__ = ["LOG_LEVELS", "ConfigError", "problems", "require"]
@@ -239,6 +240,10 @@ def problems(s: Settings, process: str = "any") -> list[str]:
         found.append(_contact("ONCALL_MANAGER_CONTACT", s.oncall_manager_contact))
     if not Path(s.templates_dir).is_dir():
         found.append(f"INTAKE_TEMPLATES_DIR {str(s.templates_dir)!r} is not a folder")
+    try:
+        precheck.load(s.eligibility_rules)
+    except precheck.RulesError as exc:
+        found.append(f"ELIGIBILITY_RULES: {exc}")
     found += _forwarding(s) + _twilio(s, process) + _voice(s)
     return [line for line in found if line]
 

@@ -145,9 +145,13 @@ def plan(settings: Settings, referral: Referral, message: InboundMessage) -> Pla
     body = acknowledge.render(settings, template, referral)
     # What the advocacy type still needs, asked together (a letter, not a text conversation);
     # never beside the 999 advice, which goes alone.
+    steps = "" if emergency else acknowledge.next_steps(settings, referral)
+    if steps:
+        body = f"{body.rstrip()}\n\n{steps}"
+    # a referral the pre-check redirects is not asked for more facts about its eligibility
     asked = (
         []
-        if emergency
+        if emergency or steps
         else type_questions(
             referral.fields,
             settings.conversation_max_questions,

@@ -21,7 +21,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
-from intake import sla, triage
+from intake import precheck, sla, triage
 from intake.models import URGENCIES, utcnow
 from intake.queue import SLA_CHECK, QueueUnavailable, enqueue
 from intake.runtime import Runtime
@@ -190,6 +190,7 @@ def load_queue(
     zone = runtime.settings.intake_timezone
     today = now.astimezone(ZoneInfo(zone)).date()
     days = runtime.settings.deadline_urgent_days
+    rules = precheck.load(runtime.settings.eligibility_rules)
     found = runtime.store.worklist.queue(
         _queue_filter(filters, user),
         offset=(page_number - 1) * PAGE_SIZE,
@@ -222,6 +223,7 @@ def load_queue(
                 "due_text": timer.due_label(zone, now) if timer else "",
                 "outcome": item.outcome,
                 "deadline": present.deadline_note(r.fields, r.urgency, today, days),
+                "precheck": [f.id for f in precheck.findings(r.fields, rules)],
             }
         )
     return found, rows

@@ -22,7 +22,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from intake import forwarding, sla, triage
+from intake import forwarding, precheck, sla, triage
 from intake.models import URGENCIES, Referral, utcnow
 from intake.runtime import Runtime
 from intake.screening.lexicon import CATEGORIES
@@ -157,7 +157,9 @@ def _load_page(runtime: Runtime, user: User, reference: str) -> dict[str, Any]:
             now.astimezone(ZoneInfo(zone)).date(),
             runtime.settings.deadline_urgent_days,
         ),
-        "screening_deadline": (referral.screening or {}).get("deadline"),
+        "precheck": precheck.findings(
+            referral.fields, precheck.load(runtime.settings.eligibility_rules)
+        ),
         "phrases": present.matched_phrases(referral.raw_text, matches),
         "fields": present.ordered_fields(values),
         "field_history": work.field_history(referral.id),

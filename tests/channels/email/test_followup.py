@@ -84,3 +84,14 @@ def test_never_beside_the_999_advice_and_within_the_question_limit() -> None:
     assert "What decision is being made" in text and "Who assessed" not in text
     unsafe = referral({**imca, "safe_to_contact": False})
     assert "To help us prioritise" not in body(ack.plan(settings(), unsafe, inbound()))
+
+
+def test_a_referral_outside_the_criteria_is_told_what_happens_next() -> None:
+    # a section 136 hold does not qualify for an IMHA (intake/data/eligibility_rules.toml)
+    held = {"advocacy_type": "imha", "eligibility": {"mha_section": "136"}}
+    text = body(ack.plan(settings(), referral(held), inbound()))
+    assert "Short-term holds under the Mental Health Act do not qualify" in text
+    assert "To help us prioritise" not in text  # not asked for more about its eligibility
+    assert "Short-term holds" not in body(
+        ack.plan(settings(), referral(held, "emergency"), inbound())
+    )

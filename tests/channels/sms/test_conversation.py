@@ -273,3 +273,9 @@ def test_question_wording_comes_from_the_templates(phone: Phone, tmp_path: objec
     [ack] = phone.received()
     assert ack.endswith("What can we help with? (custom wording)")
     assert question_texts()["need"] not in ack
+
+
+def test_an_acknowledgement_says_what_happens_next_outside_the_criteria(phone: Phone) -> None:
+    phone.text("the police have my brother on a section 136, can someone help him")
+    [ack] = phone.received()
+    assert "Short-term holds under the Mental Health Act do not qualify" in ack

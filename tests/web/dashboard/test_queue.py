@@ -160,3 +160,15 @@ def test_a_statutory_deadline_shows_in_the_row_and_the_card_on_the_page(
     assert '<mark class="match">section 2</mark>' in card  # the words it was read from
     assert "MHA 1983 s66" in card
     assert '<mark class="match" title="Detained on">11 days ago</mark>' in page
+
+
+def test_the_advocate_sees_why_a_referral_may_be_outside_the_criteria(
+    runtime: Runtime, live_url: str, advocate: httpx.Client, seed
+) -> None:
+    reference = seed("the police have my brother on a section 136, can someone help him")
+    queue = advocate.get(live_url + "/").text
+    row = queue[queue.index(f'data-reference="{reference}"') :]
+    assert "Check eligibility" in row[: row.index("</tr>")]
+    page = advocate.get(f"{live_url}/referrals/{reference}").text
+    assert 'data-rule="imha_short_term_hold"' in page
+    assert "Held under section 136: short-term holds do not qualify for an IMHA." in page
