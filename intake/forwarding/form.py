@@ -274,6 +274,8 @@ def build(
     needs = _communication(details)
     if needs:
         warnings.append("Communication needs: " + "; ".join(needs) + ".")
+    for finding in referral.get("eligibility_precheck") or []:
+        warnings.append(f"May be outside the criteria: {finding['why']}")
 
     person = [
         ("Name", show(details.get("name") or details.get("subject_name"))),
@@ -398,7 +400,7 @@ def link(settings: Settings, reference: str) -> str | None:
 def for_event(settings: Settings, event: ForwardEvent) -> dict[str, Any]:
     """The form of one event, with the screening's reasons and the dashboard link."""
     return build(
-        payload.build(event),
+        payload.build(event, settings.eligibility_rules),
         settings.templates_dir,
         org_name=settings.org_name,
         link=link(settings, event.referral.reference),
