@@ -166,7 +166,7 @@ def _section_value(raw: str) -> str | None:
 def _mha_mentions(text: str) -> list[_Mention]:
     mha = _data()["mha"]
     found: list[_Mention] = []
-    for key, weight in (("numbered", 3.0), ("bare", 2.0)):
+    for key, weight in (("numbered", 3.0), ("bare", 2.0), ("bare_small", 2.0)):
         for m in _finditer(mha[key], text):
             value = _section_value(m["n"])
             if value:
@@ -350,12 +350,19 @@ def card(text: str, today: date, assume: frozenset[str] = frozenset()) -> Card:
     used: set[int] = set()
     detained = section is not None and section[0].value not in NOT_DETAINED
     if detained:
+        candidates = []
         for i, (hit, kind) in enumerate(zip(hits, classes, strict=True)):
             day = hit.resolve(today, "past") if kind == "detention" else None
             if day is not None and day <= today + timedelta(days=1):
-                put("detained_on", day.isoformat(), 0.8, (hit.start, hit.end))
-                used.add(i)
-                break
+                candidates.append((i, day))
+        # the date in the chosen section's own clause ("converted to section 3 on 20/11") first
+        assert section is not None
+        own = sentences.of(section[0].start)
+        ranked = sorted(candidates, key=lambda c: sentences.of(hits[c[0]].start) != own)
+        if ranked:
+            i, day = ranked[0]
+            put("detained_on", day.isoformat(), 0.8, (hits[i].start, hits[i].end))
+            used.add(i)
     if values.get("mha_section") == "2" and "detained_on" in values:
         last = date.fromisoformat(values["detained_on"]) + timedelta(days=TRIBUNAL_WINDOW_DAYS - 1)
         put(

@@ -295,3 +295,20 @@ def test_eval_command(tmp_path: Path) -> None:
     assert run_eval_eligibility(str(one), out) == 0
     row = next(line for line in out.getvalue().splitlines() if line.startswith("mha_section"))
     assert row.split()[1:] == ["0", "0.00", "1.00", "0.00"]
+
+
+def test_each_pattern_has_at_most_one_unless_group() -> None:
+    # RE2 would give two groups of one name one index: the second would silently not count
+    from intake.extraction.vocab import load
+
+    def strings(value: Any) -> list[str]:
+        if isinstance(value, str):
+            return [value]
+        if isinstance(value, dict):
+            return [s for k, v in value.items() for s in (*strings(k), *strings(v))]
+        if isinstance(value, list):
+            return [s for v in value for s in strings(v)]
+        return []
+
+    for text in strings(load("eligibility")) + strings(load("dates")):
+        assert text.count("(?P<unless>") <= 1, text[:80]
