@@ -12,9 +12,10 @@ a coming one (a best-interests meeting: "on Friday" is the Friday ahead):
   ``Weds 25th``; a bare day ``the 20th``. Day-first is the UK convention; month-first is read
   only with the month in words;
 * relative days: ``today``, ``last night``, ``yesterday``, ``tomorrow``, ``two days ago``,
-  ``in 3 days``; weekdays: ``last Saturday`` (the most recent Saturday before the received
-  day), ``this Friday`` (the coming one, or the day itself), ``next Tuesday`` (the first
-  Tuesday after the received day), and a bare ``Saturday`` by ``direction``.
+  ``in 3 days``, ``since 2pm`` (today); weekdays: ``last Saturday`` (the most recent Saturday
+  before the received day), ``this Friday`` (the coming one, or the day itself), ``next
+  Tuesday`` (the first Tuesday after the received day), and a bare ``Saturday`` by
+  ``direction``.
 
 A date without a year is put in the year that makes it a past date (at most 7 days ahead of the
 received day, for a message written the evening before) for ``past``, and a coming one (at most
@@ -90,6 +91,10 @@ def _patterns() -> dict[str, linear.Pattern]:
             r"\b(?:on|since|from|by|until|before|the)\s+(?:the\s+)?(?P<day>[0-3]?\d)(?:st|nd|rd|th)\b"
         ),
         "relative": compiled(rf"\b(?P<rel>{relative})\b"),
+        # "held since 2pm": a time of day alone is today
+        "since_time": compiled(
+            r"\b(?:since|from)\s+(?:about\s+|around\s+)?[012]?\d(?:[:.][0-5]\d)?\s*(?:[ap]\.?m\b|hrs\b)"
+        ),
         "ago": compiled(rf"\b(?P<n>\d{{1,2}}|{counts})\s+(?P<unit>{units})\s+ago\b"),
         "in_n": compiled(rf"\bin\s+(?P<n>\d{{1,2}}|{counts})\s+(?P<unit>{units})\b"),
         "weekday": compiled(
@@ -217,6 +222,7 @@ def find(text: str) -> list[DateHit]:
         "ago",
         "in_n",
         "relative",
+        "since_time",
         "weekday",
     ):
         for match in p[kind].finditer(text):
@@ -265,6 +271,8 @@ def _resolver(
         return _shift(-days if kind == "ago" else days)
     if kind == "relative":
         return _shift(relative[_word_key(match["rel"])])
+    if kind == "since_time":
+        return _shift(0)
     wd_word = _word_key(match["wd"])
     mod = _word_key(match["mod"] or "")
     if wd_word not in weekdays:

@@ -174,6 +174,7 @@ def test_received_day_is_the_day_in_england() -> None:
         ("this Monday", date(2026, 11, 23), "future", date(2026, 11, 23)),
         ("two days ago", date(2026, 11, 23), "past", date(2026, 11, 21)),
         ("in 3 days", date(2026, 11, 23), "future", date(2026, 11, 26)),
+        ("since 2pm", date(2026, 11, 23), "past", date(2026, 11, 23)),
         ("28 Dec", date(2027, 1, 3), "past", date(2026, 12, 28)),
         ("3rd Jan", date(2026, 12, 20), "future", date(2027, 1, 3)),
         ("21/11/26", date(2026, 11, 23), "past", date(2026, 11, 21)),
