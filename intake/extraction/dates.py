@@ -87,6 +87,9 @@ def _patterns() -> dict[str, linear.Pattern]:
         "weekday_day": compiled(
             rf"\b(?P<wd>{weekday})\.?\s+(?:the\s+)?(?P<day>[0-3]?\d)(?:st|nd|rd|th)\b"
         ),
+        "the_ordinal": compiled(
+            rf"\b(?:on|since|from|by|until|before)\s+the\s+(?P<oword>{_alt(data['day_ordinals']['words'])})\b"
+        ),
         "the_day": compiled(
             r"\b(?:on|since|from|by|until|before|the)\s+(?:the\s+)?(?P<day>[0-3]?\d)(?:st|nd|rd|th)\b"
         ),
@@ -219,6 +222,7 @@ def find(text: str) -> list[DateHit]:
         "weekday_day",
         "dm",
         "the_day",
+        "the_ordinal",
         "ago",
         "in_n",
         "relative",
@@ -261,6 +265,8 @@ def _resolver(
     if kind == "weekday_day":
         day = int(match["day"])
         return _day_only(day, weekdays[_word_key(match["wd"])]) if 1 <= day <= 31 else None
+    if kind == "the_ordinal":
+        return _day_only(ordinals[_word_key(match["oword"])])
     if kind == "the_day":
         day = int(match["day"])
         return _day_only(day) if 1 <= day <= 31 else None

@@ -130,7 +130,7 @@ def _attribute(text: str, mentions: list[_Mention], today: date, clauses: _Claus
         return
     ctx = _data()["context"]
     markers: list[tuple[str, Span]] = []
-    for kind in ("past", "future", "now"):
+    for kind in ("past", "future", "now", "past_forward"):
         markers += [(kind, m.span()) for m in _finditer(ctx[kind], text)]
     for m in _finditer(ctx["past_year"], text):
         if int(m["year"]) < today.year:
@@ -142,6 +142,10 @@ def _attribute(text: str, mentions: list[_Mention], today: date, clauses: _Claus
         near = by_clause.get(clauses.of(span[0]))
         if not near:
             continue
+        if kind == "past_forward":
+            # "previously detained under s2": the next mention, else the nearest
+            kind, ahead = "past", [x for x in near if x.start >= span[1]]
+            near = ahead or near
         target = min(near, key=lambda x: _distance(span, (x.start, x.end)))
         setattr(target, kind, True)
 
