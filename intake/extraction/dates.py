@@ -65,14 +65,16 @@ def _patterns() -> dict[str, linear.Pattern]:
     full_days = [w for w in data["weekdays"] if len(w) > 5]
     weekday = _alt(list(data["weekdays"]))
     wd_prefix = rf"(?:(?:{_alt(full_days)}),?\s+)?"
-    year = r"(?:,?\s+(?:'(?P<yy>\d\d)|(?P<yyyy>(?:19|20)\d\d))\b)?"
+    year = r"(?:(?:,?\s+'|-)(?P<yy>\d\d)\b|(?:,?\s+|-)(?P<yyyy>(?:19|20)\d\d)\b)?"
     ordinal = rf"(?P<oword>{_alt(list(data['ordinals']))})"
     relative = _alt(list(data["relative"]))
     counts = _alt(list(data["counts"]))
     units = _alt(list(data["units"]))
     day = r"(?P<day>[0-3]?\d)(?:st|nd|rd|th)?"
     return {
-        "iso": compiled(r"\b(?P<yyyy>(?:19|20)\d\d)-(?P<m>[01]?\d)-(?P<day>[0-3]?\d)\b"),
+        "iso": compiled(
+            r"\b(?P<yyyy>(?:19|20)\d\d)[-/.](?P<m>[01]?\d)[-/.](?P<day>[0-3]?\d)\b"
+        ),
         "dmy": compiled(
             r"\b(?P<day>[0-3]?\d)[/.\-](?P<m>[01]?\d)[/.\-](?P<yyyy>(?:19|20)\d\d|\d\d)\b"
             r"(?P<unless>[/.\-]\d)?"
@@ -81,7 +83,7 @@ def _patterns() -> dict[str, linear.Pattern]:
         "dm": compiled(
             r"\b(?P<day>[0-3]?\d)/(?P<m>[01]?\d)\b(?P<unless>[/.\-]\d|\s*(?:care|support|days?\b))?"
         ),
-        "day_month": compiled(rf"\b{wd_prefix}{day}(?:\s+of)?\s+{month}{year}(?:\b|$)"),
+        "day_month": compiled(rf"\b{wd_prefix}{day}(?:\s+of\s+|\s+|-){month}{year}(?:\b|$)"),
         "month_day": compiled(rf"\b{month}\s+{day}\b{year}"),
         "ordinal_month": compiled(rf"\b(?:the\s+)?{ordinal}(?:\s+of)?\s+{month}{year}"),
         "weekday_day": compiled(

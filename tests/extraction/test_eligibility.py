@@ -127,6 +127,14 @@ def test_goals_on_the_third_not_tuned_on() -> None:
         ("Section 42 enquiry has been opened", None),
         ("Please contact her informal carer, her sister", None),
         ("she needs section 117 aftercare", None),
+        ("Jamie's 2 kids are staying with me", None),
+        ("my mum's 3 dogs need walking", None),
+        ("he is on a 28 day section", "2"),
+        ("sectioned twice before, once under a 2, but not in hospital now", None),
+        ("Legal status: informal (previously detained under s2)", "informal"),
+        ("a conditionally discharged restricted patient (s37/41)", "37/41"),
+        ("transferred under sections 47 and 49", "47/49"),
+        ("on a 2 week course of antibiotics", None),
     ],
 )
 def test_mha_section(text: str, expected: str | None) -> None:
@@ -183,6 +191,10 @@ def test_received_day_is_the_day_in_england() -> None:
         ("Weds 25th", date(2026, 11, 28), "past", date(2026, 11, 25)),
         ("2026-11-02", date(2026, 11, 23), "future", date(2026, 11, 2)),
         ("30 Sept 2026", date(2026, 11, 23), "past", date(2026, 9, 30)),
+        ("21-Nov-2026", date(2026, 11, 23), "past", date(2026, 11, 21)),
+        ("21-Nov-26", date(2026, 11, 23), "past", date(2026, 11, 21)),
+        ("2026/11/20", date(2026, 11, 23), "past", date(2026, 11, 20)),
+        ("on the twenty sixth", date(2026, 10, 29), "past", date(2026, 10, 26)),
     ],
 )
 def test_dates(text: str, today: date, direction: str, expected: date) -> None:
