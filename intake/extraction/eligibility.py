@@ -297,6 +297,8 @@ def _care_act_stage(
     for h in hits:
         weights[f"{h.value}@{h.start}"] = 0.25 if h.past else 1.25 if h.now else 1.0
     care_context = compiled(data["context"]).search(text) is not None
+    if not care_context and compiled(data["not_context"]).search(text):
+        return None
     if imca_context and not care_context:
         kinds = [k for k in kinds if k not in data["imca_overlap"]]
     voted = _vote(text, tables, kinds, weights)

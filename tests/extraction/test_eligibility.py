@@ -236,6 +236,12 @@ def test_imca_decision_and_its_date() -> None:
     assert "care_act_stage" not in _card("IMCA needed for a care review, no family")
 
 
+def test_care_act_stage_is_not_read_from_a_child_s_age_or_a_looked_after_review() -> None:
+    assert "care_act_stage" not in _card("He's 9 and has autism, school have excluded him")
+    assert "care_act_stage" not in _card("I'm 17 and in foster care, help me at my review meeting")
+    assert _card("Care Act advocacy for his s.27 review")["care_act_stage"] == "review"
+
+
 def test_care_act_stage_now_over_past() -> None:
     got = _card("Her needs assessment took place on 20/11; now her care plan is being drafted.")
     assert got["care_act_stage"] == "care_plan"
