@@ -72,9 +72,7 @@ def _patterns() -> dict[str, linear.Pattern]:
     units = _alt(list(data["units"]))
     day = r"(?P<day>[0-3]?\d)(?:st|nd|rd|th)?"
     return {
-        "iso": compiled(
-            r"\b(?P<yyyy>(?:19|20)\d\d)[-/.](?P<m>[01]?\d)[-/.](?P<day>[0-3]?\d)\b"
-        ),
+        "iso": compiled(r"\b(?P<yyyy>(?:19|20)\d\d)[-/.](?P<m>[01]?\d)[-/.](?P<day>[0-3]?\d)\b"),
         "dmy": compiled(
             r"\b(?P<day>[0-3]?\d)[/.\-](?P<m>[01]?\d)[/.\-](?P<yyyy>(?:19|20)\d\d|\d\d)\b"
             r"(?P<unless>[/.\-]\d)?"
@@ -83,7 +81,11 @@ def _patterns() -> dict[str, linear.Pattern]:
         "dm": compiled(
             r"\b(?P<day>[0-3]?\d)/(?P<m>[01]?\d)\b(?P<unless>[/.\-]\d|\s*(?:care|support|days?\b))?"
         ),
-        "day_month": compiled(rf"\b{wd_prefix}{day}(?:\s+of\s+|\s+|-){month}{year}(?:\b|$)"),
+        # "6 and 7 November": the first day named
+        "day_month": compiled(
+            rf"\b{wd_prefix}{day}(?:\s*(?:and|&|to|-)\s*[0-3]?\d(?:st|nd|rd|th)?)?"
+            rf"(?:\s+of\s+|\s+|-){month}{year}(?:\b|$)"
+        ),
         "month_day": compiled(rf"\b{month}\s+{day}\b{year}"),
         "ordinal_month": compiled(rf"\b(?:the\s+)?{ordinal}(?:\s+of)?\s+{month}{year}"),
         "weekday_day": compiled(

@@ -49,6 +49,8 @@ NOT_DETAINED = {"informal", "CTO", "guardianship"}
 MAX_MENTIONS, MAX_MARKERS, MAX_FOUND = 200, 400, 200
 # Date cues that say a date is not the one wanted, and how far before a date they reach.
 NEGATIVE, NEGATIVE_REACH = ("not_detention", "not_decision", "birth"), 30
+# A cue this close after a date that a negative cue precedes says what the date is instead.
+FOLLOWING_REACH = 25
 # Every key of the card, in the order it is shown.
 KEYS = (
     "mha_section",
@@ -237,6 +239,16 @@ def _date_classes(
                     kind = cues[k][2]
                     break
                 k -= 1
+            j = bisect_left(start_keys, hit.end)
+            if (
+                kind in NEGATIVE
+                and j < len(starts)
+                and starts[j][2] not in NEGATIVE
+                and starts[j][0] - hit.end <= FOLLOWING_REACH
+                and clauses.of(starts[j][0]) == clause
+            ):
+                # "informal until 18/09/2026, when she was detained": the words right after
+                kind = starts[j][2]
             out.append(kind)
             continue
         j = bisect_left(start_keys, hit.start)
@@ -354,16 +366,21 @@ def card(text: str, today: date, assume: frozenset[str] = frozenset()) -> Card:
     sentences = _Clauses(text, "sentence_break")
     classes = _date_classes(text, hits, sentences, ("detention", "not_detention", "birth"))
     used: set[int] = set()
-    detained = section is not None and section[0].value not in NOT_DETAINED
+    # "he's on a section but I don't know which one": detained, the section unknown (not when
+    # every section named is over or to come)
+    detained = (section is not None and section[0].value not in NOT_DETAINED) or (
+        section is None
+        and not _mha_mentions(text)
+        and compiled(data["mha"]["detained_words"]).search(text) is not None
+    )
     if detained:
         candidates = []
         for i, (hit, kind) in enumerate(zip(hits, classes, strict=True)):
             day = hit.resolve(today, "past") if kind == "detention" else None
-            if day is not None and day <= today + timedelta(days=1):
+            if day is not None and day <= today:
                 candidates.append((i, day))
         # the date in the chosen section's own clause ("converted to section 3 on 20/11") first
-        assert section is not None
-        own = sentences.of(section[0].start)
+        own = sentences.of(section[0].start) if section else -1
         ranked = sorted(candidates, key=lambda c: sentences.of(hits[c[0]].start) != own)
         if ranked:
             i, day = ranked[0]
