@@ -95,7 +95,7 @@ def _patterns() -> dict[str, linear.Pattern]:
             rf"\b(?:on|since|from|by|until|before)\s+the\s+(?P<oword>{_alt(data['day_ordinals']['words'])})\b"
         ),
         "the_day": compiled(
-            r"\b(?:on|since|from|by|until|before|the)\s+(?:the\s+)?(?P<day>[0-3]?\d)(?:st|nd|rd|th)\b"
+            r"\b(?:on|since|from|by|until|before|for|the)\s+(?:the\s+)?(?P<day>[0-3]?\d)(?:st|nd|rd|th)\b"
         ),
         "relative": compiled(rf"\b(?P<rel>{relative})\b"),
         # "held since 2pm": a time of day alone is today

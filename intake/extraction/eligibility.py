@@ -146,8 +146,9 @@ def _attribute(text: str, mentions: list[_Mention], today: date, clauses: _Claus
             continue
         if kind == "past_forward":
             # "previously detained under s2": the next mention, else the nearest
-            kind, ahead = "past", [x for x in near if x.start >= span[1]]
-            near = ahead or near
+            kind, near = "past", [x for x in near if x.start >= span[1]]
+            if not near:
+                continue
         target = min(near, key=lambda x: _distance(span, (x.start, x.end)))
         setattr(target, kind, True)
 
@@ -381,7 +382,13 @@ def card(text: str, today: date, assume: frozenset[str] = frozenset()) -> Card:
                 candidates.append((i, day))
         # the date in the chosen section's own clause ("converted to section 3 on 20/11") first
         own = sentences.of(section[0].start) if section else -1
-        ranked = sorted(candidates, key=lambda c: sentences.of(hits[c[0]].start) != own)
+        at = section[0].start if section else 0
+
+        def rank(c: tuple[int, date]) -> tuple[bool, int]:
+            hit = hits[c[0]]
+            return sentences.of(hit.start) != own, abs(hit.start - at) if section else hit.start
+
+        ranked = sorted(candidates, key=rank)
         if ranked:
             i, day = ranked[0]
             put("detained_on", day.isoformat(), 0.8, (hits[i].start, hits[i].end))
