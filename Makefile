@@ -37,11 +37,13 @@ lint: install-dev
 	$(BIN)/ruff check .
 
 # Screening: every labelled set (tests/screening/data/sets.toml says which were tuned on), with
-# Wilson 95% intervals, confusion matrices, per-category F1 and language identification.
+# Wilson 95% intervals, confusion matrices, per-category F1 and language identification;
+# extraction and the eligibility card: per-field precision, recall, F1 and support.
 eval: install-dev
 	$(BIN)/python -m intake.screening.cli tests/screening/data/sets.toml
 	$(BIN)/intake eval extraction tests/data/extraction_eval.jsonl
 	$(BIN)/intake eval language tests/data/language_dev.jsonl
+	$(BIN)/intake eval eligibility tests/data/eligibility_dev.jsonl
 
 bench: install-dev
 	$(BIN)/python bench/run.py

@@ -27,6 +27,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from intake import deadlines
+from intake.extraction.eligibility import received_day
 from intake.merge import apply_answer, fill_fields
 from intake.models import InboundMessage, Referral, more_urgent, most_urgent
 from intake.screening import ScreeningResult
@@ -76,13 +78,16 @@ def decide(
     answer: dict[str, Any] | None = None,
     answered: dict[str, Any] | None = None,
     new_text: bool = True,
+    deadline_urgent_days: int = deadlines.DEFAULT_URGENT_DAYS,
 ) -> Change:
     """The change absorbing `message` makes to `referral` (see the module docstring).
 
     `screening` is of the whole conversation including `message`; `extracted` the extraction of
     the same text (`ExtractionResult.to_dict()`); `answer` fields the message gives in answer to
     a question we asked, and `answered` where they came from (their provenance). `new_text` is
-    False when the message revises only facts (nothing new was said: no marker).
+    False when the message revises only facts (nothing new was said: no marker). A statutory
+    deadline on the eligibility card within `deadline_urgent_days` of the message's arrival
+    screens the conversation at least urgent (`intake.deadlines.apply`).
     """
     at = message.received_at.isoformat()
     provenance = {"source": how, "channel": message.channel, "message": message.provider_id}
@@ -93,6 +98,9 @@ def decide(
     fields.update(message.facts)
 
     stored = screening_with_floor(screening, message)
+    stored = deadlines.apply(
+        stored, fields, received_day(message.received_at), deadline_urgent_days
+    )
     screened = str(stored["urgency"])
     current = referral.urgency
     decided_by = referral.urgency_decided_by

@@ -10,10 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from intake import languages, outbound, ratelimit
+from intake import languages, outbound, precheck, ratelimit
 from intake.config import Settings
 from intake.languages import Choice, Rendered
 from intake.models import InboundMessage, Referral
+from intake.templating import render_text
 
 if TYPE_CHECKING:
     from intake.runtime import Runtime
@@ -84,6 +85,17 @@ def ask_language(settings: Settings, referral: Referral, choice: Choice) -> str 
     if not choice.ask:
         return None
     return localized(settings, languages.ASK_TEMPLATE, referral, choice=choice).text
+
+
+def next_steps(settings: Settings, referral: Referral) -> str:
+    """What happens next when the pre-check finds the person may be outside a service's criteria
+    (`intake.precheck`, `templates/ack/next_steps.txt`); "" when it finds nothing."""
+    found = precheck.findings(referral.fields, precheck.load(settings.eligibility_rules))
+    if not found:
+        return ""
+    return render_text(
+        settings.templates_dir, "ack/next_steps.txt", next_steps=[f.next for f in found]
+    ).strip()
 
 
 def deliver(

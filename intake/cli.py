@@ -255,6 +255,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
         from intake.screening.cli import run_eval
     elif args.kind == "language":
         from intake.language_eval import run_eval as run_eval  # type: ignore[no-redef]
+    elif args.kind == "eligibility":
+        from intake.extraction.cli import run_eval_eligibility as run_eval  # type: ignore[no-redef]
     else:
         from intake.extraction.cli import run_eval as run_eval  # type: ignore[no-redef]
     return run_eval(args.file, sys.stdout)
@@ -452,8 +454,10 @@ def build_parser() -> argparse.ArgumentParser:
     extract = add("extract", cmd_extract, "extract referral fields from a message on stdin")
     extract.add_argument("--jsonl", action="store_true", help='read JSON lines with a "text" field')
     extract.add_argument("--channel", default="sms", choices=["sms", "email", "voice", "voicemail"])
-    evaluate = add("eval", cmd_eval, "score screening or extraction against a labelled file")
-    evaluate.add_argument("kind", choices=["screening", "extraction", "language"])
+    evaluate = add(
+        "eval", cmd_eval, "score screening, extraction, eligibility or language on a labelled file"
+    )
+    evaluate.add_argument("kind", choices=["screening", "extraction", "eligibility", "language"])
     evaluate.add_argument("file")
     user = sub.add_parser("user", help="manage dashboard accounts").add_subparsers(
         dest="user_command", required=True

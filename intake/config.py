@@ -40,6 +40,10 @@ def _number(kind: type[int] | type[float], name: str, value: str) -> Any:
         raise ConfigError(f"{name} must be {what}, not {value!r}") from None
 
 
+def _optional_path(value: str | None) -> Path | None:
+    return Path(value) if value and value.strip() else None
+
+
 def _int(env: Callable[[str], str | None], name: str, default: int) -> int:
     value = env(name)
     return int(_number(int, name, value)) if value else default
@@ -213,6 +217,11 @@ class Settings:
     conversation_window_minutes: float = 10.0
     conversation_max_questions: int = 3
     merge_window_days: int = 14
+    # Statutory deadlines (issue 17): a referral whose section 2 tribunal deadline, IMCA decision
+    # date or complaint time limit is within this many days is at least urgent.
+    deadline_urgent_days: int = 3
+    # The eligibility pre-check's rules (intake/precheck.py); None: the packaged defaults.
+    eligibility_rules: Path | None = None
 
     @property
     def sqlite_path(self) -> Path:
@@ -342,4 +351,6 @@ def load_settings(environ: dict[str, str] | None = None, *, dotenv: bool = True)
         conversation_window_minutes=_float(env, "CONVERSATION_WINDOW_MINUTES", 10),
         conversation_max_questions=_int(env, "CONVERSATION_MAX_QUESTIONS", 3),
         merge_window_days=_int(env, "MERGE_WINDOW_DAYS", 14),
+        deadline_urgent_days=_int(env, "DEADLINE_URGENT_DAYS", 3),
+        eligibility_rules=_optional_path(env("ELIGIBILITY_RULES")),
     )

@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-_META_KEYS = ("confidence", "provenance")
+_META_KEYS = ("confidence", "provenance", "evidence")
 # The field a referral closed by a confirmed merge names the one it was merged into with.
 MERGED_INTO = "merged_into"
 _EMPTY: tuple[Any, ...] = (None, "", [], {})
@@ -116,14 +116,19 @@ def fill_fields(
 ) -> dict[str, Any]:
     """`existing` plus what `new` adds; a known value is never replaced by a guess from text.
 
-    A nested group (the `referrer`'s name, phone and email) is filled the same way, key by key:
-    a referrer's phone found in a later message joins the email already known. The one exception
+    A nested group (the `referrer`'s name, phone and email; the eligibility card) is filled the
+    same way, key by key: a referrer's phone found in a later message joins the email already
+    known, a detention date joins the section already known. `evidence` spans index the
+    conversation's text (its messages' bodies joined by newlines), to which later messages only
+    append. The one exception
     is safety: a later "don't contact me" always wins.
     """
     out = dict(existing)
     confidence = dict(existing.get("confidence") or {})
     sources = dict(existing.get("provenance") or {})
+    evidence = dict(existing.get("evidence") or {})
     new_conf = new.get("confidence") or {}
+    new_evidence = new.get("evidence") or {}
     for key, value in new.items():
         if key in _META_KEYS or value in _EMPTY:
             continue
@@ -133,6 +138,13 @@ def fill_fields(
             if gaps:
                 out[key] = {**known, **gaps}
                 sources[key] = provenance
+                # a nested key's confidence and evidence ("eligibility.detained_on") come with it
+                for inner in gaps:
+                    dotted = f"{key}.{inner}"
+                    if dotted in new_conf:
+                        confidence[dotted] = new_conf[dotted]
+                    if dotted in new_evidence:
+                        evidence[dotted] = new_evidence[dotted]
             continue
         unsafe = key == "safe_to_contact" and value is False and known is not False
         if known not in _EMPTY and not unsafe:
@@ -140,9 +152,15 @@ def fill_fields(
         out[key] = value
         if key in new_conf:
             confidence[key] = new_conf[key]
+        for dotted in (k for k in new_conf if k.startswith(f"{key}.")):
+            confidence[dotted] = new_conf[dotted]
+        for dotted in (k for k in new_evidence if k.startswith(f"{key}.")):
+            evidence[dotted] = new_evidence[dotted]
         sources[key] = provenance
     if confidence:
         out["confidence"] = confidence
+    if evidence:
+        out["evidence"] = evidence
     if sources:
         out["provenance"] = sources
     return out
@@ -158,13 +176,25 @@ def apply_answer(
     out = dict(existing)
     conf = dict(existing.get("confidence") or {})
     sources = dict(existing.get("provenance") or {})
+    evidence = dict(existing.get("evidence") or {})
     for key, value in answer.items():
         if key in _META_KEYS or value in _EMPTY:
             continue
-        out[key] = value
-        conf[key] = confidence
+        known = out.get(key)
+        if isinstance(known, dict) and isinstance(value, dict):
+            # an answer about part of a group (the eligibility card) leaves the rest of it
+            out[key] = {**known, **value}
+            for inner in value:
+                conf[f"{key}.{inner}"] = confidence
+                # the value now comes from the answer, not from the words once marked
+                evidence.pop(f"{key}.{inner}", None)
+        else:
+            out[key] = value
+            conf[key] = confidence
         sources[key] = provenance
     out["confidence"], out["provenance"] = conf, sources
+    if evidence or "evidence" in existing:
+        out["evidence"] = evidence
     return out
 
 

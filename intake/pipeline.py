@@ -33,9 +33,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from intake import absorb, alerts, flood, forwarding, languages, merge, queue
+from intake import absorb, alerts, deadlines, flood, forwarding, languages, merge, queue
 from intake.channel import BaseChannel, Handled, Outcome, Thread
 from intake.extraction import extract
+from intake.extraction.eligibility import received_day
 from intake.failures import Unreachable
 from intake.models import SYSTEM_ACTOR, InboundMessage, Referral
 from intake.reference import new_reference
@@ -241,13 +242,19 @@ def _what_happened(outcome: Outcome) -> str:
 # -- where the message belongs ----------------------------------------------------------------
 
 
-def build_referral(message: InboundMessage) -> Referral:
-    """Screen and extract (pure): a new referral as this message alone makes it."""
+def build_referral(
+    message: InboundMessage, deadline_urgent_days: int = deadlines.DEFAULT_URGENT_DAYS
+) -> Referral:
+    """Screen and extract (pure): a new referral as this message alone makes it. A statutory
+    deadline on its eligibility card within `deadline_urgent_days` makes it at least urgent
+    (`intake.deadlines.apply`)."""
     said = "" if message.placeholder else message.body
     screening = screen(said, message.channel)
-    extraction = extract(said, message.channel, message.sender)
+    extraction = extract(said, message.channel, message.sender, received_at=message.received_at)
     fields = {**extraction.to_dict(), **message.facts}
     stored = absorb.screening_with_floor(screening, message)
+    today = received_day(message.received_at)
+    stored = deadlines.apply(stored, fields, today, deadline_urgent_days)
     safe = screening.safe_to_contact and fields.get("safe_to_contact", True) is not False
     return Referral(
         reference=new_reference(),
@@ -272,7 +279,7 @@ def place(runtime: Runtime, channel: BaseChannel, message: InboundMessage) -> Ou
     existing = store.find_referral_for_message(message.channel, message.provider_id)
     if existing is not None:
         return _again(runtime, existing, message)
-    draft = build_referral(message)
+    draft = build_referral(message, runtime.settings.deadline_urgent_days)
     if draft.language_preference is None:
         # A preference this address stated before holds for its new referrals too.
         draft.language_preference = store.language_preference_for(message.sender)
@@ -450,7 +457,10 @@ def absorb_message(
     stored = dataclasses.replace(message, meta=_stored_meta(message, None if revise else how))
     _shown, said = _conversation(store.messages_for(referral.id), message, revise=revise)
     screening = screen(said, message.channel)
-    extracted = extract(said, message.channel, message.sender).to_dict()
+    # relative dates ("sectioned yesterday") are read against this message's arrival
+    extracted = extract(
+        said, message.channel, message.sender, received_at=message.received_at
+    ).to_dict()
     with store.transaction():
         if revise:
             store.replace_message(stored)
@@ -460,7 +470,9 @@ def absorb_message(
         shown, now_said = _conversation(store.messages_for(referral.id), message, revise=True)
         if now_said != said:  # another message joined between the reads: screen all of it
             screening = screen(now_said, message.channel)
-            extracted = extract(now_said, message.channel, message.sender).to_dict()
+            extracted = extract(
+                now_said, message.channel, message.sender, received_at=message.received_at
+            ).to_dict()
         change = absorb.decide(
             current,
             message,
@@ -470,6 +482,7 @@ def absorb_message(
             answer=thread.answer if thread else None,
             answered=thread.answered if thread else None,
             new_text=new_text,
+            deadline_urgent_days=runtime.settings.deadline_urgent_days,
         )
         raised = None
         if change.raise_to and store.raise_urgency(referral.id, change.raise_to):

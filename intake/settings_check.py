@@ -19,7 +19,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from intake import languages
+from intake import languages, precheck
 from intake.config import ConfigError, Settings
 
 __all__ = ["LOG_LEVELS", "ConfigError", "problems", "require"]
@@ -215,6 +215,8 @@ def problems(s: Settings, process: str = "any") -> list[str]:
         _range("CONVERSATION_WINDOW_MINUTES", s.conversation_window_minutes, 0),
         _range("CONVERSATION_MAX_QUESTIONS", s.conversation_max_questions, 0),
         _range("MERGE_WINDOW_DAYS", s.merge_window_days, 0),
+        # a tribunal window is 14 days: a floor reaching further would make every s2 urgent
+        _range("DEADLINE_URGENT_DAYS", s.deadline_urgent_days, 0, 14),
     ]
     found += [
         None if _ip(host) else f"EMAIL_RELAY_HOSTS: {host!r} is not an IP address"
@@ -241,6 +243,10 @@ def problems(s: Settings, process: str = "any") -> list[str]:
         found.append(f"INTAKE_TEMPLATES_DIR {str(s.templates_dir)!r} is not a folder")
     else:
         found += _languages(s)
+    try:
+        precheck.load(s.eligibility_rules)
+    except precheck.RulesError as exc:
+        found.append(f"ELIGIBILITY_RULES: {exc}")
     found += _forwarding(s) + _twilio(s, process) + _voice(s)
     return [line for line in found if line]
 

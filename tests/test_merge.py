@@ -359,6 +359,28 @@ def test_a_nested_group_is_filled_key_by_key() -> None:
     assert unchanged["provenance"]["referrer"] == {"source": "headers"}
 
 
+def test_the_eligibility_card_is_filled_key_by_key_with_its_confidence_and_evidence() -> None:
+    existing = {
+        "eligibility": {"mha_section": "2"},
+        "confidence": {"eligibility.mha_section": 0.9},
+        "evidence": {"eligibility.mha_section": [10, 19]},
+    }
+    new = {
+        "eligibility": {"mha_section": "3", "detained_on": "2026-11-21"},
+        "confidence": {"eligibility.mha_section": 0.8, "eligibility.detained_on": 0.8},
+        "evidence": {"eligibility.mha_section": [40, 49], "eligibility.detained_on": [60, 70]},
+    }
+    out = merge.fill_fields(existing, new, {"source": "conversation"})
+    assert out["eligibility"] == {"mha_section": "2", "detained_on": "2026-11-21"}
+    assert out["confidence"] == {"eligibility.mha_section": 0.9, "eligibility.detained_on": 0.8}
+    assert out["evidence"] == {
+        "eligibility.mha_section": [10, 19],
+        "eligibility.detained_on": [60, 70],
+    }
+    first = merge.fill_fields({}, new, {"source": "text"})
+    assert first["evidence"] == new["evidence"] and first["confidence"] == new["confidence"]
+
+
 def test_a_later_unsafe_wins_over_an_earlier_safe() -> None:
     out = merge.fill_fields({"safe_to_contact": True}, {"safe_to_contact": False}, {"source": "x"})
     assert out["safe_to_contact"] is False

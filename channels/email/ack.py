@@ -30,6 +30,7 @@ from channels.email import trust
 from intake import acknowledge
 from intake.acknowledge import Plan, Skip
 from intake.config import Settings
+from intake.extraction.questions import type_questions
 from intake.languages import Rendered
 from intake.mailer import send_email
 from intake.models import InboundMessage, Referral
@@ -181,11 +182,27 @@ def plan(settings: Settings, referral: Referral, message: InboundMessage) -> Pla
     body = acknowledge.localized(settings, template, referral, choice=choice)
     question = None if emergency else acknowledge.ask_language(settings, referral, choice)
     if question:
-        body = dataclasses.replace(
-            body,
-            text=f"{body.text}\n\n{question}",
-            parts=(*body.parts, (question, body.lang, body.dir)),
+        body = _append(body, question, body.lang, body.dir)
+    # What the advocacy type still needs, asked together (a letter, not a text conversation);
+    # never beside the 999 advice, which goes alone. These templates are English only for now.
+    steps = "" if emergency else acknowledge.next_steps(settings, referral)
+    if steps:
+        body = _append(body, steps, "en", "ltr")
+    # a referral the pre-check redirects is not asked for more facts about its eligibility
+    asked = (
+        []
+        if emergency or steps
+        else type_questions(
+            referral.fields,
+            settings.conversation_max_questions,
+            settings.templates_dir / "questions",
         )
+    )
+    if asked:
+        followup = render_text(
+            settings.templates_dir, "questions/email_followup.txt", questions=asked
+        )
+        body = _append(body, followup.strip(), "en", "ltr")
     composed = compose_acknowledgement(settings, referral, meta, to, body)
     return Plan(
         channel=CHANNEL,
@@ -235,3 +252,10 @@ def send_composed(settings: Settings, to: str, composed: str) -> str:
     del message["To"]
     message["To"] = to  # one recipient, whatever the stored text says
     return send_email(settings, message)
+
+
+def _append(body: Rendered, text: str, lang: str, direction: str) -> Rendered:
+    """`body` with one more paragraph, in its own language part (BCP 47 `lang`, `dir`)."""
+    return dataclasses.replace(
+        body, text=f"{body.text.rstrip()}\n\n{text}", parts=(*body.parts, (text, lang, direction))
+    )

@@ -176,10 +176,14 @@ def acknowledgement(
         return Skip("sender opted out")
     emergency = emergency or referral.urgency == "emergency"
     template = "ack/sms_emergency.txt" if emergency else "ack/sms.txt"
+    body = acknowledge.render(runtime.settings, template, referral)
+    # what happens next when the pre-check finds the person may be outside the criteria; never
+    # beside the 999 advice
+    steps = "" if emergency else acknowledge.next_steps(runtime.settings, referral)
     return Plan(
         channel=CHANNEL,
         to=message.sender,
-        body=acknowledge.render(runtime.settings, template, referral),
+        body=f"{body}\n\n{steps}" if steps else body,
         dedupe_key=acknowledge.ack_dedupe_key(referral, message.sender),
     )
 

@@ -21,9 +21,18 @@ Whose details are ``phone``, ``email`` and ``name``? Always **the person who nee
 from __future__ import annotations
 
 import unicodedata
+from datetime import datetime
 from typing import Any
 
-from intake.extraction import advocacy, identity, linear, numwords, preferences, signature
+from intake.extraction import (
+    advocacy,
+    eligibility,
+    identity,
+    linear,
+    numwords,
+    preferences,
+    signature,
+)
 from intake.extraction.attribution import owner
 from intake.extraction.contacts import Hit, find_emails, find_phones, find_postcodes, to_e164
 from intake.extraction.result import ExtractionResult
@@ -85,8 +94,26 @@ def _referral_for(
     return "self", round(min(0.95, 0.55 + 0.05 * (self_score - other_score + 1)), 2)
 
 
-def extract(text: str, channel: str = "sms", sender: str | None = None) -> ExtractionResult:
-    """The fields a message states about the person who needs help (see the module docstring)."""
+def same_length_text(text: str) -> str:
+    """Unicode spaces as ASCII ones and CR as a line end, one character for one: spans found in
+    the result index the original text (the eligibility card's evidence)."""
+    return text.translate(_SPACES).replace("\r", "\n")
+
+
+def extract(
+    text: str,
+    channel: str = "sms",
+    sender: str | None = None,
+    received_at: datetime | str | None = None,
+) -> ExtractionResult:
+    """The fields a message states about the person who needs help (see the module docstring).
+
+    ``received_at`` (aware datetime or ISO string; now when absent) anchors relative dates
+    ("detained last Saturday") in the ``eligibility`` card; raises ValueError when it is a
+    string that is not an ISO datetime.
+    """
+    today = eligibility.received_day(received_at)
+    original = text
     channel = CHANNELS.get(channel.lower(), channel.lower())
     text = numwords.normalise(normalise_text(text), channel)
     body, sig_text = signature.split(text)
@@ -162,7 +189,15 @@ def extract(text: str, channel: str = "sms", sender: str | None = None) -> Extra
     put("interpreter_language", preferences.interpreter_language(body), 0.85)
     put("accessibility_needs", preferences.accessibility_needs(body), 0.8)
     put("language_preference", preferences.language_preference(body, answer=True), 0.8)
-    return ExtractionResult(fields=fields, confidence=conf)
+    found = eligibility.card(same_length_text(original), today)
+    evidence: dict[str, list[int]] = {}
+    if found.values:
+        fields["eligibility"] = dict(found.values)
+        for key, value in found.confidence.items():
+            conf[f"eligibility.{key}"] = value
+        for key, span in found.evidence.items():
+            evidence[f"eligibility.{key}"] = [span[0], span[1]]
+    return ExtractionResult(fields=fields, confidence=conf, evidence=evidence)
 
 
 def _referrer(

@@ -18,6 +18,8 @@ Extractor = Callable[[str, str, str | None], dict[str, Any]]
 
 
 def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, bool) or isinstance(b, bool):
+        return a is b
     if isinstance(a, list) and isinstance(b, list):
         return {str(x).lower() for x in a} == {str(x).lower() for x in b}
     if isinstance(a, str) and isinstance(b, str):
@@ -36,11 +38,24 @@ def evaluate(
     run = extractor or _default_extractor
     rows = list(records)
     labelled = sorted({key for row in rows for key in row["expected"]})
-    counts = {key: {"tp": 0, "fp": 0, "fn": 0} for key in labelled}
-    for row in rows:
-        predicted = run(row["text"], row.get("channel", "sms"), row.get("sender"))
-        expected = row["expected"]
-        for key in labelled:
+    pairs = [
+        (run(r["text"], r.get("channel", "sms"), r.get("sender")), r["expected"]) for r in rows
+    ]
+    return score(pairs, labelled)
+
+
+def score(
+    pairs: Iterable[tuple[dict[str, Any], dict[str, Any]]], keys: Iterable[str]
+) -> dict[str, dict[str, float]]:
+    """Per-key counts and figures over ``(predicted, expected)`` pairs, for ``keys`` only.
+
+    Precision and recall are 1.0 when there is nothing to be wrong about (no prediction, no
+    label); F1 is then 1.0 too, and ``support`` (the number of labels) says so.
+    """
+    keys = list(keys)
+    counts = {key: {"tp": 0, "fp": 0, "fn": 0} for key in keys}
+    for predicted, expected in pairs:
+        for key in keys:
             has_p, has_e = key in predicted, key in expected
             if has_p and has_e and _same(predicted[key], expected[key]):
                 counts[key]["tp"] += 1
@@ -66,9 +81,9 @@ def evaluate(
 
 def format_table(report: dict[str, dict[str, float]]) -> str:
     """A fixed-width text table, one line per field."""
-    lines = [f"{'field':<22}{'support':>8}{'prec':>8}{'recall':>8}{'f1':>8}"]
+    lines = [f"{'field':<24}{'support':>8}{'prec':>8}{'recall':>8}{'f1':>8}"]
     for key, row in report.items():
         lines.append(
-            f"{key:<22}{int(row['support']):>8}{row['precision']:>8.2f}{row['recall']:>8.2f}{row['f1']:>8.2f}"
+            f"{key:<24}{int(row['support']):>8}{row['precision']:>8.2f}{row['recall']:>8.2f}{row['f1']:>8.2f}"
         )
     return "\n".join(lines)

@@ -6,14 +6,22 @@ someone asking for themselves has consented by asking), and a safe way to contac
 (``contact``: satisfied once a preferred channel is known or the text says contact is safe).
 Question wording lives in ``templates/questions/<key>.txt`` so that services can change it
 without touching code. Nothing is asked when ``safe_to_contact`` is false.
+
+After the essentials, what the advocacy type still needs (``missing_for_type``; which questions,
+what answers them and how a reply is read are in ``data/type_questions.toml``): for an IMHA which
+section and since when (the section 2 tribunal clock), and which hospital; for an IMCA the
+decision and its date, and who assessed capacity and when (MCA Code of Practice 10.51: the
+decision maker's capacity assessment precedes the instruction); the Care Act stage; when a
+complained-of event happened (the 12-month limit).
 """
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Any
 
-from intake.extraction import advocacy, identity, linear, preferences
+from intake.extraction import advocacy, eligibility, identity, linear, preferences
 from intake.extraction.contacts import find_emails, find_phones
 from intake.extraction.vocab import compiled, load
 
@@ -35,6 +43,25 @@ def missing_essentials(fields: dict[str, Any]) -> list[str]:
     return missing
 
 
+def _has(fields: dict[str, Any], path: str) -> bool:
+    value: Any = fields
+    for part in path.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value not in (None, "", [], {})
+
+
+def missing_for_type(fields: dict[str, Any]) -> list[str]:
+    """The questions of the referral's advocacy type that ``fields`` does not yet answer, in the
+    order they should be asked (``data/type_questions.toml``); none while the type is unknown."""
+    data = load("type_questions")
+    keys: list[str] = data["types"].get(str(fields.get("advocacy_type")), [])
+    return [
+        key
+        for key in keys
+        if not any(_has(fields, path) for path in data["questions"][key]["satisfied_by"])
+    ]
+
+
 def question_text(key: str, templates_dir: Path | None = None) -> str:
     """The wording of one question, read from its template file."""
     path = (templates_dir or TEMPLATES) / f"{key}.txt"
@@ -54,10 +81,20 @@ def next_question(
     """
     if fields.get("safe_to_contact") is False or len(asked) >= max_questions:
         return None
-    for key in missing_essentials(fields):
+    for key in missing_essentials(fields) + missing_for_type(fields):
         if key not in asked:
             return key, question_text(key, templates_dir)
     return None
+
+
+def type_questions(
+    fields: dict[str, Any], limit: int, templates_dir: Path | None = None
+) -> list[str]:
+    """The wording of what the advocacy type still needs, at most ``limit`` questions, for an
+    email follow-up (a letter asks them together); none when it is not safe to contact."""
+    if fields.get("safe_to_contact") is False or limit <= 0:
+        return []
+    return [question_text(key, templates_dir) for key in missing_for_type(fields)[:limit]]
 
 
 def _matches(patterns: list[str], text: str) -> bool:
@@ -99,7 +136,25 @@ def interpret_answer(key: str, text: str) -> dict[str, Any]:
     if key == "language":  # "Welsh or English?" (Welsh Language Standards; channels/sms)
         code = preferences.language_preference(text, answer=True)
         return {"language_preference": code} if code else {}
+    question = load("type_questions")["questions"].get(key)
+    if question is not None:
+        return _type_answer(question, text)
     return {}
+
+
+MAX_TEXT_ANSWER = 300
+
+
+def _type_answer(question: dict[str, Any], text: str, today: date | None = None) -> dict[str, Any]:
+    """A reply to a type question: card keys read from it, or the reply itself as a field."""
+    if question["answer"] == "text":
+        said = " ".join(text.split())[:MAX_TEXT_ANSWER]
+        return {question["field"]: said} if said else {}
+    found = eligibility.card(
+        text, today or eligibility.received_day(None), frozenset(question.get("assume", []))
+    )
+    kept = {k: v for k, v in found.values.items() if k in question["keys"]}
+    return {"eligibility": kept} if kept else {}
 
 
 def _referral_answer(text: str, vocab: dict[str, list[str]]) -> dict[str, Any]:

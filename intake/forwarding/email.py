@@ -60,7 +60,7 @@ def html(settings: Settings, model: dict[str, Any]) -> str:
 
 def compose(settings: Settings, event: ForwardEvent) -> EmailMessage:
     """The email for one created or updated event, attachments included (no I/O)."""
-    data = payload.build(event)
+    data = payload.build(event, settings.eligibility_rules)
     model = form.for_event(settings, event)
     reference = event.referral.reference
     message = EmailMessage()

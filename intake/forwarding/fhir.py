@@ -34,6 +34,7 @@ import tomllib
 import uuid
 from functools import lru_cache
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
@@ -299,11 +300,20 @@ def uk_service_request(
     if needs:
         notes.append("Communication needs: " + "; ".join(needs) + ".")
     if card:
+        evidence = data.get("eligibility_evidence") or {}
+
+        def said(key: str) -> str:
+            # the words each value was read from, so the case worker can check it
+            words = (evidence.get(key) or {}).get("text")
+            return f' (from "{words}")' if words else ""
+
         notes.append(
             "Eligibility: "
-            + "; ".join(f"{key}: {form.show(value)}" for key, value in card.items())
+            + "; ".join(f"{key}: {form.show(value)}{said(key)}" for key, value in card.items())
             + "."
         )
+    for finding in data.get("eligibility_precheck") or []:
+        notes.append(f"May be outside the criteria: {finding['why']}")
     advocacy = found.get("advocacy_type")
     request: dict[str, Any] = {
         "resourceType": "ServiceRequest",
@@ -335,8 +345,8 @@ def uk_service_request(
     return request
 
 
-def build_bundle(event: ForwardEvent) -> dict[str, Any]:
-    data = payload.build(event)["referral"]
+def build_bundle(event: ForwardEvent, rules: Path | None = None) -> dict[str, Any]:
+    data = payload.build(event, rules)["referral"]
     ref = data["reference"]
     found = data["details"]
     third_party = found.get("referral_for") == "other"
@@ -439,7 +449,11 @@ def erasure_bundle(event: ForwardEvent) -> dict[str, Any]:
 def send(settings: Settings, event: ForwardEvent) -> Delivered:
     if not settings.fhir_base_url:
         raise Rejected("FHIR_BASE_URL is not set")
-    bundle = erasure_bundle(event) if event.event == "erased" else build_bundle(event)
+    bundle = (
+        erasure_bundle(event)
+        if event.event == "erased"
+        else build_bundle(event, settings.eligibility_rules)
+    )
     try:
         body = validate(bundle)
     except ValidationError as exc:

@@ -280,6 +280,8 @@ def build(
         warnings.append("Communication needs: " + "; ".join(needs) + ".")
     if referral.get("no_voice_call"):
         warnings.append("NO VOICE CALLS: text, email or video relay only (BSL, deaf or Relay UK).")
+    for finding in referral.get("eligibility_precheck") or []:
+        warnings.append(f"May be outside the criteria: {finding['why']}")
 
     person = [
         ("Name", show(details.get("name") or details.get("subject_name"))),
@@ -406,7 +408,7 @@ def link(settings: Settings, reference: str) -> str | None:
 def for_event(settings: Settings, event: ForwardEvent) -> dict[str, Any]:
     """The form of one event, with the screening's reasons and the dashboard link."""
     return build(
-        payload.build(event),
+        payload.build(event, settings.eligibility_rules),
         settings.templates_dir,
         org_name=settings.org_name,
         link=link(settings, event.referral.reference),

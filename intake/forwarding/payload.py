@@ -10,9 +10,10 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
-from intake import communication
+from intake import communication, precheck
 from intake.forwarding.base import ForwardEvent
 from intake.models import Referral
 
@@ -38,8 +39,50 @@ def details(referral: Referral) -> dict[str, Any]:
     return {k: v for k, v in found.items() if v is not None and v != ""}
 
 
-def build(event: ForwardEvent) -> dict[str, Any]:
+def _conversation(messages: list[dict[str, Any]]) -> str:
+    # what the extractor read: the messages' bodies joined by newlines (the evidence spans' text)
+    return "\n".join(str(m["body"]) for m in messages if m.get("body"))
+
+
+def eligibility_evidence(referral: Referral, messages: list[dict[str, Any]]) -> dict[str, Any]:
+    """For each eligibility card key: its confidence and the words it was read from
+    (``{"mha_section": {"confidence": 0.9, "start": 118, "end": 127, "text": "section 2"}}``);
+    ``start``/``end`` index the messages' bodies joined by newlines."""
+    stored = referral.fields or {}
+    confidence = stored.get("confidence") if isinstance(stored.get("confidence"), dict) else {}
+    evidence = stored.get("evidence") if isinstance(stored.get("evidence"), dict) else {}
+    card = stored.get("eligibility") if isinstance(stored.get("eligibility"), dict) else {}
+    text = _conversation(messages)
+    out: dict[str, Any] = {}
+    for key in card:
+        entry: dict[str, Any] = {}
+        if isinstance(confidence.get(f"eligibility.{key}"), int | float):
+            entry["confidence"] = confidence[f"eligibility.{key}"]
+        span = evidence.get(f"eligibility.{key}")
+        if isinstance(span, list) and len(span) == 2 and all(isinstance(x, int) for x in span):
+            entry["start"], entry["end"] = span
+            if 0 <= span[0] < span[1] <= len(text):
+                entry["text"] = text[span[0] : span[1]]
+        if entry:
+            out[str(key)] = entry
+    return out
+
+
+def build(event: ForwardEvent, rules: Path | None = None) -> dict[str, Any]:
+    """The event as JSON. ``rules``: the eligibility pre-check's rules file (``ELIGIBILITY_RULES``;
+    None: the packaged rules)."""
     referral = event.referral
+    extra: dict[str, Any] = {}
+    evidence = eligibility_evidence(referral, list(event.messages))
+    if evidence:
+        extra["eligibility_evidence"] = evidence
+    findings = precheck.findings(referral.fields or {}, precheck.load(rules))
+    if findings:
+        extra["eligibility_precheck"] = [f.to_dict() for f in findings]
+    deadline = (referral.screening or {}).get("deadline")
+    if isinstance(deadline, dict):
+        kept = ("kind", "date", "text", "source")
+        extra["deadline"] = {k: deadline[k] for k in kept if k in deadline}
     return {
         "schema": SCHEMA_ID,
         "id": event.event_id,
@@ -71,6 +114,7 @@ def build(event: ForwardEvent) -> dict[str, Any]:
                 }
                 for m in event.messages
             ],
+            **extra,
         },
     }
 

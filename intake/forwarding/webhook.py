@@ -27,7 +27,7 @@ def send(settings: Settings, event: ForwardEvent) -> Delivered:
         raise Rejected("CASE_WEBHOOK_URL is not set")
     if not settings.case_webhook_secret:
         raise Rejected("CASE_WEBHOOK_SECRET is not set: intake never sends unsigned referrals")
-    body = payload.encode(payload.build(event))
+    body = payload.encode(payload.build(event, settings.eligibility_rules))
     headers = {
         "Content-Type": "application/json",
         "User-Agent": USER_AGENT,

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
+from intake.deadlines import deadline_on
 from intake.models import URGENCY_RANK, InboundMessage, Referral, utcnow
 from intake.store import search
 from intake.store.audit import audit_entry
@@ -127,6 +128,7 @@ class ReferralQueries(Queries):
             "safe_to_contact": referral.safe_to_contact,
             "language": referral.language,
             "language_preference": referral.language_preference,
+            "deadline_on": deadline_on(referral.screening),
             "created_at": now,
             "updated_at": now,
         }
@@ -307,6 +309,8 @@ class ReferralQueries(Queries):
     def update_referral(self, referral_id: int, **values: Any) -> None:
         if "urgency" in values:
             values["urgency_rank"] = URGENCY_RANK.get(values["urgency"], 2)
+        if "screening" in values:
+            values["deadline_on"] = deadline_on(values["screening"])
         values["updated_at"] = utcnow()
         with self.db.transaction() as conn:
             conn.execute(referrals.update().where(referrals.c.id == referral_id).values(**values))

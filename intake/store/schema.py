@@ -40,6 +40,8 @@ referrals = sa.Table(
     # The language the messages are in, and the one the person asked for (0018).
     sa.Column("language", sa.String(16), nullable=True),
     sa.Column("language_preference", sa.String(16), nullable=True),
+    # The nearest statutory deadline (`screening["deadline"]`), for the queue's order (0017).
+    sa.Column("deadline_on", sa.Date, nullable=True),
     sa.Index("ix_referrals_queue", "status", "urgency_rank", "received_at"),
     sa.Index("ix_referrals_sender", "sender"),
     # Duplicate matching reads the newest open referrals within the merge window

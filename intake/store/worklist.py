@@ -1,8 +1,12 @@
 """The duty advocate's worklist: which referrals, in what order, found by what they say.
 
-**Order: what needs a person first.** Most urgent first; within one urgency, referrals that need
-action (open and unclaimed, or with a new message since a person triaged or decided them), then
-open ones someone has claimed, then triaged ones, then closed ones; oldest first within each. The
+**Order: what needs a person first.** Most urgent first, where a referral whose statutory deadline
+(`deadline_on`: a section 2 tribunal deadline, an IMCA decision date, a complaint time limit; see
+`intake.deadlines`) falls within `deadline_days` of today counts as at least urgent even if the
+deadline came closer after it was screened; within one urgency, referrals that need action (open
+and unclaimed, or with a new message since a person triaged or decided them), then open ones
+someone has claimed, then triaged ones, then closed ones; within each, the nearest deadline first,
+then oldest first. The
 time to triage only grows with age, so within "needs action" the overdue ones come first: an
 overdue, unclaimed emergency is never below one somebody is already working.
 
@@ -18,11 +22,12 @@ into a blind index without changing this module's callers.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 
-from intake.models import URGENCIES, Referral
+from intake.models import URGENCIES, URGENCY_RANK, Referral
 from intake.store import search as search_index
 from intake.store.database import Queries
 from intake.store.referrals import row_to_referral
@@ -45,6 +50,30 @@ _ACTION = sa.case(
     (referrals.c.status == "triaged", TRIAGED),
     else_=CLOSED,
 )
+
+
+def _effective_rank(today: date | None, deadline_days: int | None) -> Any:
+    """The urgency rank the queue orders by: a coming deadline within `deadline_days` of `today`
+    lifts a routine referral to urgent (never lowers one)."""
+    if today is None or deadline_days is None:
+        return referrals.c.urgency_rank
+    urgent = URGENCY_RANK["urgent"]
+    return sa.case(
+        (
+            sa.and_(
+                referrals.c.deadline_on.is_not(None),
+                referrals.c.deadline_on >= today,
+                referrals.c.deadline_on <= today + timedelta(days=deadline_days),
+                referrals.c.urgency_rank > urgent,
+            ),
+            urgent,
+        ),
+        else_=referrals.c.urgency_rank,
+    )
+
+
+# a referral without a deadline comes after those with one, on SQLite and PostgreSQL alike
+_NO_DEADLINE_LAST = sa.case((referrals.c.deadline_on.is_(None), 1), else_=0)
 
 
 @dataclass(frozen=True)
@@ -126,9 +155,17 @@ class Worklist(Queries):
     """`store.worklist`."""
 
     def queue(
-        self, wanted: QueueFilter | None = None, *, offset: int = 0, limit: int = 200
+        self,
+        wanted: QueueFilter | None = None,
+        *,
+        offset: int = 0,
+        limit: int = 200,
+        today: date | None = None,
+        deadline_days: int | None = None,
     ) -> QueuePage:
-        """One page of the queue in working order (see the module docstring), with counts."""
+        """One page of the queue in working order (see the module docstring), with counts.
+        Without `today` and `deadline_days`, deadlines order referrals within an urgency but do
+        not lift one."""
         wanted = wanted or QueueFilter()
         limit = max(1, min(limit, MAX_PAGE))
         offset = max(0, offset)
@@ -145,7 +182,14 @@ class Worklist(Queries):
             )
             .select_from(_JOINED)
             .where(*where)
-            .order_by(referrals.c.urgency_rank, _ACTION, referrals.c.received_at, referrals.c.id)
+            .order_by(
+                _effective_rank(today, deadline_days),
+                _ACTION,
+                _NO_DEADLINE_LAST,
+                referrals.c.deadline_on,
+                referrals.c.received_at,
+                referrals.c.id,
+            )
             .limit(limit)
             .offset(offset)
         )

@@ -104,7 +104,11 @@ def test_confidence_per_field_and_to_dict() -> None:
         "I want to complain about my GP. Email me at a.b@example.com", "sms", "+447700900177"
     )
     assert isinstance(r, ExtractionResult)
-    assert set(r.confidence) == set(r.fields)
+    # the eligibility card's keys each carry their own confidence ("eligibility.<key>")
+    card_keys = {f"eligibility.{k}" for k in r.fields.get("eligibility", {})}
+    assert card_keys == {"eligibility.complaint_service"}
+    assert set(r.confidence) == (set(r.fields) - {"eligibility"}) | card_keys
+    assert set(r.evidence) == card_keys
     assert all(0.0 <= c <= 1.0 for c in r.confidence.values())
     d = r.to_dict()
     assert d["email"] == "a.b@example.com" and d["confidence"]["email"] == r.confidence["email"]

@@ -74,3 +74,66 @@ def test_need_and_contact_answers() -> None:
     }
     assert interpret_answer("contact", "NO CONTACT") == {"safe_to_contact": False}
     assert interpret_answer("contact", "email j.b@example.com")["email"] == "j.b@example.com"
+
+
+# -- what the advocacy type still needs (issue 17) ------------------------------------------
+
+
+def test_type_question_templates_exist_and_fit_an_sms() -> None:
+    from intake.extraction.vocab import load
+
+    data = load("type_questions")
+    keys = {k for questions in data["types"].values() for k in questions}
+    assert keys == set(data["questions"])
+    for key in keys:
+        text = (TEMPLATES / f"{key}.txt").read_text(encoding="utf-8").strip()
+        assert 0 < len(text) <= 160, key
+
+
+def test_after_the_essentials_the_type_asks_for_what_the_law_needs() -> None:
+    from intake.extraction.questions import missing_for_type
+
+    imha = {"advocacy_type": "imha", "referral_for": "self", "safe_to_contact": True}
+    assert missing_essentials(imha) == []
+    assert missing_for_type(imha) == ["imha_section", "imha_hospital"]
+    key, text = next_question(imha, [], 3) or ("", "")
+    assert key == "imha_section" and "section" in text
+    assert next_question(imha, ["imha_section"], 3)[0] == "imha_hospital"  # type: ignore[index]
+    # a section already on the card is not asked for again
+    known = {**imha, "eligibility": {"mha_section": "3"}}
+    assert missing_for_type(known) == ["imha_hospital"]
+    imca = {"advocacy_type": "imca", "eligibility": {"decision_type": "accommodation"}}
+    assert missing_for_type(imca) == ["imca_capacity"]
+    assert missing_for_type({"advocacy_type": "general"}) == []
+    assert missing_for_type({}) == []
+    # within the same limits and safety rules
+    assert next_question(imha, ["imha_section"], 1) is None
+    assert next_question({**imha, "safe_to_contact": False}, [], 3) is None
+
+
+def test_answers_to_type_questions() -> None:
+    got = interpret_answer("imha_section", "section 2 since yesterday")
+    assert got["eligibility"]["mha_section"] == "2" and "tribunal_deadline" in got["eligibility"]
+    assert interpret_answer("imha_hospital", "  Becklin Centre,\n Ward 3 ") == {
+        "hospital": "Becklin Centre, Ward 3"
+    }
+    # the question said what kind of decision it is about: the reply need not
+    got = interpret_answer("imca_decision", "a move to a nursing home, meeting on 3/12/2030")
+    assert got == {"eligibility": {"decision_type": "accommodation", "decision_due": "2030-12-03"}}
+    got = interpret_answer("complaint_when", "it was at the hospital on 2 March 2026")
+    assert got["eligibility"]["incident_date"] == "2026-03-02"
+    assert interpret_answer("care_act_stage", "no idea") == {}
+    assert len(interpret_answer("imca_capacity", "x" * 1000)["capacity_assessed"]) == 300
+
+
+def test_an_answer_fills_part_of_the_card_and_keeps_the_rest() -> None:
+    from intake.merge import apply_answer
+
+    existing = {
+        "eligibility": {"mha_section": "2", "detained_on": "2026-11-21"},
+        "confidence": {"eligibility.mha_section": 0.9},
+        "evidence": {"eligibility.mha_section": [5, 14]},
+    }
+    out = apply_answer(existing, {"eligibility": {"mha_section": "3"}}, {"source": "sms"})
+    assert out["eligibility"] == {"mha_section": "3", "detained_on": "2026-11-21"}
+    assert out["confidence"]["eligibility.mha_section"] == 0.9 and out["evidence"] == {}

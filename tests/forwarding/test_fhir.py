@@ -147,3 +147,27 @@ def test_posts_the_bundle_and_updates_the_same_case(
         "delivered",
         "delivered",
     ]
+
+
+def test_the_card_s_words_and_the_precheck_are_in_the_service_request(
+    make_runtime: Callable[..., Runtime],
+) -> None:
+    from intake.extraction import extract
+    from intake.forwarding import email, form
+
+    rt = make_runtime()
+    text = "The police have my brother on a section 136 since last night, can someone help"
+    extracted = extract(text, "sms", received_at="2026-03-02T09:15:00+00:00").to_dict()
+    referral = add_referral(rt, text=text, fields=extracted)
+    event = event_for(rt, referral.reference)
+    bundle = fhir.build_bundle(event)
+    Bundle.model_validate(bundle)
+    [request] = [
+        e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "ServiceRequest"
+    ]
+    note = request["note"][0]["text"]
+    assert 'mha_section: 136 (from "section 136")' in note
+    assert "May be outside the criteria: Held under section 136" in note
+    # the email form says it too
+    page = email.html(rt.settings, form.for_event(rt.settings, event))
+    assert "May be outside the criteria: Held under section 136" in page

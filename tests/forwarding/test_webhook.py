@@ -297,3 +297,54 @@ def test_a_refusal_is_final_in_a_forking_worker_too(rt: Runtime, case_system: Ca
     assert scheduled(rt) == {}
     assert outcomes(rt, referral.id) == [("rejected", 400)]
     assert forwarding.failed(rt.store)[0]["job_id"] in failed_registry(rt)
+
+
+def test_the_eligibility_card_goes_with_its_evidence_precheck_and_deadline(
+    rt: Runtime, case_system: CaseSystem
+) -> None:
+    from intake.extraction import extract
+    from intake.pipeline import build_referral
+
+    text = "The police have my brother on a section 136 since last night, can someone help"
+    extracted = extract(text, "sms", received_at="2026-03-02T09:15:00+00:00").to_dict()
+    referral = add_referral(rt, text=text, fields=extracted)
+    forwarding.schedule(rt, referral)
+    work(rt)
+    [request] = case_system.requests
+    body = request.json()
+    jsonschema.validate(body, payload.schema())
+    sent = body["referral"]
+    assert sent["details"]["eligibility"] == {"mha_section": "136", "detained_on": "2026-03-01"}
+    assert "evidence" not in sent["details"] and "confidence" not in sent["details"]
+    assert sent["eligibility_evidence"]["mha_section"]["text"] == "section 136"
+    assert sent["eligibility_evidence"]["detained_on"]["text"] == "last night"
+    assert 0 < sent["eligibility_evidence"]["mha_section"]["confidence"] <= 1
+    [finding] = sent["eligibility_precheck"]
+    assert finding["id"] == "imha_short_term_hold" and "s130C" in finding["source"]
+    # a deadline on the stored screening is sent as the case system's to order by
+    from datetime import UTC, datetime
+
+    from intake.models import InboundMessage
+
+    imca = (
+        "IMCA needed: he lacks capacity to consent to an operation; the best interests meeting "
+        "is on 4 March 2026"
+    )
+    message = InboundMessage(
+        "sms",
+        "SM" + "b" * 32,
+        "+447700900119",
+        "+447700900001",
+        imca,
+        datetime(2026, 3, 2, 9, 0, tzinfo=UTC),
+    )
+    built = build_referral(message)
+    assert built.screening["deadline"]["text"] == "IMCA decision due Wed 4 Mar"
+    event_referral = add_referral(rt, text=imca, provider_id="SM" + "b" * 32, fields=built.fields)
+    rt.store.update_referral(event_referral.id, screening=built.screening)
+    forwarding.schedule(rt, rt.store.get_referral(event_referral.reference))
+    work(rt)
+    sent = case_system.requests[-1].json()
+    jsonschema.validate(sent, payload.schema())
+    assert sent["referral"]["deadline"]["text"] == "IMCA decision due Wed 4 Mar"
+    assert sent["referral"]["deadline"]["kind"] == "decision"

@@ -114,3 +114,35 @@ def test_audit_trail(store: Store) -> None:
         "referral.viewed",
         {"via": "test"},
     )
+
+
+def test_queue_orders_by_deadline_within_urgency_and_lifts_a_close_one(store: Store) -> None:
+    from datetime import date
+
+    from intake.store import QueueFilter
+
+    def made(pid: str, urgency: str, deadline: str | None, minutes: int) -> str:
+        msg = message(pid, at=T0 + timedelta(minutes=minutes))
+        r = referral(msg, urgency)
+        if deadline:
+            r.screening["deadline"] = {"date": deadline, "text": "tribunal deadline"}
+        return store.create_referral(r, msg).reference
+
+    no_deadline = made("SM1", "routine", None, 0)
+    far = made("SM2", "routine", "2026-12-20", 1)
+    near = made("SM3", "routine", "2026-12-08", 2)
+    close = made("SM4", "routine", "2026-11-26", 3)
+    urgent = made("SM5", "urgent", None, 4)
+    order = [r.referral.reference for r in store.worklist.queue(QueueFilter()).rows]
+    # within one urgency, the nearest deadline first, those without one last
+    assert order == [urgent, close, near, far, no_deadline]
+    today = date(2026, 11, 24)
+    lifted = store.worklist.queue(QueueFilter(), today=today, deadline_days=3).rows
+    # two days to go: ordered with the urgent ones, its stored urgency unchanged
+    assert [r.referral.reference for r in lifted][:2] == [close, urgent]
+    assert lifted[0].referral.urgency == "routine"
+    found = store.get_referral(near)
+    assert found is not None and found.id is not None
+    store.update_referral(found.id, screening={"urgency": "routine"})
+    order = [r.referral.reference for r in store.worklist.queue(QueueFilter()).rows]
+    assert order == [urgent, close, far, no_deadline, near]

@@ -7,15 +7,15 @@ highlighted matches, flattening extraction output, ages) are tested on their own
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from markupsafe import Markup, escape
 
-from intake import communication, languages
-from intake.models import Referral
+from intake import communication, deadlines, languages
+from intake.models import Referral, more_urgent
 from intake.sla import human_duration
 
 # (icon under /static, label); the icon is decorative, the label is always shown
@@ -155,6 +155,79 @@ def highlight(text: str, matches: Iterable[Any]) -> Markup:
     return Markup("".join(out))
 
 
+CARD_LABELS = {
+    "mha_section": "Mental Health Act",
+    "detained_on": "Detained on",
+    "tribunal_deadline": "Tribunal deadline (s2)",
+    "decision_type": "IMCA decision",
+    "decision_due": "Decision due",
+    "lacks_capacity": "Lacks capacity",
+    "has_appropriate_person": "Someone appropriate to consult",
+    "lpa": "LPA / deputy",
+    "care_act_stage": "Care Act stage",
+    "complaint_service": "Complaint about",
+    "incident_date": "Incident date",
+}
+_CARD_DATES = ("detained_on", "tribunal_deadline", "decision_due", "incident_date")
+
+
+def _card_value(key: str, value: Any) -> str:
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
+    if key in _CARD_DATES and isinstance(value, str):
+        try:
+            day = date.fromisoformat(value)
+        except ValueError:
+            return value
+        return f"{day:%a} {day.day} {day:%b %Y}"
+    if key == "mha_section" and isinstance(value, str) and value[:1].isdigit():
+        return f"Section {value}"
+    text = str(value).replace("_", " ")
+    return {"nhs": "NHS", "CTO": "Community treatment order (CTO)"}.get(text, text.capitalize())
+
+
+def card_evidence(fields: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """``[{"start", "end", "label"}]``: where each card value was read, for `highlight`."""
+    inner = fields.get("fields") if isinstance(fields.get("fields"), Mapping) else fields
+    evidence = inner.get("evidence") if isinstance(inner.get("evidence"), Mapping) else {}
+    spans = []
+    for dotted, span in evidence.items():
+        key = str(dotted).removeprefix("eligibility.")
+        if key == "tribunal_deadline" or not isinstance(span, list | tuple) or len(span) != 2:
+            continue  # the deadline is worked out from the detention date, which is marked
+        spans.append({"start": span[0], "end": span[1], "label": CARD_LABELS.get(key, key)})
+    return spans
+
+
+def eligibility_card(fields: Mapping[str, Any], text: str) -> list[dict[str, Any]]:
+    """The card as the referral page lists it: label, value, confidence and the words it came
+    from (``quote``: the evidence span of ``text``, empty when it falls outside it)."""
+    inner = fields.get("fields") if isinstance(fields.get("fields"), Mapping) else fields
+    card = inner.get("eligibility") if isinstance(inner.get("eligibility"), Mapping) else {}
+    confidence = inner.get("confidence") if isinstance(inner.get("confidence"), Mapping) else {}
+    evidence = inner.get("evidence") if isinstance(inner.get("evidence"), Mapping) else {}
+    rows = []
+    for key in CARD_LABELS:
+        if key not in card:
+            continue
+        span = evidence.get(f"eligibility.{key}")
+        quote = ""
+        if isinstance(span, list | tuple) and len(span) == 2:
+            start, end = int(span[0]), int(span[1])
+            if 0 <= start < end <= len(text):
+                quote = text[start:end]
+        rows.append(
+            {
+                "key": key,
+                "label": CARD_LABELS[key],
+                "value": _card_value(key, card[key]),
+                "confidence": confidence.get(f"eligibility.{key}"),
+                "quote": quote,
+            }
+        )
+    return rows
+
+
 def matched_phrases(text: str, matches: Iterable[Any]) -> list[str]:
     return [text[s:e] for s, e, _ in _spans(matches, len(text))]
 
@@ -202,6 +275,27 @@ def key_facts(document: Mapping[str, Any]) -> dict[str, Any]:
         "eligibility": {
             str(k): v for k, v in eligibility.items() if isinstance(v, str | int | bool)
         },
+    }
+
+
+def deadline_note(
+    fields: Mapping[str, Any], urgency: str, today: date, urgent_days: int
+) -> dict[str, Any] | None:
+    """The referral's nearest coming statutory deadline as the queue and referral page say it:
+    ``{"text": "tribunal deadline Thu 3 Dec", "days": 2, "soon": True, "lifts": True,
+    "source": ...}``; ``soon`` when within ``urgent_days`` (the deadline makes it at least
+    urgent), ``lifts`` when that is above the urgency it has. None without a coming deadline."""
+    due = deadlines.nearest(dict(fields), today)
+    if due is None:
+        return None
+    days = (due.on - today).days
+    soon = days <= urgent_days
+    return {
+        "text": due.text(),
+        "days": days,
+        "soon": soon,
+        "lifts": soon and more_urgent(deadlines.URGENT, urgency),
+        "source": due.source,
     }
 
 

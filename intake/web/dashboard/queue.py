@@ -13,6 +13,7 @@ import logging
 import math
 from typing import Any
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 from redis.exceptions import RedisError
 from starlette.concurrency import run_in_threadpool
@@ -20,7 +21,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
-from intake import sla, triage
+from intake import precheck, sla, triage
 from intake.models import URGENCIES, utcnow
 from intake.queue import SLA_CHECK, QueueUnavailable, enqueue
 from intake.runtime import Runtime
@@ -185,11 +186,18 @@ def _queue_filter(filters: dict[str, str], user: User) -> QueueFilter:
 def load_queue(
     runtime: Runtime, filters: dict[str, str], user: User, page_number: int = 1
 ) -> tuple[QueuePage, list[dict[str, Any]]]:
-    found = runtime.store.worklist.queue(
-        _queue_filter(filters, user), offset=(page_number - 1) * PAGE_SIZE, limit=PAGE_SIZE
-    )
     now = utcnow()
     zone = runtime.settings.intake_timezone
+    today = now.astimezone(ZoneInfo(zone)).date()
+    days = runtime.settings.deadline_urgent_days
+    rules = precheck.load(runtime.settings.eligibility_rules)
+    found = runtime.store.worklist.queue(
+        _queue_filter(filters, user),
+        offset=(page_number - 1) * PAGE_SIZE,
+        limit=PAGE_SIZE,
+        today=today,
+        deadline_days=days,
+    )
     policy = sla.Policy.from_settings(runtime.settings)
     rows = []
     for item in found.rows:
@@ -217,6 +225,8 @@ def load_queue(
                 "timer_text": timer.describe(zone, now) if timer else "",
                 "due_text": timer.due_label(zone, now) if timer else "",
                 "outcome": item.outcome,
+                "deadline": present.deadline_note(r.fields, r.urgency, today, days),
+                "precheck": [f.id for f in precheck.findings(r.fields, rules)],
             }
         )
     return found, rows

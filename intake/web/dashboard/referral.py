@@ -14,6 +14,7 @@ import secrets
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
@@ -21,7 +22,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from intake import communication, forwarding, sla, triage
+from intake import communication, forwarding, precheck, sla, triage
 from intake.models import URGENCIES, Referral, utcnow
 from intake.runtime import Runtime
 from intake.screening.lexicon import CATEGORIES
@@ -152,7 +153,20 @@ def _load_page(runtime: Runtime, user: User, reference: str) -> dict[str, Any]:
         "corrections": runtime.store.corrections.for_referral(referral.id),
         "colleagues": [u.email for u in runtime.store.users.all() if u.active],
         "referral": referral,
-        "highlighted": present.highlight(referral.raw_text, matches),
+        # screening's phrases and the words the eligibility card was read from
+        "highlighted": present.highlight(
+            referral.raw_text, [*matches, *present.card_evidence(referral.fields)]
+        ),
+        "card": present.eligibility_card(referral.fields, referral.raw_text),
+        "deadline": present.deadline_note(
+            referral.fields,
+            referral.urgency,
+            now.astimezone(ZoneInfo(zone)).date(),
+            runtime.settings.deadline_urgent_days,
+        ),
+        "precheck": precheck.findings(
+            referral.fields, precheck.load(runtime.settings.eligibility_rules)
+        ),
         "phrases": present.matched_phrases(referral.raw_text, matches),
         "fields": present.ordered_fields(values),
         "field_history": work.field_history(referral.id),

@@ -101,8 +101,8 @@ def test_questions_stop_at_the_configured_limit(phone: Phone) -> None:
 
 def test_no_question_when_nothing_essential_is_missing(phone: Phone) -> None:
     phone.text(
-        "my dad is on a ward and they want to move him to a care home, he cant decide for "
-        "himself. he knows im texting and is happy for you to help. text me back on this number"
+        "my dad needs help with a problem with his landlord and his benefits. he knows im "
+        "texting and is happy for you to help. text me back on this number"
     )
     [ack] = phone.received()
     assert questions_in(ack) == []
@@ -110,6 +110,22 @@ def test_no_question_when_nothing_essential_is_missing(phone: Phone) -> None:
     assert len(phone.received()) == 1
     referral = only_referral(phone)
     assert len(referral["messages"]) == 2
+
+
+def test_after_the_essentials_the_advocacy_type_asks_for_what_the_law_needs(phone: Phone) -> None:
+    # an IMCA referral with its decision known: who assessed capacity, and when (issue 17)
+    phone.text(
+        "my dad is on a ward and they want to move him to a care home, they say he lacks "
+        "capacity and needs an IMCA. he knows im texting and is happy for you to help. text me "
+        "back on this number"
+    )
+    [ack] = phone.received()
+    assert questions_in(ack) == ["imca_capacity"]
+    phone.text("Dr Shah on the ward, last Tuesday")
+    assert len(phone.received()) == 1  # nothing else missing: no further question
+    referral = only_referral(phone)
+    assert referral["fields"]["capacity_assessed"] == "Dr Shah on the ward, last Tuesday"
+    assert referral["fields"]["eligibility"]["decision_type"] == "accommodation"
 
 
 def test_no_question_and_no_text_when_it_is_not_safe_to_contact(phone: Phone) -> None:
@@ -257,3 +273,9 @@ def test_question_wording_comes_from_the_templates(phone: Phone, tmp_path: objec
     [ack] = phone.received()
     assert ack.endswith("What can we help with? (custom wording)")
     assert question_texts()["need"] not in ack
+
+
+def test_an_acknowledgement_says_what_happens_next_outside_the_criteria(phone: Phone) -> None:
+    phone.text("the police have my brother on a section 136, can someone help him")
+    [ack] = phone.received()
+    assert "Short-term holds under the Mental Health Act do not qualify" in ack

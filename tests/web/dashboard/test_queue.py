@@ -138,3 +138,37 @@ def test_queue_views_are_audited(
     [entry] = [e for e in runtime.store.audit_for() if e["action"] == "queue.viewed"][-1:]
     assert entry["actor"] == "advocate@example.org"
     assert entry["detail"]["urgency"] == "routine"
+
+
+def test_a_statutory_deadline_shows_in_the_row_and_the_card_on_the_page(
+    runtime: Runtime, live_url: str, advocate: httpx.Client, seed
+) -> None:
+    from zoneinfo import ZoneInfo
+
+    reference = seed("My brother was sectioned 11 days ago under section 2 and wants to appeal")
+    today = utcnow().astimezone(ZoneInfo("Europe/London")).date()
+    last_day = today + timedelta(days=2)  # 14 days beginning with the day of admission
+    label = f"Tribunal deadline {last_day:%a} {last_day.day} {last_day:%b}"
+    queue = advocate.get(live_url + "/").text
+    row = queue[queue.index(f'data-reference="{reference}"') :]
+    row = row[: row.index("</tr>")]
+    assert label in row and 'class="deadline is-soon"' in row
+    page = advocate.get(f"{live_url}/referrals/{reference}").text
+    assert "Also urgent because: <strong>" + label[0].lower() + label[1:] in page
+    card = page[page.index('id="eligibility"') :]
+    assert "Mental Health Act" in card and "Section 2" in card
+    assert '<mark class="match">section 2</mark>' in card  # the words it was read from
+    assert "MHA 1983 s66" in card
+    assert '<mark class="match" title="Detained on">11 days ago</mark>' in page
+
+
+def test_the_advocate_sees_why_a_referral_may_be_outside_the_criteria(
+    runtime: Runtime, live_url: str, advocate: httpx.Client, seed
+) -> None:
+    reference = seed("the police have my brother on a section 136, can someone help him")
+    queue = advocate.get(live_url + "/").text
+    row = queue[queue.index(f'data-reference="{reference}"') :]
+    assert "Check eligibility" in row[: row.index("</tr>")]
+    page = advocate.get(f"{live_url}/referrals/{reference}").text
+    assert 'data-rule="imha_short_term_hold"' in page
+    assert "Held under section 136: short-term holds do not qualify for an IMHA." in page

@@ -1,7 +1,7 @@
 """Languages (issue 18): the language a referral is in, and the one the person asked for.
 
 Revision ID: 0018
-Revises: 0004
+Revises: 0017
 Create Date: 2026-11-30
 
 - `referrals.language`: the ISO 639-1 code screening identified (None when too short/unknown).
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0018"
-down_revision = "0004"
+down_revision = "0017"
 branch_labels = None
 depends_on = None
 
