@@ -4,8 +4,8 @@ its advocacy type still needs - never beside the 999 advice, never when it is un
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from email import message_from_string
-from email.message import Message
+from email import message_from_string, policy
+from email.message import EmailMessage
 from pathlib import Path
 
 from channels.email import ack, trust
@@ -51,11 +51,17 @@ def inbound() -> InboundMessage:
 
 
 def body(plan: ack.Plan | ack.Skip) -> str:
+    """The plain-text part; the HTML part (written per language) must say the same."""
     assert isinstance(plan, ack.Plan)
-    parsed: Message = message_from_string(plan.body)
-    part = parsed.get_payload(decode=True)
-    assert isinstance(part, bytes)
-    return part.decode("utf-8")
+    parsed = message_from_string(plan.body, policy=policy.default)
+    assert isinstance(parsed, EmailMessage)
+    plain = parsed.get_body(preferencelist=("plain",))
+    assert plain is not None
+    text = plain.get_content()
+    html = parsed.get_body(preferencelist=("html",))
+    if html is not None and "To help us prioritise" in text:
+        assert "To help us prioritise" in html.get_content()
+    return text
 
 
 def test_an_imha_referral_is_asked_for_the_section_and_the_hospital() -> None:
