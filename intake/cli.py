@@ -422,6 +422,51 @@ def cmd_sla_check(args: argparse.Namespace) -> int:
             embedded.stop()
 
 
+def _who(args: argparse.Namespace) -> tuple[str, str]:
+    for kind in ("phone", "email", "reference"):
+        value = getattr(args, kind, None)
+        if value:
+            return kind, value
+    raise ValueError("name the person: --phone, --email or --reference")
+
+
+def cmd_privacy(args: argparse.Namespace) -> int:
+    """`intake privacy erase ...`: data protection requests, carried out by an operator with
+    server access (audited as `cli:<operating-system user>`)."""
+    from intake.privacy import erasure
+    from intake.runtime import Runtime
+
+    settings, embedded = _with_redis(_settings("privacy"))
+    rt = Runtime.build(settings, channels.registry())
+    try:
+        kind, value = _who(args)
+        planned = erasure.plan(rt.store, kind, value)
+        if not planned.erased and not planned.mentioned:
+            print("nothing found for that person: nothing erased")
+            return 0
+        print(f"referrals to erase: {len(planned.erased)} {' '.join(planned.references)}")
+        if planned.held:
+            print(f"on legal hold (erased all the same): {' '.join(planned.held)}")
+        if planned.mentioned:
+            print(f"referrals about others that mention them (mentions blanked): "
+                  f"{len(planned.mentioned)}")
+        if not args.yes:
+            answer = input("type ERASE to erase them, anything else to stop: ")
+            if answer.strip() != "ERASE":
+                print("stopped: nothing erased")
+                return 1
+        counts = erasure.erase(rt, planned, actor=_cli_actor(), reason=args.reason)
+        print("erased: " + ", ".join(f"{k} {v}" for k, v in counts.as_dict().items()))
+        return 0
+    except (ValueError, LookupError) as exc:
+        print(f"intake privacy {args.privacy_command}: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        rt.close()
+        if embedded:
+            embedded.stop()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="intake", description="Referral intake for advocacy services."
@@ -521,6 +566,22 @@ def build_parser() -> argparse.ArgumentParser:
     forward_test.add_argument(
         "--type", default="imca", help="the sample's advocacy type (imha, imca, care_act, ...)"
     )
+    privacy = sub.add_parser(
+        "privacy", help="data protection: erasure (UK GDPR)"
+    ).add_subparsers(dest="privacy_command", required=True)
+    erase = privacy.add_parser(
+        "erase",
+        help="erase a person everywhere: every referral they sent or are the subject of",
+    )
+    erase.set_defaults(func=cmd_privacy)
+    who = erase.add_mutually_exclusive_group(required=True)
+    who.add_argument("--phone", help="their phone number")
+    who.add_argument("--email", help="their email address")
+    who.add_argument(
+        "--reference", help="a referral: the person it is from and the person it is about"
+    )
+    erase.add_argument("--reason", required=True, help="why (kept in the audit trail)")
+    erase.add_argument("--yes", action="store_true", help="do not ask before erasing")
     replay = add("replay", cmd_replay, "resend referrals that failed to reach the case system")
     replay.add_argument("references", nargs="*", metavar="REFERENCE")
     replay.add_argument("--all-failed", action="store_true", help="every failed referral")

@@ -1,10 +1,12 @@
-"""The audit trail: who saw or changed what, and when. Rows are only ever added."""
+"""The audit trail: who saw or changed what, and when. Rows are only ever added; erasure and
+retention may blank the details of a row (`redact`), never the row."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 
 from intake.models import utcnow
 from intake.store.database import Queries
@@ -22,6 +24,16 @@ def audit_entry(
         "referral_id": referral_id,
         "detail": detail or {},
     }
+
+
+def redact(conn: Connection, where: sa.ColumnElement[bool], why: str) -> int:
+    """Blank the details of the audit rows matching `where` (erasure, retention): who did what
+    to which referral, and when, stay; what the details said goes. The rows changed."""
+    return conn.execute(
+        audit_log.update()
+        .where(where, sa.not_(audit_log.c.action.like("privacy.%")))
+        .values(detail={"redacted": why})
+    ).rowcount
 
 
 class AuditQueries(Queries):

@@ -37,6 +37,11 @@ referrals = sa.Table(
     sa.Column("urgency_decided_by", sa.String(320), nullable=True),
     # A message came that nobody has seen since the referral was triaged or decided (0002).
     sa.Column("new_message_at", UTCDateTime, nullable=True),
+    # Data protection (0016): a legal hold stops retention; `erased_at` marks a referral whose
+    # personal data was erased (UK GDPR Art. 17), kept as an anonymised row for statistics.
+    sa.Column("legal_hold", sa.Boolean, nullable=False, default=False, server_default=sa.false()),
+    sa.Column("legal_hold_reason", sa.Text, nullable=True),
+    sa.Column("erased_at", UTCDateTime, nullable=True),
     sa.Index("ix_referrals_queue", "status", "urgency_rank", "received_at"),
     sa.Index("ix_referrals_sender", "sender"),
     # Duplicate matching reads the newest open referrals within the merge window
@@ -415,4 +420,27 @@ incident_referrals = sa.Table(
     sa.Column("incident_id", sa.Integer, sa.ForeignKey("incidents.id"), primary_key=True),
     sa.Column("referral_id", sa.Integer, sa.ForeignKey("referrals.id"), primary_key=True),
     sa.Index("ix_incident_referrals_referral", "referral_id"),
+)
+
+
+# -- data protection (0016) -----------------------------------------------------------------
+
+# An erasure asked for in the dashboard: one manager asks, with a reason; a second manager
+# confirms, and only then is anything erased. `value` (the phone, email or reference named) is
+# cleared once the request is carried out or withdrawn, so the request row keeps who and why,
+# not whom.
+erasure_requests = sa.Table(
+    "erasure_requests",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("kind", sa.String(16), nullable=False),  # phone, email, reference
+    sa.Column("value", sa.String(320), nullable=True),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("requested_by", sa.String(320), nullable=False),
+    sa.Column("requested_at", UTCDateTime, nullable=False, default=utcnow),
+    sa.Column("status", sa.String(16), nullable=False, default="pending"),  # done, withdrawn
+    sa.Column("decided_by", sa.String(320), nullable=True),
+    sa.Column("decided_at", UTCDateTime, nullable=True),
+    sa.Column("counts", sa.JSON, nullable=False, default=dict),
+    sa.Index("ix_erasure_requests_status", "status", "requested_at"),
 )
