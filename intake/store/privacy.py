@@ -402,6 +402,14 @@ class Privacy(Queries):
             )
         return bool(result.rowcount)
 
+    def set_counts(self, request_id: int, counts: dict[str, int]) -> None:
+        with self.db.transaction() as conn:
+            conn.execute(
+                erasure_requests.update()
+                .where(erasure_requests.c.id == request_id)
+                .values(counts=counts)
+            )
+
 
 def _redact_mentions(conn: Connection, ids: list[int], needles: list[str]) -> int:
     """Replace each needle in these referrals' texts, fields and message bodies; rows changed."""

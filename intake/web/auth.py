@@ -137,6 +137,39 @@ async def checked_form(request: Request) -> FormData:
     return form
 
 
+async def reauthenticate(request: Request, user: User, password: str) -> bool:
+    """The signed-in person's password again, before an export or an erasure.
+
+    Checked as a log-in is (`intake.users.authenticate`: throttled, recorded, through the
+    password-check gate), so it cannot be used to guess faster than the log-in page allows.
+    WCAG 2.2 3.3.8: a password field that accepts paste, no puzzle. False when wrong, throttled
+    or the service is busy; each failure is audited.
+    """
+    runtime = request.app.state.runtime
+    if not password:
+        return False
+    client = client_address(request)
+    try:
+        async with request.app.state.hash_gate.slot():
+            result = await run_in_threadpool(
+                users.authenticate,
+                runtime.settings,
+                runtime.store,
+                user.email,
+                password,
+                client,
+                device_token(request, user.email),
+            )
+    except Busy:
+        return False
+    if not result.ok or result.user is None or result.user.id != user.id:
+        await run_in_threadpool(
+            runtime.store.audit, user.email, "reauth.failed", detail={"client": client}
+        )
+        return False
+    return True
+
+
 def client_address(request: Request) -> str:
     return request.client.host if request.client else ""
 

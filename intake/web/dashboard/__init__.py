@@ -13,7 +13,15 @@ from starlette.staticfiles import StaticFiles
 
 from intake.runtime import Runtime
 from intake.web.auth import install_sessions
-from intake.web.dashboard import accounts, attachments, audit, incidents, queue, referral
+from intake.web.dashboard import (
+    accounts,
+    attachments,
+    audit,
+    incidents,
+    privacy,
+    queue,
+    referral,
+)
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 
@@ -62,6 +70,14 @@ routes = [
         incidents.close_incident,
         methods=["POST"],
         name="incident_close",
+    ),
+    Route("/privacy", privacy.privacy_page, methods=["GET"], name="privacy"),
+    Route("/privacy/erasures", privacy.request_erasure, methods=["POST"], name="erasure_request"),
+    Route(
+        "/privacy/erasures/{request_id}/{action}",
+        privacy.decide_erasure,
+        methods=["POST"],
+        name="erasure_decide",
     ),
     Route("/audit", audit.audit_page, methods=["GET"], name="audit"),
     Route("/audit.csv", audit.audit_csv, methods=["GET"], name="audit_csv"),

@@ -1,0 +1,155 @@
+"""Data protection in the dashboard (`/privacy`), for managers: erasure with two managers.
+
+One manager asks for an erasure (a phone number, an email address or a referral's reference,
+and the reason); the page shows what it would reach; a second manager, entering their own
+password again, confirms it, and only then is anything erased (`intake.privacy.erasure`). The
+one who asked cannot confirm; either may withdraw a request that is still pending. Each step is
+audited without naming the person (`privacy.erasure_requested`, `privacy.erased`,
+`privacy.erasure_withdrawn`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from intake.privacy import erasure
+from intake.runtime import Runtime
+from intake.store import User
+from intake.web import auth
+from intake.web.dashboard.render import page
+
+
+def _runtime(request: Request) -> Runtime:
+    return request.app.state.runtime  # type: ignore[no-any-return]
+
+
+def _back(request: Request, said: str) -> Response:
+    request.session["flash"] = said
+    return RedirectResponse("/privacy", 303)
+
+
+@auth.require("manager")
+async def privacy_page(request: Request, user: User) -> Response:
+    runtime = _runtime(request)
+
+    def load() -> dict[str, Any]:
+        store = runtime.store
+        pending = []
+        for row in store.privacy.erasure_requests(pending_only=True):
+            try:
+                planned = erasure.plan(store, row["kind"], row["value"] or "")
+                reach: dict[str, Any] = {
+                    "error": None,
+                    "references": planned.references,
+                    "mentioned": len(planned.mentioned),
+                    "held": planned.held,
+                }
+            except (ValueError, LookupError) as exc:
+                reach = {"error": str(exc), "references": [], "mentioned": 0, "held": []}
+            pending.append({**row, **reach})
+        done = [r for r in store.privacy.erasure_requests() if r["status"] != "pending"][:50]
+        store.audit(user.email, "privacy.viewed")
+        return {"pending": pending, "done": done}
+
+    data = await run_in_threadpool(load)
+    return page(
+        request,
+        "privacy.html",
+        {
+            "user": user,
+            "flash": request.session.pop("flash", None),
+            "kinds": erasure.KINDS,
+            "prefill": request.query_params.get("reference", "")[:16],
+            **data,
+        },
+    )
+
+
+@auth.require("manager")
+async def request_erasure(request: Request, user: User) -> Response:
+    form = await auth.checked_form(request)
+    kind = str(form.get("kind") or "")
+    value = str(form.get("value") or "").strip()[:320]
+    reason = str(form.get("reason") or "").strip()[:2000]
+    runtime = _runtime(request)
+    if kind not in erasure.KINDS or not value:
+        return _back(request, "Not asked: name a phone number, email address or reference.")
+    if not reason:
+        return _back(request, "Not asked: give the reason for the erasure.")
+
+    def ask() -> str:
+        try:
+            planned = erasure.plan(runtime.store, kind, value)
+        except (ValueError, LookupError) as exc:
+            return f"Not asked: {exc}"
+        request_id = runtime.store.privacy.request_erasure(kind, value, reason, user.email)
+        runtime.store.audit(
+            user.email,
+            "privacy.erasure_requested",
+            detail={"request": request_id, "kind": kind, "referrals": len(planned.erased)},
+        )
+        return (
+            f"Erasure request {request_id} reaches {len(planned.erased)} referral(s). "
+            "A second manager must confirm it."
+        )
+
+    return _back(request, await run_in_threadpool(ask))
+
+
+@auth.require("manager")
+async def decide_erasure(request: Request, user: User) -> Response:
+    form = await auth.checked_form(request)
+    runtime = _runtime(request)
+    try:
+        request_id = int(request.path_params["request_id"])
+    except ValueError:
+        return _back(request, "No such request.")
+    action = request.path_params["action"]
+    row = await run_in_threadpool(runtime.store.privacy.erasure_request, request_id)
+    if row is None or row["status"] != "pending":
+        return _back(request, "That request is no longer pending.")
+    if action == "withdraw":
+
+        def withdraw() -> str:
+            if runtime.store.privacy.decide_erasure(request_id, "withdrawn", user.email):
+                runtime.store.audit(
+                    user.email, "privacy.erasure_withdrawn", detail={"request": request_id}
+                )
+                return f"Request {request_id} withdrawn: nothing was erased."
+            return "That request is no longer pending."
+
+        return _back(request, await run_in_threadpool(withdraw))
+    if action != "confirm":
+        return _back(request, "No such action.")
+    if row["requested_by"] == user.email:
+        return _back(request, "A second manager must confirm the erasure you asked for.")
+    if not await auth.reauthenticate(request, user, str(form.get("password") or "")):
+        return _back(request, "Not erased: your password was not right. Enter it to confirm.")
+
+    def carry_out() -> str:
+        store = runtime.store
+        try:
+            planned = erasure.plan(store, row["kind"], row["value"] or "")
+        except (ValueError, LookupError) as exc:
+            return f"Not erased: {exc}"
+        # Claim the request first: two managers confirming at once erase once.
+        if not store.privacy.decide_erasure(request_id, "done", user.email):
+            return "That request is no longer pending."
+        counts = erasure.erase(
+            runtime,
+            planned,
+            actor=row["requested_by"],
+            reason=row["reason"],
+            confirmed_by=user.email,
+        )
+        store.privacy.set_counts(request_id, counts.as_dict())
+        return (
+            f"Erased: {counts.referrals} referral(s), {counts.messages} message(s), "
+            f"{counts.attachments} file(s); {counts.mentions_redacted} mention(s) blanked."
+        )
+
+    return _back(request, await run_in_threadpool(carry_out))
