@@ -413,6 +413,7 @@ def cmd_sla_check(args: argparse.Namespace) -> int:
                 print(f"alerted on-call about {reference}", flush=True)
             for reference in reconcile(rt):
                 print(f"queued the forward of {reference} again", flush=True)
+            rt.store.seal()  # the audit trail's hash chain (intake.store.audit)
             if not args.every:
                 return 0
             time.sleep(args.every)
@@ -428,6 +429,27 @@ def _who(args: argparse.Namespace) -> tuple[str, str]:
         if value:
             return kind, value
     raise ValueError("name the person: --phone, --email or --reference")
+
+
+def cmd_verify_audit(args: argparse.Namespace) -> int:
+    """`intake privacy verify-audit`: seal new audit rows (unless `--no-seal`), check the hash
+    chain, print the first broken link or the head hash; exit 0 when whole, 1 when broken."""
+    store = _user_store()
+    try:
+        sealed = 0 if args.no_seal else store.seal()
+        report = store.verify()
+    finally:
+        store.dispose()
+    if sealed:
+        print(f"sealed {sealed} new audit rows")
+    if report.unsealed:
+        print(f"{report.unsealed} rows not sealed yet (the clock seals them every minute)")
+    if not report.ok:
+        print(f"audit chain BROKEN at {report.broken} ({report.checked} rows before it verify)")
+        return 1
+    start = f" from seq {report.first_seq}" if report.first_seq and report.first_seq > 1 else ""
+    print(f"audit chain verified: {report.checked} rows{start}; head {report.head or '-'}")
+    return 0
 
 
 def cmd_privacy(args: argparse.Namespace) -> int:
@@ -567,7 +589,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--type", default="imca", help="the sample's advocacy type (imha, imca, care_act, ...)"
     )
     privacy = sub.add_parser(
-        "privacy", help="data protection: erasure (UK GDPR)"
+        "privacy", help="data protection: erasure, the audit chain (UK GDPR)"
     ).add_subparsers(dest="privacy_command", required=True)
     erase = privacy.add_parser(
         "erase",
@@ -582,6 +604,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     erase.add_argument("--reason", required=True, help="why (kept in the audit trail)")
     erase.add_argument("--yes", action="store_true", help="do not ask before erasing")
+    verify_audit = privacy.add_parser(
+        "verify-audit", help="check the audit trail's hash chain; print the first broken link"
+    )
+    verify_audit.set_defaults(func=cmd_verify_audit)
+    verify_audit.add_argument(
+        "--no-seal", action="store_true", help="check only: do not seal new rows first"
+    )
     replay = add("replay", cmd_replay, "resend referrals that failed to reach the case system")
     replay.add_argument("references", nargs="*", metavar="REFERENCE")
     replay.add_argument("--all-failed", action="store_true", help="every failed referral")

@@ -228,6 +228,7 @@ def erase(
             "counts": counts.as_dict(),
         },
     )
+    store.seal()
     store.privacy.flush()
     log.info("erasure by %s: %d referrals", actor, counts.referrals)
     return counts

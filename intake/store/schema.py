@@ -93,6 +93,14 @@ audit_log = sa.Table(
     sa.Column("action", sa.String(64), nullable=False),
     sa.Column("referral_id", sa.Integer, sa.ForeignKey("referrals.id"), nullable=True),
     sa.Column("detail", sa.JSON, nullable=False, default=dict),
+    # The hash chain (0016, `intake.store.audit`): rows are sealed in `seq` order; each carries
+    # the SHA-256 of its details (`digest`), so details can be redacted without breaking the
+    # chain, the previous row's hash and its own.
+    sa.Column("seq", sa.Integer, nullable=True),
+    sa.Column("digest", sa.String(64), nullable=True),
+    sa.Column("prev_hash", sa.String(64), nullable=True),
+    sa.Column("row_hash", sa.String(64), nullable=True),
+    sa.UniqueConstraint("seq", name="uq_audit_log_seq"),
     sa.Index("ix_audit_referral", "referral_id", "at"),
 )
 

@@ -9,6 +9,8 @@ Create Date: 2026-11-30
 - `referrals.erased_at`: when the referral's personal data was erased (UK GDPR Article 17); the
   row is kept, anonymised, for statistics.
 - `erasure_requests`: an erasure asked for by one manager and confirmed by a second.
+- `audit_log.seq`, `.digest`, `.prev_hash`, `.row_hash`: the tamper-evident hash chain; rows
+  written before this revision are sealed by the first `seal` (the clock, or an erasure).
 """
 
 from __future__ import annotations
@@ -33,6 +35,12 @@ def upgrade() -> None:
     )
     op.add_column("referrals", sa.Column("legal_hold_reason", sa.Text(), nullable=True))
     op.add_column("referrals", sa.Column("erased_at", TIMESTAMP, nullable=True))
+    with op.batch_alter_table("audit_log") as batch:
+        batch.add_column(sa.Column("seq", sa.Integer(), nullable=True))
+        batch.add_column(sa.Column("digest", sa.String(length=64), nullable=True))
+        batch.add_column(sa.Column("prev_hash", sa.String(length=64), nullable=True))
+        batch.add_column(sa.Column("row_hash", sa.String(length=64), nullable=True))
+        batch.create_unique_constraint("uq_audit_log_seq", ["seq"])
     op.create_table(
         "erasure_requests",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -53,6 +61,12 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_erasure_requests_status", table_name="erasure_requests")
     op.drop_table("erasure_requests")
+    with op.batch_alter_table("audit_log") as batch:
+        batch.drop_constraint("uq_audit_log_seq", type_="unique")
+        batch.drop_column("row_hash")
+        batch.drop_column("prev_hash")
+        batch.drop_column("digest")
+        batch.drop_column("seq")
     with op.batch_alter_table("referrals") as batch:
         batch.drop_column("erased_at")
         batch.drop_column("legal_hold_reason")
