@@ -28,6 +28,7 @@ from intake.config import ConfigError, Settings, load_settings
 from intake.embedded_redis import EmbeddedRedis
 
 if TYPE_CHECKING:
+    from intake.runtime import Runtime
     from intake.store import Store
 
 log = logging.getLogger("intake")
@@ -414,6 +415,7 @@ def cmd_sla_check(args: argparse.Namespace) -> int:
             for reference in reconcile(rt):
                 print(f"queued the forward of {reference} again", flush=True)
             rt.store.seal()  # the audit trail's hash chain (intake.store.audit)
+            _daily_retention(rt)
             if not args.every:
                 return 0
             time.sleep(args.every)
@@ -429,6 +431,58 @@ def _who(args: argparse.Namespace) -> tuple[str, str]:
         if value:
             return kind, value
     raise ValueError("name the person: --phone, --email or --reference")
+
+
+def _daily_retention(rt: Runtime) -> None:
+    """The clock's daily retention run (once a day for the installation)."""
+    from redis.exceptions import RedisError
+
+    from intake.privacy import retention
+
+    try:
+        if retention.due_today(rt.settings, rt.redis):
+            counts = retention.run(rt.settings, rt.store)
+            print(f"retention: {counts}", flush=True)
+    except (RedisError, ConfigError) as exc:
+        log.error("retention did not run: %s", exc)
+
+
+def cmd_retention(args: argparse.Namespace) -> int:
+    """`intake privacy retention [--dry-run]`: apply the retention schedule now (or count)."""
+    from intake.privacy import retention
+
+    store = _user_store()
+    try:
+        counts = retention.run(load_settings(), store, dry_run=args.dry_run, actor=_cli_actor())
+    finally:
+        store.dispose()
+    verb = "would go" if args.dry_run else "done"
+    width = max((len(k) for k in counts), default=0)
+    print(f"retention ({verb}):")
+    for kind, count in counts.items():
+        print(f"  {kind:{width}} {count}")
+    return 0
+
+
+def cmd_hold(args: argparse.Namespace) -> int:
+    """`intake privacy hold REF --reason TEXT` / `--release`: legal hold on a referral."""
+    store = _user_store()
+    try:
+        referral_id = store.privacy.id_for_reference(args.reference)
+        if referral_id is None:
+            print(f"intake privacy hold: no referral {args.reference.upper()}", file=sys.stderr)
+            return 1
+        if not args.release and not (args.reason or "").strip():
+            print("intake privacy hold: give --reason (or --release)", file=sys.stderr)
+            return 1
+        store.privacy.set_legal_hold(referral_id, not args.release, args.reason)
+        action = "privacy.hold_released" if args.release else "privacy.hold_placed"
+        store.audit(_cli_actor(), action, referral_id=referral_id, detail={})
+    finally:
+        store.dispose()
+    state = "released from legal hold" if args.release else "on legal hold"
+    print(f"{args.reference.upper()} is {state}")
+    return 0
 
 
 def cmd_verify_audit(args: argparse.Namespace) -> int:
@@ -470,8 +524,10 @@ def cmd_privacy(args: argparse.Namespace) -> int:
         if planned.held:
             print(f"on legal hold (erased all the same): {' '.join(planned.held)}")
         if planned.mentioned:
-            print(f"referrals about others that mention them (mentions blanked): "
-                  f"{len(planned.mentioned)}")
+            print(
+                f"referrals about others that mention them (mentions blanked): "
+                f"{len(planned.mentioned)}"
+            )
         if not args.yes:
             answer = input("type ERASE to erase them, anything else to stop: ")
             if answer.strip() != "ERASE":
@@ -589,7 +645,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--type", default="imca", help="the sample's advocacy type (imha, imca, care_act, ...)"
     )
     privacy = sub.add_parser(
-        "privacy", help="data protection: erasure, the audit chain (UK GDPR)"
+        "privacy", help="data protection: erasure, retention, the audit chain (UK GDPR)"
     ).add_subparsers(dest="privacy_command", required=True)
     erase = privacy.add_parser(
         "erase",
@@ -604,6 +660,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     erase.add_argument("--reason", required=True, help="why (kept in the audit trail)")
     erase.add_argument("--yes", action="store_true", help="do not ask before erasing")
+    retention_cmd = privacy.add_parser(
+        "retention", help="apply the retention schedule now (the clock does it daily)"
+    )
+    retention_cmd.set_defaults(func=cmd_retention)
+    retention_cmd.add_argument(
+        "--dry-run", action="store_true", help="only count what would be deleted or anonymised"
+    )
+    hold = privacy.add_parser(
+        "hold", help="put a referral on legal hold (retention leaves it alone), or --release"
+    )
+    hold.set_defaults(func=cmd_hold)
+    hold.add_argument("reference")
+    hold_how = hold.add_mutually_exclusive_group(required=True)
+    hold_how.add_argument("--reason", help="why it must be kept (a claim, an inquiry)")
+    hold_how.add_argument("--release", action="store_true", help="end the hold")
     verify_audit = privacy.add_parser(
         "verify-audit", help="check the audit trail's hash chain; print the first broken link"
     )

@@ -101,6 +101,8 @@ class Settings:
     org_name: str = "the advocacy service"
     crisis_line: str = "Samaritans free on 116 123"
     templates_dir: Path = Path(__file__).resolve().parent.parent / "templates"
+    # The retention schedule (intake.privacy.retention); None: the shipped intake/data one.
+    retention_file: Path | None = None
 
     case_system: tuple[str, ...] = ("store",)
     case_webhook_url: str = ""
@@ -259,6 +261,7 @@ def load_settings(environ: dict[str, str] | None = None, *, dotenv: bool = True)
         org_name=env("INTAKE_ORG_NAME") or Settings.org_name,
         crisis_line=env("INTAKE_CRISIS_LINE") or Settings.crisis_line,
         templates_dir=Path(env("INTAKE_TEMPLATES_DIR") or Settings.templates_dir),
+        retention_file=Path(env("INTAKE_RETENTION_FILE")) if env("INTAKE_RETENTION_FILE") else None,
         case_system=_list(env("CASE_SYSTEM")) or ("store",),
         case_webhook_url=env("CASE_WEBHOOK_URL") or "",
         case_webhook_secret=env("CASE_WEBHOOK_SECRET") or "",

@@ -172,6 +172,17 @@ def _voice(s: Settings) -> list[str | None]:
     return found
 
 
+def _privacy(s: Settings) -> list[str | None]:
+    """The retention schedule must read and make sense (`intake.privacy.retention.load`)."""
+    from intake.privacy.retention import load
+
+    try:
+        load(s)
+    except ConfigError as exc:
+        return [str(exc)]
+    return []
+
+
 def problems(s: Settings, process: str = "any") -> list[str]:
     """Everything wrong with `s` for `process`, one line each (empty when all is well)."""
     found: list[str | None] = []
@@ -237,7 +248,7 @@ def problems(s: Settings, process: str = "any") -> list[str]:
         found.append(_contact("ONCALL_MANAGER_CONTACT", s.oncall_manager_contact))
     if not Path(s.templates_dir).is_dir():
         found.append(f"INTAKE_TEMPLATES_DIR {str(s.templates_dir)!r} is not a folder")
-    found += _forwarding(s) + _twilio(s, process) + _voice(s)
+    found += _forwarding(s) + _twilio(s, process) + _voice(s) + _privacy(s)
     return [line for line in found if line]
 
 

@@ -9,7 +9,8 @@ No SQL is written outside this package. `Store` is the one handle the rest of in
   `store.mail_events`, `store.calls`, `store.conversations`, `store.optouts`, `store.links`,
   `store.forwards`, `store.users`, `store.sessions`, `store.work`, `store.worklist` (the queue
   and its search), `store.search` (the search index), `store.corrections`, `store.desk` (saved
-  filters, notices), `store.incidents`, `store.privacy` (erasure, requests).
+  filters, notices), `store.incidents`, `store.privacy` (erasure, requests),
+  `store.retention`.
 
 `store.transaction()` makes everything written inside it one transaction (an advocate's change
 and its audit entry); outside one, each write commits on its own.
@@ -39,6 +40,7 @@ from intake.store.optouts import OptOuts
 from intake.store.outbound import OutboundQueries
 from intake.store.privacy import ErasureCounts, Privacy
 from intake.store.referrals import DuplicateMessage, ReferenceTaken, ReferralQueries
+from intake.store.retention import Retention
 from intake.store.schema import metadata
 from intake.store.search import SearchIndex
 from intake.store.sessions import Session, Sessions
@@ -91,6 +93,7 @@ class Store(ReferralQueries, OutboundQueries, AuditQueries):
         self.corrections = Corrections(self.db)
         self.desk = Desk(self.db)
         self.privacy = Privacy(self.db)
+        self.retention = Retention(self.db)
 
     @classmethod
     def from_url(cls, url: str) -> Store:

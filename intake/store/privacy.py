@@ -206,98 +206,15 @@ class Privacy(Queries):
         the person), replace each of `needles` with "[erased]". One transaction."""
         counts = ErasureCounts()
         ids = sorted(set(referral_ids))
-        now = utcnow()
         with self.db.transaction() as conn:
             if ids:
-                self._erase_referrals(conn, ids, now, counts)
+                erase_referrals(conn, ids, counts)
             self._erase_by_address(conn, ids, list(phones), list(emails), counts)
             others = sorted(set(mentions) - set(ids))
             if others and needles:
                 counts.mentions_redacted = _redact_mentions(conn, others, list(needles))
                 search.refresh(conn, others)
         return counts
-
-    def _erase_referrals(
-        self, conn: Connection, ids: list[int], now: Any, counts: ErasureCounts
-    ) -> None:
-        voice_sids = list(
-            conn.execute(
-                sa.select(messages.c.provider_id).where(
-                    messages.c.referral_id.in_(ids), messages.c.channel == "voice"
-                )
-            ).scalars()
-        )
-        counts.referrals = conn.execute(
-            referrals.update()
-            .where(referrals.c.id.in_(ids))
-            .values(
-                sender="",
-                raw_text="",
-                fields={},
-                screening={},
-                safe_to_contact=False,  # nobody is to be contacted about an erased referral
-                urgency_decided_by=None,
-                new_message_at=None,
-                legal_hold_reason=None,
-                erased_at=now,
-                updated_at=now,
-            )
-        ).rowcount
-        counts.attachments = conn.execute(
-            attachments.delete().where(attachments.c.referral_id.in_(ids))
-        ).rowcount
-        counts.messages = conn.execute(
-            messages.update()
-            .where(messages.c.referral_id.in_(ids))
-            # the provider's id can be an email Message-ID naming the sender's domain
-            .values(
-                sender="",
-                recipient="",
-                body="",
-                meta={},
-                provider_id=sa.literal("erased-") + sa.cast(messages.c.id, sa.String),
-            )
-        ).rowcount
-        counts.outbound = conn.execute(
-            outbound.update()
-            .where(outbound.c.referral_id.in_(ids))
-            .values(recipient="", body="", detail=None)
-        ).rowcount
-        if voice_sids:
-            counts.calls += conn.execute(
-                voice_calls.update()
-                .where(voice_calls.c.call_sid.in_(voice_sids))
-                .values(sender="", recording_url=None, transcript=None, called_back_by=None)
-            ).rowcount
-        counts.mail_events += conn.execute(
-            mail_events.delete().where(mail_events.c.referral_id.in_(ids))
-        ).rowcount
-        counts.notes = conn.execute(notes.delete().where(notes.c.referral_id.in_(ids))).rowcount
-        counts.field_edits = conn.execute(
-            field_edits.delete().where(field_edits.c.referral_id.in_(ids))
-        ).rowcount
-        counts.corrections = conn.execute(
-            screening_corrections.delete().where(screening_corrections.c.referral_id.in_(ids))
-        ).rowcount
-        counts.conversations += conn.execute(
-            sms_conversations.delete().where(sms_conversations.c.referral_id.in_(ids))
-        ).rowcount
-        counts.forward_attempts = conn.execute(
-            forward_attempts.update()
-            .where(forward_attempts.c.referral_id.in_(ids), forward_attempts.c.error.is_not(None))
-            .values(error=ERASED)
-        ).rowcount
-        # Undelivered events would carry the anonymised referral as an update: withdrawn.
-        conn.execute(
-            forward_events.update()
-            .where(
-                forward_events.c.referral_id.in_(ids),
-                forward_events.c.status.in_(("queued", "retrying")),
-            )
-            .values(status="cancelled", updated_at=now)
-        )
-        counts.audit_redacted = redact(conn, audit_log.c.referral_id.in_(ids), "erasure")
-        search.refresh(conn, ids)  # leaves the reference alone in the index
 
     def _erase_by_address(
         self,
@@ -402,6 +319,17 @@ class Privacy(Queries):
             )
         return bool(result.rowcount)
 
+    def set_legal_hold(self, referral_id: int, hold: bool, reason: str | None) -> bool:
+        """Put a referral on legal hold (retention leaves it alone) or release it; False when
+        there is no such referral."""
+        with self.db.transaction() as conn:
+            result = conn.execute(
+                referrals.update()
+                .where(referrals.c.id == referral_id)
+                .values(legal_hold=hold, legal_hold_reason=reason if hold else None)
+            )
+        return bool(result.rowcount)
+
     def set_counts(self, request_id: int, counts: dict[str, int]) -> None:
         with self.db.transaction() as conn:
             conn.execute(
@@ -409,6 +337,92 @@ class Privacy(Queries):
                 .where(erasure_requests.c.id == request_id)
                 .values(counts=counts)
             )
+
+
+def erase_referrals(
+    conn: Connection, ids: list[int], counts: ErasureCounts, *, why: str = "erasure"
+) -> None:
+    """Anonymise these referrals and delete their content (the module docstring lists what),
+    on `conn`, the caller's transaction; `why` labels the audit rows it redacts."""
+    now = utcnow()
+    voice_sids = list(
+        conn.execute(
+            sa.select(messages.c.provider_id).where(
+                messages.c.referral_id.in_(ids), messages.c.channel == "voice"
+            )
+        ).scalars()
+    )
+    counts.referrals = conn.execute(
+        referrals.update()
+        .where(referrals.c.id.in_(ids))
+        .values(
+            sender="",
+            raw_text="",
+            fields={},
+            screening={},
+            safe_to_contact=False,  # nobody is to be contacted about an erased referral
+            urgency_decided_by=None,
+            new_message_at=None,
+            legal_hold_reason=None,
+            erased_at=now,
+            updated_at=now,
+        )
+    ).rowcount
+    counts.attachments = conn.execute(
+        attachments.delete().where(attachments.c.referral_id.in_(ids))
+    ).rowcount
+    counts.messages = conn.execute(
+        messages.update()
+        .where(messages.c.referral_id.in_(ids))
+        # the provider's id can be an email Message-ID naming the sender's domain
+        .values(
+            sender="",
+            recipient="",
+            body="",
+            meta={},
+            provider_id=sa.literal("erased-") + sa.cast(messages.c.id, sa.String),
+        )
+    ).rowcount
+    counts.outbound = conn.execute(
+        outbound.update()
+        .where(outbound.c.referral_id.in_(ids))
+        .values(recipient="", body="", detail=None)
+    ).rowcount
+    if voice_sids:
+        counts.calls += conn.execute(
+            voice_calls.update()
+            .where(voice_calls.c.call_sid.in_(voice_sids))
+            .values(sender="", recording_url=None, transcript=None, called_back_by=None)
+        ).rowcount
+    counts.mail_events += conn.execute(
+        mail_events.delete().where(mail_events.c.referral_id.in_(ids))
+    ).rowcount
+    counts.notes = conn.execute(notes.delete().where(notes.c.referral_id.in_(ids))).rowcount
+    counts.field_edits = conn.execute(
+        field_edits.delete().where(field_edits.c.referral_id.in_(ids))
+    ).rowcount
+    counts.corrections = conn.execute(
+        screening_corrections.delete().where(screening_corrections.c.referral_id.in_(ids))
+    ).rowcount
+    counts.conversations += conn.execute(
+        sms_conversations.delete().where(sms_conversations.c.referral_id.in_(ids))
+    ).rowcount
+    counts.forward_attempts = conn.execute(
+        forward_attempts.update()
+        .where(forward_attempts.c.referral_id.in_(ids), forward_attempts.c.error.is_not(None))
+        .values(error=ERASED)
+    ).rowcount
+    # Undelivered events would carry the anonymised referral as an update: withdrawn.
+    conn.execute(
+        forward_events.update()
+        .where(
+            forward_events.c.referral_id.in_(ids),
+            forward_events.c.status.in_(("queued", "retrying")),
+        )
+        .values(status="cancelled", updated_at=now)
+    )
+    counts.audit_redacted = redact(conn, audit_log.c.referral_id.in_(ids), why)
+    search.refresh(conn, ids)  # leaves the reference alone in the index
 
 
 def _redact_mentions(conn: Connection, ids: list[int], needles: list[str]) -> int:
