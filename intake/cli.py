@@ -464,6 +464,36 @@ def cmd_retention(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export_person(args: argparse.Namespace) -> int:
+    """`intake privacy export --phone|--email|--reference --out FILE.zip`: subject access."""
+    from intake.privacy import access
+
+    settings = load_settings()
+    store = _user_store()
+    try:
+        kind, value = _who(args)
+        with open(args.out, "wb") as out:
+            document = access.write_archive(settings, store, kind, value, out)
+        store.audit(
+            _cli_actor(),
+            "privacy.exported",
+            detail={"kind": kind, "referrals": len(document["referrals"])},
+        )
+    except (ValueError, LookupError) as exc:
+        if os.path.exists(args.out):
+            os.unlink(args.out)  # not a half-written archive
+        print(f"intake privacy export: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        store.dispose()
+    parties = sum(len(r["third_parties"]) for r in document["referrals"])
+    print(
+        f"wrote {args.out}: {len(document['referrals'])} referral(s); "
+        f"{parties} third-party detail(s) listed for redaction before you send it"
+    )
+    return 0
+
+
 def cmd_hold(args: argparse.Namespace) -> int:
     """`intake privacy hold REF --reason TEXT` / `--release`: legal hold on a referral."""
     store = _user_store()
@@ -660,6 +690,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     erase.add_argument("--reason", required=True, help="why (kept in the audit trail)")
     erase.add_argument("--yes", action="store_true", help="do not ask before erasing")
+    export_person = privacy.add_parser(
+        "export", help="subject access: everything held about a person, as a zip (JSON + HTML)"
+    )
+    export_person.set_defaults(func=cmd_export_person)
+    export_who = export_person.add_mutually_exclusive_group(required=True)
+    export_who.add_argument("--phone", help="their phone number")
+    export_who.add_argument("--email", help="their email address")
+    export_who.add_argument("--reference", help="a referral: the person it is from and about")
+    export_person.add_argument("--out", required=True, help="the zip file to write")
     retention_cmd = privacy.add_parser(
         "retention", help="apply the retention schedule now (the clock does it daily)"
     )

@@ -1,4 +1,8 @@
-"""Data protection in the dashboard (`/privacy`), for managers: erasure with two managers.
+"""Data protection in the dashboard (`/privacy`), for managers: subject access exports and
+erasure with two managers.
+
+A subject access export (`export`) asks for the manager's password again and answers with the
+zip `intake privacy export` writes (`intake.privacy.access`).
 
 One manager asks for an erasure (a phone number, an email address or a referral's reference,
 and the reason); the page shows what it would reach; a second manager, entering their own
@@ -10,13 +14,15 @@ audited without naming the person (`privacy.erasure_requested`, `privacy.erased`
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from intake.privacy import erasure
+from intake.models import utcnow
+from intake.privacy import access, erasure
 from intake.runtime import Runtime
 from intake.store import User
 from intake.web import auth
@@ -153,3 +159,41 @@ async def decide_erasure(request: Request, user: User) -> Response:
         )
 
     return _back(request, await run_in_threadpool(carry_out))
+
+
+@auth.require("manager")
+async def export(request: Request, user: User) -> Response:
+    form = await auth.checked_form(request)
+    runtime = _runtime(request)
+    kind = str(form.get("kind") or "")
+    value = str(form.get("value") or "").strip()[:320]
+    if kind not in erasure.KINDS or not value:
+        return _back(request, "No export: name a phone number, email address or reference.")
+    if not await auth.reauthenticate(request, user, str(form.get("password") or "")):
+        return _back(request, "No export: your password was not right. Enter it to export.")
+
+    def make() -> bytes | str:
+        buffer = io.BytesIO()
+        try:
+            document = access.write_archive(runtime.settings, runtime.store, kind, value, buffer)
+        except (ValueError, LookupError) as exc:
+            return f"No export: {exc}"
+        runtime.store.audit(
+            user.email,
+            "privacy.exported",
+            detail={"kind": kind, "referrals": len(document["referrals"])},
+        )
+        return buffer.getvalue()
+
+    made = await run_in_threadpool(make)
+    if isinstance(made, str):
+        return _back(request, made)
+    stamp = utcnow().strftime("%Y%m%d-%H%M")
+    return Response(
+        made,
+        media_type="application/zip",
+        headers={
+            "Content-Disposition": f'attachment; filename="subject-access-{stamp}.zip"',
+            "Cache-Control": "no-store",
+        },
+    )

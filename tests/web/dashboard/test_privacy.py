@@ -94,3 +94,35 @@ def test_a_request_can_be_withdrawn_and_bad_input_is_refused(
     assert "withdrawn: nothing was erased" in page
     stored = accounts.get_referral(reference)
     assert stored is not None and stored.raw_text == "please help"
+
+
+def test_a_manager_downloads_a_subject_access_export_after_their_password(
+    live_url: str, manager: httpx.Client, advocate: httpx.Client, accounts: Store, seed: Seed
+) -> None:
+    import io
+    import json
+    import zipfile
+
+    reference = seed(BODY, sender="+447700900123")
+    token = csrf_from(manager.get(live_url + "/privacy").text)
+    form = {"csrf_token": token, "kind": "phone", "value": "07700 900123"}
+    wrong = manager.post(
+        live_url + "/privacy/export", data={**form, "password": "not it"}, follow_redirects=True
+    )
+    assert "your password was not right" in wrong.text
+    answer = manager.post(live_url + "/privacy/export", data={**form, "password": PASSWORD})
+    assert answer.status_code == 200
+    assert answer.headers["content-type"] == "application/zip"
+    assert answer.headers["cache-control"] == "no-store"
+    document = json.loads(zipfile.ZipFile(io.BytesIO(answer.content)).read("subject-access.json"))
+    assert [r["reference"] for r in document["referrals"]] == [reference]
+    assert document["referrals"][0]["messages"][0]["body"] == BODY
+    assert (MANAGER, "privacy.exported") in [
+        (e["actor"], e["action"]) for e in accounts.audit_for()
+    ]
+    advocate_token = csrf_from(advocate.get(live_url + "/").text)
+    refused = advocate.post(
+        live_url + "/privacy/export",
+        data={**form, "csrf_token": advocate_token, "password": PASSWORD},
+    )
+    assert refused.status_code == 403
