@@ -26,6 +26,7 @@ import channels
 from intake import settings_check
 from intake.config import ConfigError, Settings, load_settings
 from intake.embedded_redis import EmbeddedRedis
+from intake.encryption import keyring
 
 if TYPE_CHECKING:
     from intake.runtime import Runtime
@@ -210,7 +211,7 @@ def _first_user_hint(settings: Settings) -> str:
     """The banner's line about logging in: how to make the first account when there is none."""
     from intake.store import Store
 
-    store = Store.from_url(settings.effective_database_url)
+    store = Store.from_url(settings.effective_database_url, keyring(settings))
     try:
         if store.users.all():
             return f"  log in     http://{settings.host}:{settings.port}/login\n"
@@ -292,7 +293,7 @@ def _user_store() -> Store:
 
     settings = load_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    store = Store.from_url(settings.effective_database_url)
+    store = Store.from_url(settings.effective_database_url, keyring(settings))
     store.upgrade(auto=settings.database_auto_upgrade)
     return store
 
@@ -332,6 +333,9 @@ def cmd_user(args: argparse.Namespace) -> int:
             print(f"reset the password of {args.email.lower()}; their sessions have ended")
             if args.generate:
                 print(f"new password (pass it on once): {new}")
+        elif command == "reset-totp":
+            users.reset_totp(store, None, actor, args.email)
+            print(f"cleared the second factor of {args.email.lower()}: they set it up again")
         elif command == "set-role":
             user = users.set_role(store, None, actor, args.email, args.role)
             print(f"{user.email} is now {user.role}")
@@ -381,7 +385,7 @@ def cmd_db(args: argparse.Namespace) -> int:
 
     settings = load_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    store = Store.from_url(settings.effective_database_url)
+    store = Store.from_url(settings.effective_database_url, keyring(settings))
     try:
         if args.db_command == "upgrade":
             before, after = store.migrate_to(args.revision)
@@ -491,6 +495,84 @@ def cmd_export_person(args: argparse.Namespace) -> int:
         f"wrote {args.out}: {len(document['referrals'])} referral(s); "
         f"{parties} third-party detail(s) listed for redaction before you send it"
     )
+    return 0
+
+
+def cmd_reencrypt(args: argparse.Namespace) -> int:
+    """`intake privacy reencrypt`: write every encrypted value again with the newest key and
+    rebuild the search index (after a key rotation, or to encrypt data stored before)."""
+    store = _user_store()
+    try:
+        counts = store.rekey.reencrypt()
+        indexed = store.search.rebuild()
+        store.audit(_cli_actor(), "privacy.reencrypted", detail={"rows": counts})
+    finally:
+        store.dispose()
+    print("re-encrypted: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    print(f"search index rebuilt for {indexed} referrals")
+    return 0
+
+
+PG_GUIDANCE = (
+    "DATABASE_URL is PostgreSQL: back it up with PostgreSQL's tools, e.g.\n"
+    '  pg_dump --format=custom --file intake-$(date +%F).dump "$DATABASE_URL"\n'
+    "and restore into an empty database with\n"
+    '  pg_restore --clean --if-exists --no-owner --dbname "$DATABASE_URL" intake-DATE.dump\n'
+    "(see the README's Backups section)"
+)
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    """`intake backup --out FILE`: a consistent copy of the SQLite database while it runs."""
+    from pathlib import Path
+
+    from intake.store import backup
+
+    store = _user_store()
+    try:
+        size = backup.backup(store.engine, Path(args.out))
+        store.audit(_cli_actor(), "database.backed_up", detail={"bytes": size})
+    except backup.NotSQLite:
+        print(PG_GUIDANCE, file=sys.stderr)
+        return 2
+    except (FileExistsError, ValueError) as exc:
+        print(f"intake backup: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        store.dispose()
+    print(f"backed up to {args.out} ({size:,} bytes); the encryption keys are not in it")
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    """`intake restore FILE --yes`: replace the SQLite database with a backup (stop intake
+    first), then bring its schema up to date."""
+    from pathlib import Path
+
+    from intake.store import backup
+
+    if not args.yes:
+        print(
+            "intake restore replaces every referral with the backup's: stop intake, then "
+            "run it again with --yes",
+            file=sys.stderr,
+        )
+        return 1
+    store = _user_store()
+    try:
+        backup.restore(store.engine, Path(args.file))
+        store.upgrade()
+        count = store.count_referrals()
+        store.audit(_cli_actor(), "database.restored", detail={"referrals": count})
+    except backup.NotSQLite:
+        print(PG_GUIDANCE, file=sys.stderr)
+        return 2
+    except (OSError, ValueError) as exc:
+        print(f"intake restore: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        store.dispose()
+    print(f"restored {args.file}: {count} referrals")
     return 0
 
 
@@ -609,7 +691,7 @@ def build_parser() -> argparse.ArgumentParser:
     user = sub.add_parser("user", help="manage dashboard accounts").add_subparsers(
         dest="user_command", required=True
     )
-    roles = ["advocate", "manager", "admin"]
+    roles = ["volunteer", "advocate", "manager", "admin"]
     user.add_parser("list", help="list the accounts").set_defaults(func=cmd_user)
     user_add = user.add_parser("add", help="create a dashboard account")
     user_add.set_defaults(func=cmd_user)
@@ -622,6 +704,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("disable", "disable an account and end its sessions"),
         ("enable", "enable a disabled account"),
         ("unlock", "let a locked-out account log in again at once"),
+        ("reset-totp", "clear a lost second factor (it is set up again at the next log-in)"),
     ):
         one = user.add_parser(name, help=text)
         one.set_defaults(func=cmd_user)
@@ -706,6 +789,9 @@ def build_parser() -> argparse.ArgumentParser:
     retention_cmd.add_argument(
         "--dry-run", action="store_true", help="only count what would be deleted or anonymised"
     )
+    privacy.add_parser(
+        "reencrypt", help="encrypt everything again with the newest key; rebuild the search index"
+    ).set_defaults(func=cmd_reencrypt)
     hold = privacy.add_parser(
         "hold", help="put a referral on legal hold (retention leaves it alone), or --release"
     )
@@ -721,6 +807,11 @@ def build_parser() -> argparse.ArgumentParser:
     verify_audit.add_argument(
         "--no-seal", action="store_true", help="check only: do not seal new rows first"
     )
+    backup_cmd = add("backup", cmd_backup, "copy the SQLite database while it runs (online backup)")
+    backup_cmd.add_argument("--out", required=True, help="the new backup file")
+    restore_cmd = add("restore", cmd_restore, "replace the SQLite database with a backup")
+    restore_cmd.add_argument("file", help="a file made by intake backup")
+    restore_cmd.add_argument("--yes", action="store_true", help="intake is stopped: go ahead")
     replay = add("replay", cmd_replay, "resend referrals that failed to reach the case system")
     replay.add_argument("references", nargs="*", metavar="REFERENCE")
     replay.add_argument("--all-failed", action="store_true", help="every failed referral")

@@ -173,14 +173,17 @@ def _voice(s: Settings) -> list[str | None]:
 
 
 def _privacy(s: Settings) -> list[str | None]:
-    """The retention schedule must read and make sense (`intake.privacy.retention.load`)."""
+    """The retention schedule must read and make sense (`intake.privacy.retention.load`); the
+    encryption and search keys must be usable, and set explicitly off SQLite."""
+    from intake import encryption
     from intake.privacy.retention import load
 
+    found: list[str | None] = []
     try:
         load(s)
     except ConfigError as exc:
-        return [str(exc)]
-    return []
+        found.append(str(exc))
+    return found + list(encryption.problems(s))
 
 
 def problems(s: Settings, process: str = "any") -> list[str]:

@@ -24,12 +24,13 @@ from contextlib import contextmanager
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from intake.store import migrate
+from intake.store import crypto, migrate
 from intake.store.attachments import Attachments
 from intake.store.audit import AuditQueries, audit_entry
 from intake.store.calls import Calls
 from intake.store.conversations import Conversation, Conversations
 from intake.store.corrections import Corrections
+from intake.store.crypto import Keyring
 from intake.store.database import Database, UTCDateTime, make_engine, normalise_url
 from intake.store.desk import Desk
 from intake.store.forwards import Forwards
@@ -40,6 +41,7 @@ from intake.store.optouts import OptOuts
 from intake.store.outbound import OutboundQueries
 from intake.store.privacy import ErasureCounts, Privacy
 from intake.store.referrals import DuplicateMessage, ReferenceTaken, ReferralQueries
+from intake.store.rekey import Rekey
 from intake.store.retention import Retention
 from intake.store.schema import metadata
 from intake.store.search import SearchIndex
@@ -55,6 +57,7 @@ __all__ = [
     "Conversation",
     "DuplicateMessage",
     "ErasureCounts",
+    "Keyring",
     "QueueFilter",
     "QueuePage",
     "QueueRow",
@@ -74,7 +77,8 @@ __all__ = [
 class Store(ReferralQueries, OutboundQueries, AuditQueries):
     """Every query intake makes, over one engine (see the module docstring for the layout)."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, keyring: Keyring | None = None) -> None:
+        crypto.install(engine, keyring)
         super().__init__(Database(engine))
         self.engine = engine
         self.attachments = Attachments(self.db)
@@ -94,10 +98,12 @@ class Store(ReferralQueries, OutboundQueries, AuditQueries):
         self.desk = Desk(self.db)
         self.privacy = Privacy(self.db)
         self.retention = Retention(self.db)
+        self.rekey = Rekey(self.db)
 
     @classmethod
-    def from_url(cls, url: str) -> Store:
-        return cls(make_engine(url))
+    def from_url(cls, url: str, keyring: Keyring | None = None) -> Store:
+        """A store on `url`; with `keyring`, encrypting at rest (`intake.store.crypto`)."""
+        return cls(make_engine(url), keyring)
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:

@@ -3,6 +3,10 @@
 The models here are the truth the migrations must reach: `tests/store/test_migrations.py` checks
 that upgrading an empty database to head gives exactly this schema, on SQLite and PostgreSQL.
 A change to a table goes here and into a new migration in the same commit.
+
+Columns of type `EncryptedText`, `EncryptedBytes`, `EncryptedJSON` are encrypted at rest and
+`BlindTerm` is a keyed hash (`intake.store.crypto`); their database types are plain Text,
+LargeBinary, JSON and String(64).
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from intake.models import utcnow
+from intake.store.crypto import BlindTerm, EncryptedBytes, EncryptedJSON, EncryptedText
 from intake.store.database import UTCDateTime
 
 metadata = sa.MetaData()
@@ -22,12 +27,12 @@ referrals = sa.Table(
     sa.Column("channel", sa.String(16), nullable=False),
     sa.Column("sender", sa.String(320), nullable=False),
     sa.Column("received_at", UTCDateTime, nullable=False),
-    sa.Column("raw_text", sa.Text, nullable=False, default=""),
+    sa.Column("raw_text", EncryptedText, nullable=False, default=""),
     sa.Column("urgency", sa.String(16), nullable=False, default="routine"),
     sa.Column("urgency_rank", sa.Integer, nullable=False, default=2),
     sa.Column("safeguarding", sa.JSON, nullable=False, default=list),
     sa.Column("screening", sa.JSON, nullable=False, default=dict),
-    sa.Column("fields", sa.JSON, nullable=False, default=dict),
+    sa.Column("fields", EncryptedJSON, nullable=False, default=dict),
     sa.Column("status", sa.String(24), nullable=False, default="open"),
     sa.Column("forward_status", sa.String(24), nullable=False, default="pending"),
     sa.Column("safe_to_contact", sa.Boolean, nullable=False, default=True),
@@ -58,7 +63,7 @@ messages = sa.Table(
     sa.Column("provider_id", sa.String(255), nullable=False),
     sa.Column("sender", sa.String(320), nullable=False),
     sa.Column("recipient", sa.String(320), nullable=False, default=""),
-    sa.Column("body", sa.Text, nullable=False, default=""),
+    sa.Column("body", EncryptedText, nullable=False, default=""),
     sa.Column("received_at", UTCDateTime, nullable=False),
     sa.Column("meta", sa.JSON, nullable=False, default=dict),
     sa.Column("created_at", UTCDateTime, nullable=False, default=utcnow),
@@ -75,7 +80,7 @@ outbound = sa.Table(
     sa.Column("dedupe_key", sa.String(255), nullable=True, unique=True),
     sa.Column("channel", sa.String(16), nullable=False),
     sa.Column("recipient", sa.String(320), nullable=False),
-    sa.Column("body", sa.Text, nullable=False, default=""),
+    sa.Column("body", EncryptedText, nullable=False, default=""),
     sa.Column("status", sa.String(16), nullable=False, default="sending"),
     sa.Column("provider_id", sa.String(255), nullable=True),
     sa.Column("detail", sa.Text, nullable=True),
@@ -116,8 +121,8 @@ attachments = sa.Table(
     sa.Column("filename", sa.String(255), nullable=False),
     sa.Column("content_type", sa.String(255), nullable=False),
     sa.Column("size", sa.Integer, nullable=False),
-    sa.Column("data", sa.LargeBinary, nullable=False),
-    sa.Column("text", sa.Text, nullable=True),
+    sa.Column("data", EncryptedBytes, nullable=False),
+    sa.Column("text", EncryptedText, nullable=True),
     sa.Column("created_at", UTCDateTime, nullable=False, default=utcnow),
     sa.UniqueConstraint("message_id", "position", name="uq_attachments_position"),
     sa.Index("ix_attachments_referral", "referral_id"),
@@ -162,7 +167,7 @@ voice_calls = sa.Table(
     sa.Column("recording_url", sa.Text, nullable=True),
     sa.Column("recording_duration", sa.Integer, nullable=True),
     sa.Column("recording_at", UTCDateTime, nullable=True),
-    sa.Column("transcript", sa.Text, nullable=True),
+    sa.Column("transcript", EncryptedText, nullable=True),
     sa.Column("transcript_status", sa.String(16), nullable=True),
     sa.Column("transcript_engine", sa.String(32), nullable=True),
     sa.Column("called_back_at", UTCDateTime, nullable=True),
@@ -279,6 +284,12 @@ users = sa.Table(
     sa.Column("unlocked_at", UTCDateTime, nullable=True),
     # When the password last changed (0004): sessions that began before it are refused.
     sa.Column("password_changed_at", UTCDateTime, nullable=True),
+    # The second factor (0016, `intake.users`): a TOTP secret (RFC 6238), encrypted; in use once
+    # confirmed; the last time step used (a code works once); SHA-256 of unused recovery codes.
+    sa.Column("totp_secret", EncryptedText, nullable=True),
+    sa.Column("totp_confirmed_at", UTCDateTime, nullable=True),
+    sa.Column("totp_last_step", sa.Integer, nullable=True),
+    sa.Column("recovery_codes", sa.JSON, nullable=True),
 )
 
 login_attempts = sa.Table(
@@ -333,7 +344,7 @@ notes = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("referral_id", sa.Integer, sa.ForeignKey("referrals.id"), nullable=False),
     sa.Column("author", sa.String(320), nullable=False),
-    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("body", EncryptedText, nullable=False),
     sa.Column("at", UTCDateTime, nullable=False, default=utcnow),
     sa.Index("ix_dashboard_notes_referral", "referral_id"),
 )
@@ -344,8 +355,8 @@ field_edits = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("referral_id", sa.Integer, sa.ForeignKey("referrals.id"), nullable=False),
     sa.Column("field", sa.String(64), nullable=False),
-    sa.Column("old_value", sa.Text, nullable=True),
-    sa.Column("new_value", sa.Text, nullable=True),
+    sa.Column("old_value", EncryptedText, nullable=True),
+    sa.Column("new_value", EncryptedText, nullable=True),
     sa.Column("editor", sa.String(320), nullable=False),
     sa.Column("at", UTCDateTime, nullable=False, default=utcnow),
     sa.Index("ix_dashboard_field_edits_referral", "referral_id"),
@@ -356,11 +367,11 @@ field_edits = sa.Table(
 
 # The search index (`intake.store.search`): one row per word of a referral (its reference,
 # sender, fields and every message), so a search is an indexed lookup, never a scan of bodies.
-# The "Data protection" work stores a keyed hash of each word here instead of the word.
+# With keys installed each term is kept as its keyed hash (HMAC), a blind index (`crypto`).
 search_terms = sa.Table(
     "search_terms",
     metadata,
-    sa.Column("term", sa.String(64), primary_key=True),
+    sa.Column("term", BlindTerm, primary_key=True),
     sa.Column("referral_id", sa.Integer, sa.ForeignKey("referrals.id"), primary_key=True),
     sa.Index("ix_search_terms_referral", "referral_id"),
 )

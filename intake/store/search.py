@@ -8,9 +8,11 @@ email address whole, each phone number in E.164 digits (`07700 900123`, `+44 770
 (`matching`) turns the query into terms the same way and finds the referrals that have all of
 them: "Willow Lodge" finds a referral whose message says "she is at willow lodge".
 
-Words are matched whole (no prefixes, no substrings): that is what lets "Data protection by
-design" replace each stored term with a keyed hash (HMAC) of it, a blind index, by changing
-`stored` alone; callers (`Worklist.queue(search=...)`) do not change.
+Words are matched whole (no prefixes, no substrings): that is what lets the index keep a keyed
+hash (HMAC-SHA256) of each term instead of the term, a blind index. The column's type does it
+(`intake.store.crypto.BlindTerm`, with the store's search key), for what is written and what is
+looked up alike, so no word, name, number or address is stored; callers
+(`Worklist.queue(search=...)`) do not change.
 
 The index is kept up to date by the store itself: `refresh` runs in the same transaction as every
 write that changes what a referral says (its creation, a message added, revised or moved, its
@@ -94,7 +96,8 @@ def query_terms(query: str) -> list[str]:
 
 
 def stored(term: str) -> str:
-    """What the index keeps for a term: the term itself (a keyed hash, with the blind index)."""
+    """The value to bind for a term: the term itself; the column's type (`BlindTerm`) replaces
+    it with its keyed hash when the store has keys."""
     return term
 
 

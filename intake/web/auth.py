@@ -50,7 +50,7 @@ SESSION_COOKIE = "intake_session"
 SESSION_MAX_AGE = users.SESSION_HOURS * 60 * 60  # the cookie's; the session row decides
 DEVICE_COOKIE = "intake_device"
 DEVICE_MAX_AGE = 365 * 24 * 60 * 60
-ROLE_RANK = {"advocate": 0, "manager": 1, "admin": 2}
+ROLE_RANK = {"volunteer": 0, "advocate": 1, "manager": 2, "admin": 3}
 SID = "sid"  # the session token's key in the signed cookie
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -245,8 +245,13 @@ def has_role(user: User, role: str) -> bool:
     return ROLE_RANK.get(user.role, -1) >= ROLE_RANK[role]
 
 
-def require(role: str = "advocate") -> Callable[[Callable[..., Awaitable[Response]]], Handler]:
-    """Decorate a handler `(request, user)`: log-in page if signed out, 403 if the role is short."""
+def require(
+    role: str = "advocate", *, enrolling: bool = False
+) -> Callable[[Callable[..., Awaitable[Response]]], Handler]:
+    """Decorate a handler `(request, user)`: log-in page if signed out, 403 if the role is short.
+
+    With `INTAKE_REQUIRE_TOTP` on, someone without a second factor is sent to set one up first
+    (`/account/totp`), except on the pages that do it (`enrolling`)."""
 
     def wrap(handler: Callable[..., Awaitable[Response]]) -> Handler:
         @wraps(handler)
@@ -259,6 +264,11 @@ def require(role: str = "advocate") -> Callable[[Callable[..., Awaitable[Respons
                         target += "?" + request.url.query
                     return RedirectResponse("/login?" + urlencode({"next": target}), 303)
                 raise HTTPException(401, "Please log in.")
+            settings = request.app.state.runtime.settings
+            if settings.require_totp and not user.totp and not enrolling:
+                if request.method == "GET":
+                    return RedirectResponse("/account/totp", 303)
+                raise HTTPException(403, "Set up two-step log-in first (/account/totp).")
             if not has_role(user, role):
                 raise HTTPException(403, f"This page needs the {role} role.")
             return await handler(request, user)

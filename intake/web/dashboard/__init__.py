@@ -21,6 +21,7 @@ from intake.web.dashboard import (
     privacy,
     queue,
     referral,
+    second_factor,
 )
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
@@ -28,6 +29,10 @@ STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 routes = [
     Route("/login", queue.login_form, methods=["GET"], name="login"),
     Route("/login", queue.login, methods=["POST"]),
+    Route("/login/code", second_factor.code_form, methods=["GET"], name="login_code"),
+    Route("/login/code", second_factor.code, methods=["POST"]),
+    Route("/account/totp", second_factor.setup_page, methods=["GET"], name="totp"),
+    Route("/account/totp", second_factor.setup, methods=["POST"]),
     Route("/logout", queue.logout, methods=["POST"], name="logout"),
     Route("/", queue.queue_page, methods=["GET"], name="queue"),
     Route("/queue/rows", queue.queue_fragment, methods=["GET"], name="queue_rows"),

@@ -9,6 +9,7 @@ Create Date: 2026-11-30
 - `referrals.erased_at`: when the referral's personal data was erased (UK GDPR Article 17); the
   row is kept, anonymised, for statistics.
 - `erasure_requests`: an erasure asked for by one manager and confirmed by a second.
+- `dashboard_users.totp_*`, `.recovery_codes`: the second factor at log-in.
 - `audit_log.seq`, `.digest`, `.prev_hash`, `.row_hash`: the tamper-evident hash chain; rows
   written before this revision are sealed by the first `seal` (the clock, or an erasure).
 """
@@ -41,6 +42,11 @@ def upgrade() -> None:
         batch.add_column(sa.Column("prev_hash", sa.String(length=64), nullable=True))
         batch.add_column(sa.Column("row_hash", sa.String(length=64), nullable=True))
         batch.create_unique_constraint("uq_audit_log_seq", ["seq"])
+    # nullable columns only: SQLite adds them in place
+    op.add_column("dashboard_users", sa.Column("totp_secret", sa.Text(), nullable=True))
+    op.add_column("dashboard_users", sa.Column("totp_confirmed_at", TIMESTAMP, nullable=True))
+    op.add_column("dashboard_users", sa.Column("totp_last_step", sa.Integer(), nullable=True))
+    op.add_column("dashboard_users", sa.Column("recovery_codes", sa.JSON(), nullable=True))
     op.create_table(
         "erasure_requests",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -61,6 +67,9 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_erasure_requests_status", table_name="erasure_requests")
     op.drop_table("erasure_requests")
+    with op.batch_alter_table("dashboard_users") as batch:
+        for column in ("recovery_codes", "totp_last_step", "totp_confirmed_at", "totp_secret"):
+            batch.drop_column(column)
     with op.batch_alter_table("audit_log") as batch:
         batch.drop_constraint("uq_audit_log_seq", type_="unique")
         batch.drop_column("row_hash")
