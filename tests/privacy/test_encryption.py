@@ -20,7 +20,16 @@ from intake.store.crypto import KeyError_
 from intake.store.schema import messages, search_terms
 from tests.privacy.test_erasure import T0
 
-SECRETS = ["quillwort", "marshbeck", "tallowmere", "fennimore", "brackenholt", "+447700900123"]
+SECRETS = [
+    "quillwort",
+    "marshbeck",
+    "tallowmere",
+    "fennimore",
+    "brackenholt",
+    "+447700900123",
+    "wrenfield",
+    "taken all my tablets",
+]
 SEARCH_KEY = "s" * 40
 
 
@@ -41,6 +50,7 @@ def fill(store: Store) -> Referral:
         "+447700900001",
         f"My neighbour at {SECRETS[0]} needs help",
         T0,
+        meta={"subject": f"About {SECRETS[6]}"},
         attachments=(
             Attachment("n.txt", "text/plain", 10, f"file {SECRETS[1]}".encode(), SECRETS[1]),
         ),
@@ -53,6 +63,7 @@ def fill(store: Store) -> Referral:
             T0,
             raw_text=f"My neighbour at {SECRETS[0]} needs help",
             fields={"name": "Ann Example", "phone": SECRETS[5]},
+            screening={"matches": [{"phrase": SECRETS[7], "start": 0, "end": 20}]},
         ),
         message,
     )
@@ -95,6 +106,8 @@ def test_nothing_is_plain_in_the_raw_sqlite_file_and_search_still_works(
     assert store.attachments.get(1)["data"] == f"file {SECRETS[1]}".encode()  # type: ignore[index]
     assert store.calls.get("CA" + "1" * 32)["transcript"] == f"voicemail {SECRETS[4]}"  # type: ignore[index]
     assert found(store, SECRETS[0]) == {made.reference}
+    assert found(store, SECRETS[6]) == {made.reference}  # the email's subject
+    assert store.get_referral(made.reference).screening["matches"][0]["phrase"] == SECRETS[7]  # type: ignore[union-attr]
     assert found(store, "07700 900123") == {made.reference}  # a phone number in the fields
     assert found(store, "nothing-like-it") == set()
     with store.engine.connect() as conn:
