@@ -77,6 +77,7 @@ routes = [
         name="incident_close",
     ),
     Route("/privacy", privacy.privacy_page, methods=["GET"], name="privacy"),
+    Route("/privacy/hold", privacy.legal_hold, methods=["POST"], name="legal_hold"),
     Route("/privacy/export", privacy.export, methods=["POST"], name="privacy_export"),
     Route("/privacy/erasures", privacy.request_erasure, methods=["POST"], name="erasure_request"),
     Route(

@@ -197,3 +197,29 @@ async def export(request: Request, user: User) -> Response:
             "Cache-Control": "no-store",
         },
     )
+
+
+@auth.require("manager")
+async def legal_hold(request: Request, user: User) -> Response:
+    """Put a referral on legal hold (retention leaves it alone) or release it; audited."""
+    form = await auth.checked_form(request)
+    runtime = _runtime(request)
+    reference = str(form.get("reference") or "").strip().upper()[:16]
+    reason = str(form.get("reason") or "").strip()[:500]
+    hold = form.get("action") == "hold"
+
+    def act() -> str:
+        store = runtime.store
+        referral_id = store.privacy.id_for_reference(reference)
+        if referral_id is None:
+            return f"No referral {reference}."
+        if hold and not reason:
+            return "Not held: say why it must be kept (a claim, a complaint, an inquiry)."
+        store.privacy.set_legal_hold(referral_id, hold, reason or None)
+        action = "privacy.hold_placed" if hold else "privacy.hold_released"
+        store.audit(user.email, action, referral_id=referral_id, detail={})
+        return f"{reference} is on legal hold." if hold else f"{reference} is released from hold."
+
+    said = await run_in_threadpool(act)
+    request.session["flash"] = said
+    return RedirectResponse(f"/referrals/{reference}#dp-h", 303)

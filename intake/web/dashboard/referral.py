@@ -165,6 +165,7 @@ def _load_page(runtime: Runtime, user: User, reference: str) -> dict[str, Any]:
         "audit": runtime.store.audit_for(referral.id)
         if auth.has_role(user, "manager")
         else None,
+        "hold": runtime.store.privacy.summaries([referral.id])[0],
     }
 
 
@@ -217,6 +218,7 @@ def _load_hidden(runtime: Runtime, user: User, referral: Referral) -> dict[str, 
         "reply_templates": [],
         "timer": None,
         "audit": None,
+        "hold": None,
         "hidden": True,
     }
 

@@ -126,3 +126,33 @@ def test_a_manager_downloads_a_subject_access_export_after_their_password(
         data={**form, "csrf_token": advocate_token, "password": PASSWORD},
     )
     assert refused.status_code == 403
+
+
+def test_a_manager_puts_a_referral_on_legal_hold_and_releases_it(
+    live_url: str, manager: httpx.Client, accounts: Store, seed: Seed
+) -> None:
+    reference = seed("please help", sender="+447700900123")
+    page = manager.get(f"{live_url}/referrals/{reference}").text
+    token = csrf_from(page)
+    said = manager.post(
+        live_url + "/privacy/hold",
+        data={"csrf_token": token, "reference": reference, "action": "hold", "reason": ""},
+        follow_redirects=True,
+    ).text
+    assert "say why it must be kept" in said
+    said = manager.post(
+        live_url + "/privacy/hold",
+        data={"csrf_token": token, "reference": reference, "action": "hold", "reason": "claim"},
+        follow_redirects=True,
+    ).text
+    assert "is on legal hold" in said and "Release the hold" in said
+    referral_id = accounts.privacy.id_for_reference(reference)
+    assert referral_id is not None
+    assert accounts.privacy.summaries([referral_id])[0]["legal_hold"] is True
+    manager.post(
+        live_url + "/privacy/hold",
+        data={"csrf_token": token, "reference": reference, "action": "release"},
+    )
+    assert accounts.privacy.summaries([referral_id])[0]["legal_hold"] is False
+    actions = [e["action"] for e in accounts.audit_for(referral_id)]
+    assert "privacy.hold_placed" in actions and "privacy.hold_released" in actions
