@@ -42,14 +42,22 @@ def _lines(path: Path, name: str) -> list[str]:
 
 
 def _private_file(path: Path, content: str) -> None:
-    """Write `content` to a new file readable by its owner only; keep one another process made."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
+    """Make `path` with `content`, readable by its owner only, unless it exists. Written to a
+    temporary file and linked into place, so a process starting at the same moment never reads
+    it half written; whichever links first wins and the other keeps its keys."""
+    if path.exists():
         return
-    with os.fdopen(fd, "w", encoding="utf-8") as out:
-        out.write(content)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(content)
+        os.link(temporary, path)
+    except FileExistsError:
+        pass
+    finally:
+        temporary.unlink(missing_ok=True)
 
 
 def encryption_keys(settings: Settings) -> list[str]:
