@@ -26,8 +26,10 @@ import channels
 from intake import settings_check
 from intake.config import ConfigError, Settings, load_settings
 from intake.embedded_redis import EmbeddedRedis
+from intake.encryption import keyring
 
 if TYPE_CHECKING:
+    from intake.runtime import Runtime
     from intake.store import Store
 
 log = logging.getLogger("intake")
@@ -209,7 +211,7 @@ def _first_user_hint(settings: Settings) -> str:
     """The banner's line about logging in: how to make the first account when there is none."""
     from intake.store import Store
 
-    store = Store.from_url(settings.effective_database_url)
+    store = Store.from_url(settings.effective_database_url, keyring(settings))
     try:
         if store.users.all():
             return f"  log in     http://{settings.host}:{settings.port}/login\n"
@@ -295,7 +297,7 @@ def _user_store() -> Store:
 
     settings = load_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    store = Store.from_url(settings.effective_database_url)
+    store = Store.from_url(settings.effective_database_url, keyring(settings))
     store.upgrade(auto=settings.database_auto_upgrade)
     return store
 
@@ -335,6 +337,9 @@ def cmd_user(args: argparse.Namespace) -> int:
             print(f"reset the password of {args.email.lower()}; their sessions have ended")
             if args.generate:
                 print(f"new password (pass it on once): {new}")
+        elif command == "reset-totp":
+            users.reset_totp(store, None, actor, args.email)
+            print(f"cleared the second factor of {args.email.lower()}: they set it up again")
         elif command == "set-role":
             user = users.set_role(store, None, actor, args.email, args.role)
             print(f"{user.email} is now {user.role}")
@@ -384,7 +389,7 @@ def cmd_db(args: argparse.Namespace) -> int:
 
     settings = load_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    store = Store.from_url(settings.effective_database_url)
+    store = Store.from_url(settings.effective_database_url, keyring(settings))
     try:
         if args.db_command == "upgrade":
             before, after = store.migrate_to(args.revision)
@@ -417,9 +422,239 @@ def cmd_sla_check(args: argparse.Namespace) -> int:
                 print(f"alerted on-call about {reference}", flush=True)
             for reference in reconcile(rt):
                 print(f"queued the forward of {reference} again", flush=True)
+            rt.store.seal()  # the audit trail's hash chain (intake.store.audit)
+            _daily_retention(rt)
             if not args.every:
                 return 0
             time.sleep(args.every)
+    finally:
+        rt.close()
+        if embedded:
+            embedded.stop()
+
+
+def _who(args: argparse.Namespace) -> tuple[str, str]:
+    for kind in ("phone", "email", "reference"):
+        value = getattr(args, kind, None)
+        if value:
+            return kind, value
+    raise ValueError("name the person: --phone, --email or --reference")
+
+
+def _daily_retention(rt: Runtime) -> None:
+    """The clock's daily retention run (once a day for the installation)."""
+    from redis.exceptions import RedisError
+
+    from intake.privacy import retention
+
+    try:
+        if retention.due_today(rt.settings, rt.redis):
+            counts = retention.run(rt.settings, rt.store)
+            print(f"retention: {counts}", flush=True)
+    except (RedisError, ConfigError) as exc:
+        log.error("retention did not run: %s", exc)
+
+
+def cmd_retention(args: argparse.Namespace) -> int:
+    """`intake privacy retention [--dry-run]`: apply the retention schedule now (or count)."""
+    from intake.privacy import retention
+
+    store = _user_store()
+    try:
+        counts = retention.run(load_settings(), store, dry_run=args.dry_run, actor=_cli_actor())
+    finally:
+        store.dispose()
+    verb = "would go" if args.dry_run else "done"
+    width = max((len(k) for k in counts), default=0)
+    print(f"retention ({verb}):")
+    for kind, count in counts.items():
+        print(f"  {kind:{width}} {count}")
+    return 0
+
+
+def cmd_export_person(args: argparse.Namespace) -> int:
+    """`intake privacy export --phone|--email|--reference --out FILE.zip`: subject access."""
+    from intake.privacy import access
+
+    settings = load_settings()
+    store = _user_store()
+    try:
+        kind, value = _who(args)
+        with open(args.out, "wb") as out:
+            document = access.write_archive(settings, store, kind, value, out)
+        store.audit(
+            _cli_actor(),
+            "privacy.exported",
+            detail={"kind": kind, "referrals": len(document["referrals"])},
+        )
+    except (ValueError, LookupError) as exc:
+        if os.path.exists(args.out):
+            os.unlink(args.out)  # not a half-written archive
+        print(f"intake privacy export: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        store.dispose()
+    parties = sum(len(r["third_parties"]) for r in document["referrals"])
+    print(
+        f"wrote {args.out}: {len(document['referrals'])} referral(s); "
+        f"{parties} third-party detail(s) listed for redaction before you send it"
+    )
+    return 0
+
+
+def cmd_reencrypt(args: argparse.Namespace) -> int:
+    """`intake privacy reencrypt`: write every encrypted value again with the newest key and
+    rebuild the search index (after a key rotation, or to encrypt data stored before)."""
+    store = _user_store()
+    try:
+        counts = store.rekey.reencrypt()
+        indexed = store.search.rebuild()
+        store.audit(_cli_actor(), "privacy.reencrypted", detail={"rows": counts})
+    finally:
+        store.dispose()
+    print("re-encrypted: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    print(f"search index rebuilt for {indexed} referrals")
+    return 0
+
+
+PG_GUIDANCE = (
+    "DATABASE_URL is PostgreSQL: back it up with PostgreSQL's tools, e.g.\n"
+    '  pg_dump --format=custom --file intake-$(date +%F).dump "$DATABASE_URL"\n'
+    "and restore into an empty database with\n"
+    '  pg_restore --clean --if-exists --no-owner --dbname "$DATABASE_URL" intake-DATE.dump\n'
+    "(see the README's Backups section)"
+)
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    """`intake backup --out FILE`: a consistent copy of the SQLite database while it runs."""
+    from pathlib import Path
+
+    from intake.store import backup
+
+    store = _user_store()
+    try:
+        size = backup.backup(store.engine, Path(args.out))
+        store.audit(_cli_actor(), "database.backed_up", detail={"bytes": size})
+    except backup.NotSQLite:
+        print(PG_GUIDANCE, file=sys.stderr)
+        return 2
+    except (FileExistsError, ValueError) as exc:
+        print(f"intake backup: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        store.dispose()
+    print(f"backed up to {args.out} ({size:,} bytes); the encryption keys are not in it")
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    """`intake restore FILE --yes`: replace the SQLite database with a backup (stop intake
+    first), then bring its schema up to date."""
+    from pathlib import Path
+
+    from intake.store import backup
+
+    if not args.yes:
+        print(
+            "intake restore replaces every referral with the backup's: stop intake, then "
+            "run it again with --yes",
+            file=sys.stderr,
+        )
+        return 1
+    store = _user_store()
+    try:
+        backup.restore(store.engine, Path(args.file))
+        store.upgrade()
+        count = store.count_referrals()
+        store.audit(_cli_actor(), "database.restored", detail={"referrals": count})
+    except backup.NotSQLite:
+        print(PG_GUIDANCE, file=sys.stderr)
+        return 2
+    except (OSError, ValueError) as exc:
+        print(f"intake restore: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        store.dispose()
+    print(f"restored {args.file}: {count} referrals")
+    return 0
+
+
+def cmd_hold(args: argparse.Namespace) -> int:
+    """`intake privacy hold REF --reason TEXT` / `--release`: legal hold on a referral."""
+    store = _user_store()
+    try:
+        referral_id = store.privacy.id_for_reference(args.reference)
+        if referral_id is None:
+            print(f"intake privacy hold: no referral {args.reference.upper()}", file=sys.stderr)
+            return 1
+        if not args.release and not (args.reason or "").strip():
+            print("intake privacy hold: give --reason (or --release)", file=sys.stderr)
+            return 1
+        store.privacy.set_legal_hold(referral_id, not args.release, args.reason)
+        action = "privacy.hold_released" if args.release else "privacy.hold_placed"
+        store.audit(_cli_actor(), action, referral_id=referral_id, detail={})
+    finally:
+        store.dispose()
+    state = "released from legal hold" if args.release else "on legal hold"
+    print(f"{args.reference.upper()} is {state}")
+    return 0
+
+
+def cmd_verify_audit(args: argparse.Namespace) -> int:
+    """`intake privacy verify-audit`: seal new audit rows (unless `--no-seal`), check the hash
+    chain, print the first broken link or the head hash; exit 0 when whole, 1 when broken."""
+    store = _user_store()
+    try:
+        sealed = 0 if args.no_seal else store.seal()
+        report = store.verify()
+    finally:
+        store.dispose()
+    if sealed:
+        print(f"sealed {sealed} new audit rows")
+    if report.unsealed:
+        print(f"{report.unsealed} rows not sealed yet (the clock seals them every minute)")
+    if not report.ok:
+        print(f"audit chain BROKEN at {report.broken} ({report.checked} rows before it verify)")
+        return 1
+    start = f" from seq {report.first_seq}" if report.first_seq and report.first_seq > 1 else ""
+    print(f"audit chain verified: {report.checked} rows{start}; head {report.head or '-'}")
+    return 0
+
+
+def cmd_privacy(args: argparse.Namespace) -> int:
+    """`intake privacy erase ...`: data protection requests, carried out by an operator with
+    server access (audited as `cli:<operating-system user>`)."""
+    from intake.privacy import erasure
+    from intake.runtime import Runtime
+
+    settings, embedded = _with_redis(_settings("privacy"))
+    rt = Runtime.build(settings, channels.registry())
+    try:
+        kind, value = _who(args)
+        planned = erasure.plan(rt.store, kind, value)
+        if not planned.erased and not planned.mentioned:
+            print("nothing found for that person: nothing erased")
+            return 0
+        print(f"referrals to erase: {len(planned.erased)} {' '.join(planned.references)}")
+        if planned.held:
+            print(f"on legal hold (erased all the same): {' '.join(planned.held)}")
+        if planned.mentioned:
+            print(
+                f"referrals about others that mention them (mentions blanked): "
+                f"{len(planned.mentioned)}"
+            )
+        if not args.yes:
+            answer = input("type ERASE to erase them, anything else to stop: ")
+            if answer.strip() != "ERASE":
+                print("stopped: nothing erased")
+                return 1
+        counts = erasure.erase(rt, planned, actor=_cli_actor(), reason=args.reason)
+        print("erased: " + ", ".join(f"{k} {v}" for k, v in counts.as_dict().items()))
+        return 0
+    except (ValueError, LookupError) as exc:
+        print(f"intake privacy {args.privacy_command}: {exc}", file=sys.stderr)
+        return 1
     finally:
         rt.close()
         if embedded:
@@ -462,7 +697,7 @@ def build_parser() -> argparse.ArgumentParser:
     user = sub.add_parser("user", help="manage dashboard accounts").add_subparsers(
         dest="user_command", required=True
     )
-    roles = ["advocate", "manager", "admin"]
+    roles = ["volunteer", "advocate", "manager", "admin"]
     user.add_parser("list", help="list the accounts").set_defaults(func=cmd_user)
     user_add = user.add_parser("add", help="create a dashboard account")
     user_add.set_defaults(func=cmd_user)
@@ -475,6 +710,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("disable", "disable an account and end its sessions"),
         ("enable", "enable a disabled account"),
         ("unlock", "let a locked-out account log in again at once"),
+        ("reset-totp", "clear a lost second factor (it is set up again at the next log-in)"),
     ):
         one = user.add_parser(name, help=text)
         one.set_defaults(func=cmd_user)
@@ -527,6 +763,61 @@ def build_parser() -> argparse.ArgumentParser:
     forward_test.add_argument(
         "--type", default="imca", help="the sample's advocacy type (imha, imca, care_act, ...)"
     )
+    privacy = sub.add_parser(
+        "privacy", help="data protection: erasure, retention, the audit chain (UK GDPR)"
+    ).add_subparsers(dest="privacy_command", required=True)
+    erase = privacy.add_parser(
+        "erase",
+        help="erase a person everywhere: every referral they sent or are the subject of",
+    )
+    erase.set_defaults(func=cmd_privacy)
+    who = erase.add_mutually_exclusive_group(required=True)
+    who.add_argument("--phone", help="their phone number")
+    who.add_argument("--email", help="their email address")
+    who.add_argument(
+        "--reference", help="a referral: the person it is from and the person it is about"
+    )
+    erase.add_argument("--reason", required=True, help="why (kept in the audit trail)")
+    erase.add_argument("--yes", action="store_true", help="do not ask before erasing")
+    export_person = privacy.add_parser(
+        "export", help="subject access: everything held about a person, as a zip (JSON + HTML)"
+    )
+    export_person.set_defaults(func=cmd_export_person)
+    export_who = export_person.add_mutually_exclusive_group(required=True)
+    export_who.add_argument("--phone", help="their phone number")
+    export_who.add_argument("--email", help="their email address")
+    export_who.add_argument("--reference", help="a referral: the person it is from and about")
+    export_person.add_argument("--out", required=True, help="the zip file to write")
+    retention_cmd = privacy.add_parser(
+        "retention", help="apply the retention schedule now (the clock does it daily)"
+    )
+    retention_cmd.set_defaults(func=cmd_retention)
+    retention_cmd.add_argument(
+        "--dry-run", action="store_true", help="only count what would be deleted or anonymised"
+    )
+    privacy.add_parser(
+        "reencrypt", help="encrypt everything again with the newest key; rebuild the search index"
+    ).set_defaults(func=cmd_reencrypt)
+    hold = privacy.add_parser(
+        "hold", help="put a referral on legal hold (retention leaves it alone), or --release"
+    )
+    hold.set_defaults(func=cmd_hold)
+    hold.add_argument("reference")
+    hold_how = hold.add_mutually_exclusive_group(required=True)
+    hold_how.add_argument("--reason", help="why it must be kept (a claim, an inquiry)")
+    hold_how.add_argument("--release", action="store_true", help="end the hold")
+    verify_audit = privacy.add_parser(
+        "verify-audit", help="check the audit trail's hash chain; print the first broken link"
+    )
+    verify_audit.set_defaults(func=cmd_verify_audit)
+    verify_audit.add_argument(
+        "--no-seal", action="store_true", help="check only: do not seal new rows first"
+    )
+    backup_cmd = add("backup", cmd_backup, "copy the SQLite database while it runs (online backup)")
+    backup_cmd.add_argument("--out", required=True, help="the new backup file")
+    restore_cmd = add("restore", cmd_restore, "replace the SQLite database with a backup")
+    restore_cmd.add_argument("file", help="a file made by intake backup")
+    restore_cmd.add_argument("--yes", action="store_true", help="intake is stopped: go ahead")
     replay = add("replay", cmd_replay, "resend referrals that failed to reach the case system")
     replay.add_argument("references", nargs="*", metavar="REFERENCE")
     replay.add_argument("--all-failed", action="store_true", help="every failed referral")

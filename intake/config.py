@@ -105,6 +105,17 @@ class Settings:
     org_name: str = "the advocacy service"
     crisis_line: str = "Samaritans free on 116 123"
     templates_dir: Path = Path(__file__).resolve().parent.parent / "templates"
+    # The retention schedule (intake.privacy.retention); None: the shipped intake/data one.
+    retention_file: Path | None = None
+    # Encryption at rest and the blind search index (intake.encryption); none given: key files
+    # made under DATA_DIR on first use.
+    encryption_keys: tuple[str, ...] = ()
+    encryption_key_file: Path | None = None
+    search_key: str = ""
+    search_key_file: Path | None = None
+    # Every dashboard account needs a second factor (TOTP). Read from the environment it is on
+    # unless INTAKE_DEMO; a Settings made in code (tests) has it off unless asked.
+    require_totp: bool = False
 
     case_system: tuple[str, ...] = ("store",)
     case_webhook_url: str = ""
@@ -272,6 +283,15 @@ def load_settings(environ: dict[str, str] | None = None, *, dotenv: bool = True)
         org_name=env("INTAKE_ORG_NAME") or Settings.org_name,
         crisis_line=env("INTAKE_CRISIS_LINE") or Settings.crisis_line,
         templates_dir=Path(env("INTAKE_TEMPLATES_DIR") or Settings.templates_dir),
+        retention_file=Path(env("INTAKE_RETENTION_FILE")) if env("INTAKE_RETENTION_FILE") else None,
+        encryption_keys=_list(env("INTAKE_ENCRYPTION_KEYS")),
+        encryption_key_file=(
+            Path(env("INTAKE_ENCRYPTION_KEY_FILE")) if env("INTAKE_ENCRYPTION_KEY_FILE") else None
+        ),
+        search_key=env("INTAKE_SEARCH_KEY") or "",
+        search_key_file=(
+            Path(env("INTAKE_SEARCH_KEY_FILE")) if env("INTAKE_SEARCH_KEY_FILE") else None
+        ),
         case_system=_list(env("CASE_SYSTEM")) or ("store",),
         case_webhook_url=env("CASE_WEBHOOK_URL") or "",
         case_webhook_secret=env("CASE_WEBHOOK_SECRET") or "",
@@ -333,6 +353,7 @@ def load_settings(environ: dict[str, str] | None = None, *, dotenv: bool = True)
         voice_opening_hours=env("VOICE_OPENING_HOURS") or Settings.voice_opening_hours,
         intake_timezone=env("INTAKE_TIMEZONE") or Settings.intake_timezone,
         demo=_bool(env("INTAKE_DEMO"), False),
+        require_totp=_bool(env("INTAKE_REQUIRE_TOTP"), not _bool(env("INTAKE_DEMO"), False)),
         voice_timezone=env("VOICE_TIMEZONE") or env("INTAKE_TIMEZONE") or Settings.voice_timezone,
         voice_bank_holidays_file=Path(
             env("VOICE_BANK_HOLIDAYS_FILE") or Settings.voice_bank_holidays_file

@@ -16,6 +16,7 @@ from redis import Redis
 
 from intake.channel import BaseChannel, Channels
 from intake.config import Settings
+from intake.encryption import keyring
 from intake.queue import connect
 from intake.store import Store
 
@@ -37,7 +38,7 @@ class Runtime:
                 "embedded Redis and passes its URL on, or set REDIS_URL"
             )
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        store = Store.from_url(settings.effective_database_url)
+        store = Store.from_url(settings.effective_database_url, keyring(settings))
         # Once per process, here: a forked worker's jobs never check the schema again.
         store.upgrade(auto=settings.database_auto_upgrade)
         return cls(

@@ -174,6 +174,20 @@ def _voice(s: Settings) -> list[str | None]:
     return found
 
 
+def _privacy(s: Settings) -> list[str | None]:
+    """The retention schedule must read and make sense (`intake.privacy.retention.load`); the
+    encryption and search keys must be usable, and set explicitly off SQLite."""
+    from intake import encryption
+    from intake.privacy.retention import load
+
+    found: list[str | None] = []
+    try:
+        load(s)
+    except ConfigError as exc:
+        found.append(str(exc))
+    return found + list(encryption.problems(s))
+
+
 def problems(s: Settings, process: str = "any") -> list[str]:
     """Everything wrong with `s` for `process`, one line each (empty when all is well)."""
     found: list[str | None] = []
@@ -247,7 +261,7 @@ def problems(s: Settings, process: str = "any") -> list[str]:
         precheck.load(s.eligibility_rules)
     except precheck.RulesError as exc:
         found.append(f"ELIGIBILITY_RULES: {exc}")
-    found += _forwarding(s) + _twilio(s, process) + _voice(s)
+    found += _forwarding(s) + _twilio(s, process) + _voice(s) + _privacy(s)
     return [line for line in found if line]
 
 

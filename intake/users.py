@@ -25,6 +25,16 @@ changes (`change_password`, `reset_password`, or `set_password_hash` anywhere) a
 account is disabled (`end_sessions`; the check also refuses a disabled account or a session older
 than the last password change, whoever forgot to end it).
 
+**A second factor** (TOTP, RFC 6238, with `pyotp`): each account sets one up
+(`totp_begin`, then `totp_confirm` with a first code, which gives ten single-use recovery
+codes); with `INTAKE_REQUIRE_TOTP` on (the default outside `intake demo`) nobody uses the
+dashboard until they have. A log-in is the password, then a code (`second_factor`): a code is
+accepted once (its time step is recorded) within one step either side for clock drift; a
+recovery code works once. Wrong codes count as failed log-ins, so the throttling above applies
+to them too. An admin (`intake user reset-totp`, audited) clears a lost factor so it is set up
+again. WCAG 2.2 3.3.8 (accessible authentication): codes can be pasted or filled in by a
+password manager, no puzzle.
+
 **Who administers accounts** (the dashboard's Users page and `intake user ...`): an **admin**
 does everything. A **manager** may list accounts and add, disable, enable, unlock and reset the
 password of **advocates**: a duty manager at night must be able to let a locked-out advocate back
@@ -44,6 +54,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import pyotp
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
@@ -293,8 +304,9 @@ def may(actor: User | None, action: str, target_role: str, *, new_role: str | No
     if actor is None or actor.role == "admin":
         return ""
     if actor.role == "manager" and action in MANAGER_MAY:
-        if target_role != "advocate" or (new_role not in (None, "advocate")):
-            return "Managers manage advocates' accounts only; ask an admin."
+        staff = ("advocate", "volunteer")
+        if target_role not in staff or (new_role is not None and new_role not in staff):
+            return "Managers manage advocates' and volunteers' accounts only; ask an admin."
         return ""
     return "Only admins and managers manage accounts."
 
@@ -412,3 +424,115 @@ __all__ = [
     "hash_password",
     "is_locked",
 ]
+
+
+# -- the second factor ------------------------------------------------------------------------
+
+TOTP_ISSUER = "intake"
+RECOVERY_CODES = 10
+
+
+def _code_digest(code: str) -> str:
+    return hashlib.sha256(
+        code.strip().replace("-", "").replace(" ", "").lower().encode()
+    ).hexdigest()
+
+
+def totp_begin(settings: Settings, store: Store, email: str) -> tuple[str, str]:
+    """A new, unconfirmed secret for the account (replacing an unconfirmed one); (secret,
+    otpauth URI) for an authenticator app. Raises LookupError for no such account."""
+    state = store.users.totp_state(email)
+    if state is None:
+        raise LookupError(f"no account {email}")
+    secret = state.secret if state.secret and not state.confirmed else pyotp.random_base32()
+    if secret != state.secret:
+        store.users.set_totp(email, secret=secret)
+    uri = pyotp.TOTP(secret).provisioning_uri(
+        name=email, issuer_name=f"{TOTP_ISSUER} ({settings.org_name})"
+    )
+    return secret, uri
+
+
+def _step_of(secret: str, code: str, now: datetime) -> int | None:
+    """The time step whose code `code` is, within one step of now; None if none."""
+    totp = pyotp.TOTP(secret)
+    code = code.strip().replace(" ", "")
+    if not (code.isdigit() and len(code) == totp.digits):
+        return None
+    current = totp.timecode(now)
+    for step in (current, current - 1, current + 1):
+        if secrets.compare_digest(totp.generate_otp(step), code):
+            return step
+    return None
+
+
+def totp_confirm(store: Store, email: str, code: str, now: datetime | None = None) -> list[str]:
+    """Turn the second factor on with a first code from the app; the recovery codes to show
+    once. Raises ValueError when the code is not right."""
+    state = store.users.totp_state(email)
+    if state is None or not state.secret or state.confirmed:
+        raise ValueError("set up the authenticator app first")
+    step = _step_of(state.secret, code, now or utcnow())
+    if step is None:
+        raise ValueError("that code is not right: check the app's clock and try the next code")
+    codes = ["-".join(secrets.token_hex(2) for _ in range(3)) for _ in range(RECOVERY_CODES)]
+    store.users.set_totp(
+        email,
+        secret=state.secret,
+        confirmed_at=utcnow(),
+        recovery_codes=[_code_digest(c) for c in codes],
+    )
+    store.users.use_totp_step(email, step)
+    store.audit(email, "user.totp_enabled", detail={"email": email})
+    return codes
+
+
+def second_factor(
+    settings: Settings,
+    store: Store,
+    email: str,
+    code: str,
+    client: str = "",
+    device: str | None = None,
+    now: datetime | None = None,
+) -> LoginResult:
+    """The code after the password: a TOTP code or a recovery code; recorded and throttled
+    as a log-in (a wrong code is a failed attempt)."""
+    email = email.strip().lower()
+    wait, why = wait_before_attempt(settings, store, email, client, device)
+    if wait > 0:
+        return LoginResult(None, wait=wait, why=why)
+    user = store.users.get(email)
+    state = store.users.totp_state(email)
+    good = False
+    how = "totp"
+    if user is not None and user.active and state is not None and state.confirmed:
+        assert state.secret is not None
+        step = _step_of(state.secret, code, now or utcnow())
+        if step is not None:
+            good = store.users.use_totp_step(email, step)
+        elif len(code.strip()) > 8:
+            how = "recovery code"
+            good = store.users.use_recovery_code(email, _code_digest(code))
+    if not good or user is None:
+        store.users.record_attempt(email, False, client, device)
+        wait, why = wait_before_attempt(settings, store, email, client, device)
+        return LoginResult(None, wait=wait, why=why)
+    store.users.record_attempt(email, True, client, device)
+    if how == "recovery code":
+        left = len((store.users.totp_state(email) or state).recovery_codes)  # type: ignore[union-attr]
+        store.audit(email, "user.recovery_code_used", detail={"left": left})
+    return LoginResult(user)
+
+
+def reset_totp(store: Store, actor: User | None, actor_name: str, email: str) -> User:
+    """Clear an account's second factor (a lost phone): it is set up again at the next log-in.
+    Only an admin (or the command line); ends the account's sessions."""
+    target = _target(store, email)
+    if actor is not None and actor.role != "admin":
+        raise NotAllowed("only an admin can reset a second factor")
+    with store.transaction():
+        store.users.set_totp(target.email, secret=None)
+        store.audit(actor_name, "user.totp_reset", detail={"email": target.email})
+    end_sessions(store, target.email, "second factor reset")
+    return target

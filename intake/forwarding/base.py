@@ -20,7 +20,8 @@ from intake.failures import Unreachable, for_http_status
 from intake.models import Referral
 
 # Every event a forwarder may be handed. `erased` (data-protection erasure) is defined by the
-# event schema's next version; forwarders that can act on it say so in `Forwarder.events`.
+# event schema's version 2 (`payload.build_erased`); forwarders that cannot act on an event at
+# all leave it out of `Forwarder.events`.
 ALL_EVENTS = ("created", "updated", "erased")
 
 
@@ -32,7 +33,7 @@ class ForwardEvent:
     brought up to date by the next one.
     """
 
-    event: str  # "created", "updated" (or "erased", once the event schema defines it)
+    event: str  # "created", "updated" or "erased"
     event_id: str
     sequence: int
     occurred_at: datetime

@@ -34,8 +34,8 @@ def deliver(runtime: Runtime, reference: str, event_id: str) -> dict[str, Any]:
     if row is None or referral is None or referral.id is None:
         log.warning("forward of %s %s: no such event, nothing to do", reference, event_id)
         return {"status": "missing"}
-    if row["status"] == "delivered":
-        return {"status": "delivered"}
+    if row["status"] in ("delivered", "cancelled"):
+        return {"status": row["status"]}  # cancelled: the referral was erased before it went
     job = get_current_job()
     last = job is None or not job.retries_left
     attempt = store.forwards.attempt_count(row["id"]) + 1
@@ -46,7 +46,7 @@ def deliver(runtime: Runtime, reference: str, event_id: str) -> dict[str, Any]:
         sequence=row["id"],
         occurred_at=row["created_at"],
         referral=referral,
-        messages=store.messages_for(referral.id),
+        messages=[] if row["event"] == "erased" else store.messages_for(referral.id),
     )
     transient: list[str] = []
     for forwarder in configured(settings):

@@ -19,6 +19,10 @@ from intake.models import Referral
 
 SCHEMA_ID = "referral-event.v1"
 SCHEMA_FILE = "referral-event.v1.json"
+# v2 adds `referral.erased` (its referral is the reference alone); v1's events are unchanged and
+# still sent as v1, so a receiver that validates against v1 keeps working until it erases.
+SCHEMA_V2_ID = "referral-event.v2"
+SCHEMA_V2_FILE = "referral-event.v2.json"
 
 
 def _iso(value: Any) -> Any:
@@ -27,7 +31,11 @@ def _iso(value: Any) -> Any:
 
 def details(referral: Referral) -> dict[str, Any]:
     """The extracted fields, whether the extractor stored them flat or under `fields`."""
-    stored = referral.fields or {}
+    return details_of(referral.fields or {})
+
+
+def details_of(stored: dict[str, Any]) -> dict[str, Any]:
+    """`details` of a referral's stored `fields` document."""
     inner = stored.get("fields")
     # `confidence` and `evidence` (the span each value came from) describe the fields; they
     # are not fields themselves.
@@ -70,7 +78,9 @@ def eligibility_evidence(referral: Referral, messages: list[dict[str, Any]]) -> 
 
 def build(event: ForwardEvent, rules: Path | None = None) -> dict[str, Any]:
     """The event as JSON. ``rules``: the eligibility pre-check's rules file (``ELIGIBILITY_RULES``;
-    None: the packaged rules)."""
+    None: the packaged rules); an erasure is `build_erased`'s smaller event."""
+    if event.event == "erased":
+        return build_erased(event)
     referral = event.referral
     extra: dict[str, Any] = {}
     evidence = eligibility_evidence(referral, list(event.messages))
@@ -119,11 +129,25 @@ def build(event: ForwardEvent, rules: Path | None = None) -> dict[str, Any]:
     }
 
 
+def build_erased(event: ForwardEvent) -> dict[str, Any]:
+    """A `referral.erased` event (schema `referral-event.v2`): the reference and nothing about
+    the person; the receiver deletes its copy of the case (UK GDPR Article 17(2), 19)."""
+    return {
+        "schema": SCHEMA_V2_ID,
+        "id": event.event_id,
+        "type": "referral.erased",
+        "sequence": event.sequence,
+        "occurred_at": _iso(event.occurred_at),
+        "referral": {"reference": event.referral.reference},
+    }
+
+
 def encode(payload: dict[str, Any]) -> bytes:
     """The exact bytes that are signed and sent: compact, UTF-8, keys in a stable order."""
     return json.dumps(payload, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode()
 
 
-def schema() -> dict[str, Any]:
-    text = resources.files("intake.forwarding").joinpath("schema", SCHEMA_FILE).read_text()
+def schema(version: int = 1) -> dict[str, Any]:
+    name = SCHEMA_FILE if version == 1 else SCHEMA_V2_FILE
+    text = resources.files("intake.forwarding").joinpath("schema", name).read_text()
     return dict(json.loads(text))

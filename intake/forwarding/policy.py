@@ -12,7 +12,7 @@ from intake.config import Settings
 from intake.forwarding.targets import configured
 from intake.models import Referral
 
-EVENTS = ("created", "updated")
+EVENTS = ("created", "updated", "erased")
 MAX_INTERVAL = 6 * 3600
 
 
@@ -65,11 +65,12 @@ def state_digest(referral: Referral, messages: list[dict[str, Any]]) -> str:
 
 
 def event_id_for(event: str, sequence: int, state: str) -> str:
-    """`created` for the first event; `upd-<n>-<digest>` for the n-th update of a referral.
+    """`created` for the first event, `erased` for erasure; `upd-<n>-<digest>` for the n-th
+    update of a referral.
 
     The number keeps a return to an earlier state (urgent, emergency, urgent again) a new event;
     the digest keeps two different changes made at the same moment apart.
     """
-    if event == "created":
-        return "created"
+    if event in ("created", "erased"):
+        return event  # once per referral each
     return f"upd-{sequence}-{state[:16]}"

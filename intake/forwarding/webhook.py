@@ -2,7 +2,8 @@
 
 Headers: `Intake-Signature` (see signing.py), `Idempotency-Key` (the reference for the creating
 event, reference + event id for updates, so a receiver can drop a redelivery without dropping a
-genuine update), `Intake-Event` (`referral.created` / `referral.updated`).
+genuine update), `Intake-Event` (`referral.created` / `referral.updated` / `referral.erased`).
+An erased event is schema `referral-event.v2` and carries the reference alone.
 """
 
 from __future__ import annotations

@@ -9,7 +9,8 @@ No SQL is written outside this package. `Store` is the one handle the rest of in
   `store.mail_events`, `store.calls`, `store.conversations`, `store.optouts`, `store.links`,
   `store.forwards`, `store.users`, `store.sessions`, `store.work`, `store.worklist` (the queue
   and its search), `store.search` (the search index), `store.corrections`, `store.desk` (saved
-  filters, notices), `store.incidents`.
+  filters, notices), `store.incidents`, `store.privacy` (erasure, requests),
+  `store.retention`.
 
 `store.transaction()` makes everything written inside it one transaction (an advocate's change
 and its audit entry); outside one, each write commits on its own.
@@ -23,12 +24,13 @@ from contextlib import contextmanager
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from intake.store import migrate
+from intake.store import crypto, migrate
 from intake.store.attachments import Attachments
 from intake.store.audit import AuditQueries, audit_entry
 from intake.store.calls import Calls
 from intake.store.conversations import Conversation, Conversations
 from intake.store.corrections import Corrections
+from intake.store.crypto import Keyring
 from intake.store.database import Database, UTCDateTime, make_engine, normalise_url
 from intake.store.desk import Desk
 from intake.store.forwards import Forwards
@@ -37,7 +39,10 @@ from intake.store.links import Candidate, Links
 from intake.store.mail_events import MailEvents
 from intake.store.optouts import OptOuts
 from intake.store.outbound import OutboundQueries
+from intake.store.privacy import ErasureCounts, Privacy
 from intake.store.referrals import DuplicateMessage, ReferenceTaken, ReferralQueries
+from intake.store.rekey import Rekey
+from intake.store.retention import Retention
 from intake.store.schema import metadata
 from intake.store.search import SearchIndex
 from intake.store.sessions import Session, Sessions
@@ -51,6 +56,8 @@ __all__ = [
     "Candidate",
     "Conversation",
     "DuplicateMessage",
+    "ErasureCounts",
+    "Keyring",
     "QueueFilter",
     "QueuePage",
     "QueueRow",
@@ -70,7 +77,8 @@ __all__ = [
 class Store(ReferralQueries, OutboundQueries, AuditQueries):
     """Every query intake makes, over one engine (see the module docstring for the layout)."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, keyring: Keyring | None = None) -> None:
+        crypto.install(engine, keyring)
         super().__init__(Database(engine))
         self.engine = engine
         self.attachments = Attachments(self.db)
@@ -88,10 +96,14 @@ class Store(ReferralQueries, OutboundQueries, AuditQueries):
         self.search = SearchIndex(self.db)
         self.corrections = Corrections(self.db)
         self.desk = Desk(self.db)
+        self.privacy = Privacy(self.db)
+        self.retention = Retention(self.db)
+        self.rekey = Rekey(self.db)
 
     @classmethod
-    def from_url(cls, url: str) -> Store:
-        return cls(make_engine(url))
+    def from_url(cls, url: str, keyring: Keyring | None = None) -> Store:
+        """A store on `url`; with `keyring`, encrypting at rest (`intake.store.crypto`)."""
+        return cls(make_engine(url), keyring)
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:

@@ -3,6 +3,10 @@
 The models here are the truth the migrations must reach: `tests/store/test_migrations.py` checks
 that upgrading an empty database to head gives exactly this schema, on SQLite and PostgreSQL.
 A change to a table goes here and into a new migration in the same commit.
+
+Columns of type `EncryptedText`, `EncryptedBytes`, `EncryptedJSON` are encrypted at rest and
+`BlindTerm` is a keyed hash (`intake.store.crypto`); their database types are plain Text,
+LargeBinary, JSON and String(64).
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from intake.models import utcnow
+from intake.store.crypto import BlindTerm, EncryptedBytes, EncryptedJSON, EncryptedText
 from intake.store.database import UTCDateTime
 
 metadata = sa.MetaData()
@@ -22,12 +27,12 @@ referrals = sa.Table(
     sa.Column("channel", sa.String(16), nullable=False),
     sa.Column("sender", sa.String(320), nullable=False),
     sa.Column("received_at", UTCDateTime, nullable=False),
-    sa.Column("raw_text", sa.Text, nullable=False, default=""),
+    sa.Column("raw_text", EncryptedText, nullable=False, default=""),
     sa.Column("urgency", sa.String(16), nullable=False, default="routine"),
     sa.Column("urgency_rank", sa.Integer, nullable=False, default=2),
     sa.Column("safeguarding", sa.JSON, nullable=False, default=list),
-    sa.Column("screening", sa.JSON, nullable=False, default=dict),
-    sa.Column("fields", sa.JSON, nullable=False, default=dict),
+    sa.Column("screening", EncryptedJSON, nullable=False, default=dict),  # quotes phrases
+    sa.Column("fields", EncryptedJSON, nullable=False, default=dict),
     sa.Column("status", sa.String(24), nullable=False, default="open"),
     sa.Column("forward_status", sa.String(24), nullable=False, default="pending"),
     sa.Column("safe_to_contact", sa.Boolean, nullable=False, default=True),
@@ -42,6 +47,11 @@ referrals = sa.Table(
     sa.Column("language_preference", sa.String(16), nullable=True),
     # The nearest statutory deadline (`screening["deadline"]`), for the queue's order (0017).
     sa.Column("deadline_on", sa.Date, nullable=True),
+    # Data protection (0016): a legal hold stops retention; `erased_at` marks a referral whose
+    # personal data was erased (UK GDPR Art. 17), kept as an anonymised row for statistics.
+    sa.Column("legal_hold", sa.Boolean, nullable=False, default=False, server_default=sa.false()),
+    sa.Column("legal_hold_reason", sa.Text, nullable=True),
+    sa.Column("erased_at", UTCDateTime, nullable=True),
     sa.Index("ix_referrals_queue", "status", "urgency_rank", "received_at"),
     sa.Index("ix_referrals_sender", "sender"),
     # Duplicate matching reads the newest open referrals within the merge window
@@ -58,9 +68,10 @@ messages = sa.Table(
     sa.Column("provider_id", sa.String(255), nullable=False),
     sa.Column("sender", sa.String(320), nullable=False),
     sa.Column("recipient", sa.String(320), nullable=False, default=""),
-    sa.Column("body", sa.Text, nullable=False, default=""),
+    sa.Column("body", EncryptedText, nullable=False, default=""),
     sa.Column("received_at", UTCDateTime, nullable=False),
-    sa.Column("meta", sa.JSON, nullable=False, default=dict),
+    # subject, headers, transcripts, recording links: as personal as the body
+    sa.Column("meta", EncryptedJSON, nullable=False, default=dict),
     sa.Column("created_at", UTCDateTime, nullable=False, default=utcnow),
     sa.UniqueConstraint("channel", "provider_id", name="uq_messages_provider"),
     sa.Index("ix_messages_referral", "referral_id"),
@@ -75,7 +86,7 @@ outbound = sa.Table(
     sa.Column("dedupe_key", sa.String(255), nullable=True, unique=True),
     sa.Column("channel", sa.String(16), nullable=False),
     sa.Column("recipient", sa.String(320), nullable=False),
-    sa.Column("body", sa.Text, nullable=False, default=""),
+    sa.Column("body", EncryptedText, nullable=False, default=""),
     sa.Column("status", sa.String(16), nullable=False, default="sending"),
     sa.Column("provider_id", sa.String(255), nullable=True),
     sa.Column("detail", sa.Text, nullable=True),
@@ -93,6 +104,14 @@ audit_log = sa.Table(
     sa.Column("action", sa.String(64), nullable=False),
     sa.Column("referral_id", sa.Integer, sa.ForeignKey("referrals.id"), nullable=True),
     sa.Column("detail", sa.JSON, nullable=False, default=dict),
+    # The hash chain (0016, `intake.store.audit`): rows are sealed in `seq` order; each carries
+    # the SHA-256 of its details (`digest`), so details can be redacted without breaking the
+    # chain, the previous row's hash and its own.
+    sa.Column("seq", sa.Integer, nullable=True),
+    sa.Column("digest", sa.String(64), nullable=True),
+    sa.Column("prev_hash", sa.String(64), nullable=True),
+    sa.Column("row_hash", sa.String(64), nullable=True),
+    sa.UniqueConstraint("seq", name="uq_audit_log_seq"),
     sa.Index("ix_audit_referral", "referral_id", "at"),
 )
 
@@ -108,8 +127,8 @@ attachments = sa.Table(
     sa.Column("filename", sa.String(255), nullable=False),
     sa.Column("content_type", sa.String(255), nullable=False),
     sa.Column("size", sa.Integer, nullable=False),
-    sa.Column("data", sa.LargeBinary, nullable=False),
-    sa.Column("text", sa.Text, nullable=True),
+    sa.Column("data", EncryptedBytes, nullable=False),
+    sa.Column("text", EncryptedText, nullable=True),
     sa.Column("created_at", UTCDateTime, nullable=False, default=utcnow),
     sa.UniqueConstraint("message_id", "position", name="uq_attachments_position"),
     sa.Index("ix_attachments_referral", "referral_id"),
@@ -126,9 +145,9 @@ mail_events = sa.Table(
     sa.Column("referral_id", sa.Integer, sa.ForeignKey("referrals.id"), nullable=True),
     sa.Column("sender", sa.String(320), nullable=False, default=""),
     sa.Column("recipient", sa.String(320), nullable=False, default=""),
-    sa.Column("subject", sa.Text, nullable=False, default=""),
+    sa.Column("subject", EncryptedText, nullable=False, default=""),
     sa.Column("reason", sa.Text, nullable=False, default=""),
-    sa.Column("detail", sa.Text, nullable=False, default=""),
+    sa.Column("detail", EncryptedText, nullable=False, default=""),
     sa.Column("received_at", UTCDateTime, nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False, default=utcnow),
     sa.Index("ix_mail_events_referral", "referral_id"),
@@ -154,7 +173,7 @@ voice_calls = sa.Table(
     sa.Column("recording_url", sa.Text, nullable=True),
     sa.Column("recording_duration", sa.Integer, nullable=True),
     sa.Column("recording_at", UTCDateTime, nullable=True),
-    sa.Column("transcript", sa.Text, nullable=True),
+    sa.Column("transcript", EncryptedText, nullable=True),
     sa.Column("transcript_status", sa.String(16), nullable=True),
     sa.Column("transcript_engine", sa.String(32), nullable=True),
     sa.Column("called_back_at", UTCDateTime, nullable=True),
@@ -271,6 +290,12 @@ users = sa.Table(
     sa.Column("unlocked_at", UTCDateTime, nullable=True),
     # When the password last changed (0004): sessions that began before it are refused.
     sa.Column("password_changed_at", UTCDateTime, nullable=True),
+    # The second factor (0016, `intake.users`): a TOTP secret (RFC 6238), encrypted; in use once
+    # confirmed; the last time step used (a code works once); SHA-256 of unused recovery codes.
+    sa.Column("totp_secret", EncryptedText, nullable=True),
+    sa.Column("totp_confirmed_at", UTCDateTime, nullable=True),
+    sa.Column("totp_last_step", sa.Integer, nullable=True),
+    sa.Column("recovery_codes", sa.JSON, nullable=True),
 )
 
 login_attempts = sa.Table(
@@ -325,7 +350,7 @@ notes = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("referral_id", sa.Integer, sa.ForeignKey("referrals.id"), nullable=False),
     sa.Column("author", sa.String(320), nullable=False),
-    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("body", EncryptedText, nullable=False),
     sa.Column("at", UTCDateTime, nullable=False, default=utcnow),
     sa.Index("ix_dashboard_notes_referral", "referral_id"),
 )
@@ -336,8 +361,8 @@ field_edits = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("referral_id", sa.Integer, sa.ForeignKey("referrals.id"), nullable=False),
     sa.Column("field", sa.String(64), nullable=False),
-    sa.Column("old_value", sa.Text, nullable=True),
-    sa.Column("new_value", sa.Text, nullable=True),
+    sa.Column("old_value", EncryptedText, nullable=True),
+    sa.Column("new_value", EncryptedText, nullable=True),
     sa.Column("editor", sa.String(320), nullable=False),
     sa.Column("at", UTCDateTime, nullable=False, default=utcnow),
     sa.Index("ix_dashboard_field_edits_referral", "referral_id"),
@@ -348,11 +373,11 @@ field_edits = sa.Table(
 
 # The search index (`intake.store.search`): one row per word of a referral (its reference,
 # sender, fields and every message), so a search is an indexed lookup, never a scan of bodies.
-# The "Data protection" work stores a keyed hash of each word here instead of the word.
+# With keys installed each term is kept as its keyed hash (HMAC), a blind index (`crypto`).
 search_terms = sa.Table(
     "search_terms",
     metadata,
-    sa.Column("term", sa.String(64), primary_key=True),
+    sa.Column("term", BlindTerm, primary_key=True),
     sa.Column("referral_id", sa.Integer, sa.ForeignKey("referrals.id"), primary_key=True),
     sa.Index("ix_search_terms_referral", "referral_id"),
 )
@@ -420,4 +445,27 @@ incident_referrals = sa.Table(
     sa.Column("incident_id", sa.Integer, sa.ForeignKey("incidents.id"), primary_key=True),
     sa.Column("referral_id", sa.Integer, sa.ForeignKey("referrals.id"), primary_key=True),
     sa.Index("ix_incident_referrals_referral", "referral_id"),
+)
+
+
+# -- data protection (0016) -----------------------------------------------------------------
+
+# An erasure asked for in the dashboard: one manager asks, with a reason; a second manager
+# confirms, and only then is anything erased. `value` (the phone, email or reference named) is
+# cleared once the request is carried out or withdrawn, so the request row keeps who and why,
+# not whom.
+erasure_requests = sa.Table(
+    "erasure_requests",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("kind", sa.String(16), nullable=False),  # phone, email, reference
+    sa.Column("value", sa.String(320), nullable=True),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("requested_by", sa.String(320), nullable=False),
+    sa.Column("requested_at", UTCDateTime, nullable=False, default=utcnow),
+    sa.Column("status", sa.String(16), nullable=False, default="pending"),  # done, withdrawn
+    sa.Column("decided_by", sa.String(320), nullable=True),
+    sa.Column("decided_at", UTCDateTime, nullable=True),
+    sa.Column("counts", sa.JSON, nullable=False, default=dict),
+    sa.Index("ix_erasure_requests_status", "status", "requested_at"),
 )

@@ -8,9 +8,11 @@ email address whole, each phone number in E.164 digits (`07700 900123`, `+44 770
 (`matching`) turns the query into terms the same way and finds the referrals that have all of
 them: "Willow Lodge" finds a referral whose message says "she is at willow lodge".
 
-Words are matched whole (no prefixes, no substrings): that is what lets "Data protection by
-design" replace each stored term with a keyed hash (HMAC) of it, a blind index, by changing
-`_stored` alone; callers (`Worklist.queue(search=...)`) do not change.
+Words are matched whole (no prefixes, no substrings): that is what lets the index keep a keyed
+hash (HMAC-SHA256) of each term instead of the term, a blind index. The column's type does it
+(`intake.store.crypto.BlindTerm`, with the store's search key), for what is written and what is
+looked up alike, so no word, name, number or address is stored; callers
+(`Worklist.queue(search=...)`) do not change.
 
 The index is kept up to date by the store itself: `refresh` runs in the same transaction as every
 write that changes what a referral says (its creation, a message added, revised or moved, its
@@ -93,8 +95,9 @@ def query_terms(query: str) -> list[str]:
     return sorted(found, key=lambda t: (-len(t), t))[:MAX_QUERY_TERMS]
 
 
-def _stored(term: str) -> str:
-    """What the index keeps for a term: the term itself (a keyed hash, with the blind index)."""
+def stored(term: str) -> str:
+    """The value to bind for a term: the term itself; the column's type (`BlindTerm`) replaces
+    it with its keyed hash when the store has keys."""
     return term
 
 
@@ -140,7 +143,7 @@ def refresh(conn: Connection, referral_ids: Iterable[int]) -> None:
             )
         )
         text = referral_text(dict(row._mapping), [dict(m._mapping) for m in bodies])
-        rows = [{"term": _stored(t), "referral_id": referral_id} for t in sorted(terms(text))]
+        rows = [{"term": stored(t), "referral_id": referral_id} for t in sorted(terms(text))]
         if rows:
             conn.execute(search_terms.insert(), rows)
 
@@ -153,7 +156,7 @@ def matching(query: str) -> sa.ColumnElement[bool] | None:
         return None
     clauses = [
         referrals.c.id.in_(
-            sa.select(search_terms.c.referral_id).where(search_terms.c.term == _stored(term))
+            sa.select(search_terms.c.referral_id).where(search_terms.c.term == stored(term))
         )
         for term in wanted
     ]

@@ -13,7 +13,9 @@ from intake.models import utcnow
 from intake.store.database import Queries
 from intake.store.schema import login_attempts, users
 
-ROLES = ("advocate", "manager", "admin")
+# A volunteer sees referrals and their screening, and contact details only of referrals they
+# are assigned (`intake.web.dashboard.present`); advocates and above see everything.
+ROLES = ("volunteer", "advocate", "manager", "admin")
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,15 @@ class User:
     active: bool
     created_at: datetime | None = None
     unlocked_at: datetime | None = None
+    totp: bool = False  # a confirmed second factor
+
+
+@dataclass(frozen=True)
+class TotpState:
+    secret: str | None
+    confirmed: bool
+    last_step: int | None
+    recovery_codes: tuple[str, ...]
 
 
 class UserExists(Exception):
@@ -41,6 +52,7 @@ def _user(row: sa.Row[Any]) -> User:
         bool(m["active"]),
         m["created_at"],
         m["unlocked_at"],
+        m["totp_confirmed_at"] is not None,
     )
 
 
@@ -109,6 +121,77 @@ class Users(Queries):
             ).rowcount
         return bool(done)
 
+    # -- the second factor (intake.users) ------------------------------------------------------
+
+    def totp_state(self, email: str) -> TotpState | None:
+        query = sa.select(
+            users.c.totp_secret,
+            users.c.totp_confirmed_at,
+            users.c.totp_last_step,
+            users.c.recovery_codes,
+        ).where(users.c.email == _email(email))
+        with self.db.read() as conn:
+            row = conn.execute(query).first()
+        if row is None:
+            return None
+        return TotpState(
+            row.totp_secret,
+            row.totp_confirmed_at is not None,
+            row.totp_last_step,
+            tuple(row.recovery_codes or ()),
+        )
+
+    def set_totp(
+        self,
+        email: str,
+        *,
+        secret: str | None,
+        confirmed_at: datetime | None = None,
+        recovery_codes: list[str] | None = None,
+    ) -> None:
+        """Start (unconfirmed), confirm (with `confirmed_at` and the codes' hashes) or clear."""
+        with self.db.transaction() as conn:
+            conn.execute(
+                users.update()
+                .where(users.c.email == _email(email))
+                .values(
+                    totp_secret=secret,
+                    totp_confirmed_at=confirmed_at,
+                    totp_last_step=None,
+                    recovery_codes=recovery_codes,
+                )
+            )
+
+    def use_totp_step(self, email: str, step: int) -> bool:
+        """Record that the code of time step `step` was used; False when it (or a later one)
+        was used already (RFC 6238 section 5.2: a code is accepted once)."""
+        with self.db.transaction() as conn:
+            done = conn.execute(
+                users.update()
+                .where(
+                    users.c.email == _email(email),
+                    sa.or_(users.c.totp_last_step.is_(None), users.c.totp_last_step < step),
+                )
+                .values(totp_last_step=step)
+            ).rowcount
+        return bool(done)
+
+    def use_recovery_code(self, email: str, digest: str) -> bool:
+        """Spend one recovery code (by its SHA-256); False when it is not an unused one."""
+        with self.db.transaction() as conn:
+            codes = conn.execute(
+                sa.select(users.c.recovery_codes)
+                .where(users.c.email == _email(email))
+                .with_for_update()  # two log-ins cannot spend one code
+            ).scalar_one_or_none()
+            left = [c for c in (codes or []) if c != digest]
+            if codes is None or len(left) == len(codes):
+                return False
+            conn.execute(
+                users.update().where(users.c.email == _email(email)).values(recovery_codes=left)
+            )
+        return True
+
     def record_attempt(
         self, email: str, succeeded: bool, client: str = "", device: str | None = None
     ) -> None:
@@ -133,11 +216,7 @@ class Users(Queries):
         success); without, only attempts from browsers without a device token of this account.
         """
         email = _email(email)
-        mine = (
-            login_attempts.c.device == device
-            if device
-            else login_attempts.c.device.is_(None)
-        )
+        mine = login_attempts.c.device == device if device else login_attempts.c.device.is_(None)
         with self.db.read() as conn:
             unlocked = conn.execute(
                 sa.select(users.c.unlocked_at).where(users.c.email == email)

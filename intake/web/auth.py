@@ -50,7 +50,7 @@ SESSION_COOKIE = "intake_session"
 SESSION_MAX_AGE = users.SESSION_HOURS * 60 * 60  # the cookie's; the session row decides
 DEVICE_COOKIE = "intake_device"
 DEVICE_MAX_AGE = 365 * 24 * 60 * 60
-ROLE_RANK = {"advocate": 0, "manager": 1, "admin": 2}
+ROLE_RANK = {"volunteer": 0, "advocate": 1, "manager": 2, "admin": 3}
 SID = "sid"  # the session token's key in the signed cookie
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -137,6 +137,39 @@ async def checked_form(request: Request) -> FormData:
     return form
 
 
+async def reauthenticate(request: Request, user: User, password: str) -> bool:
+    """The signed-in person's password again, before an export or an erasure.
+
+    Checked as a log-in is (`intake.users.authenticate`: throttled, recorded, through the
+    password-check gate), so it cannot be used to guess faster than the log-in page allows.
+    WCAG 2.2 3.3.8: a password field that accepts paste, no puzzle. False when wrong, throttled
+    or the service is busy; each failure is audited.
+    """
+    runtime = request.app.state.runtime
+    if not password:
+        return False
+    client = client_address(request)
+    try:
+        async with request.app.state.hash_gate.slot():
+            result = await run_in_threadpool(
+                users.authenticate,
+                runtime.settings,
+                runtime.store,
+                user.email,
+                password,
+                client,
+                device_token(request, user.email),
+            )
+    except Busy:
+        return False
+    if not result.ok or result.user is None or result.user.id != user.id:
+        await run_in_threadpool(
+            runtime.store.audit, user.email, "reauth.failed", detail={"client": client}
+        )
+        return False
+    return True
+
+
 def client_address(request: Request) -> str:
     return request.client.host if request.client else ""
 
@@ -212,8 +245,13 @@ def has_role(user: User, role: str) -> bool:
     return ROLE_RANK.get(user.role, -1) >= ROLE_RANK[role]
 
 
-def require(role: str = "advocate") -> Callable[[Callable[..., Awaitable[Response]]], Handler]:
-    """Decorate a handler `(request, user)`: log-in page if signed out, 403 if the role is short."""
+def require(
+    role: str = "advocate", *, enrolling: bool = False
+) -> Callable[[Callable[..., Awaitable[Response]]], Handler]:
+    """Decorate a handler `(request, user)`: log-in page if signed out, 403 if the role is short.
+
+    With `INTAKE_REQUIRE_TOTP` on, someone without a second factor is sent to set one up first
+    (`/account/totp`), except on the pages that do it (`enrolling`)."""
 
     def wrap(handler: Callable[..., Awaitable[Response]]) -> Handler:
         @wraps(handler)
@@ -226,6 +264,11 @@ def require(role: str = "advocate") -> Callable[[Callable[..., Awaitable[Respons
                         target += "?" + request.url.query
                     return RedirectResponse("/login?" + urlencode({"next": target}), 303)
                 raise HTTPException(401, "Please log in.")
+            settings = request.app.state.runtime.settings
+            if settings.require_totp and not user.totp and not enrolling:
+                if request.method == "GET":
+                    return RedirectResponse("/account/totp", 303)
+                raise HTTPException(403, "Set up two-step log-in first (/account/totp).")
             if not has_role(user, role):
                 raise HTTPException(403, f"This page needs the {role} role.")
             return await handler(request, user)

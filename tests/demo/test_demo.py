@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from intake import cli
+from intake import cli, encryption
 from intake.config import Settings
 from intake.store import Store
 from intake.users import add_user
@@ -39,7 +39,9 @@ def test_the_demo_answers_every_sample_sender_and_stops_cleanly(tmp_path: Path) 
     assert "call 999" in out  # the emergency's acknowledgement
     assert "EMERGENCY" in out  # the on-call alert
     assert list((folder / "mail").glob("*.eml")), "the mail catcher keeps what was sent"
-    store = Store.from_url(f"sqlite:///{folder / 'intake.db'}")
+    # the demo's data is encrypted with the keys it made in its folder (intake.encryption)
+    keys = encryption.keyring(Settings(data_dir=folder))
+    store = Store.from_url(f"sqlite:///{folder / 'intake.db'}", keys)
     try:
         assert store.count_referrals() == 4
         referrals = store.list_referrals(limit=10)

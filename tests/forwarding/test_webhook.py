@@ -227,6 +227,8 @@ def test_replay_all_failed(
     }
     monkeypatch.setenv("REDIS_URL", rt.settings.redis_url or "")
     monkeypatch.setenv("DATABASE_URL", rt.settings.database_url or "")
+    # the same DATA_DIR as the service: the encryption keys it made are there
+    monkeypatch.setenv("DATA_DIR", str(rt.settings.data_dir))
     monkeypatch.setenv("INTAKE_QUEUE_PREFIX", rt.settings.queue_prefix)
     assert cli.main(["replay", "--all-failed"]) == 0
     assert "queued 2 failed referral(s)" in capsys.readouterr().out

@@ -13,13 +13,26 @@ from starlette.staticfiles import StaticFiles
 
 from intake.runtime import Runtime
 from intake.web.auth import install_sessions
-from intake.web.dashboard import accounts, attachments, audit, incidents, queue, referral
+from intake.web.dashboard import (
+    accounts,
+    attachments,
+    audit,
+    incidents,
+    privacy,
+    queue,
+    referral,
+    second_factor,
+)
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 
 routes = [
     Route("/login", queue.login_form, methods=["GET"], name="login"),
     Route("/login", queue.login, methods=["POST"]),
+    Route("/login/code", second_factor.code_form, methods=["GET"], name="login_code"),
+    Route("/login/code", second_factor.code, methods=["POST"]),
+    Route("/account/totp", second_factor.setup_page, methods=["GET"], name="totp"),
+    Route("/account/totp", second_factor.setup, methods=["POST"]),
     Route("/logout", queue.logout, methods=["POST"], name="logout"),
     Route("/", queue.queue_page, methods=["GET"], name="queue"),
     Route("/queue/rows", queue.queue_fragment, methods=["GET"], name="queue_rows"),
@@ -62,6 +75,16 @@ routes = [
         incidents.close_incident,
         methods=["POST"],
         name="incident_close",
+    ),
+    Route("/privacy", privacy.privacy_page, methods=["GET"], name="privacy"),
+    Route("/privacy/hold", privacy.legal_hold, methods=["POST"], name="legal_hold"),
+    Route("/privacy/export", privacy.export, methods=["POST"], name="privacy_export"),
+    Route("/privacy/erasures", privacy.request_erasure, methods=["POST"], name="erasure_request"),
+    Route(
+        "/privacy/erasures/{request_id}/{action}",
+        privacy.decide_erasure,
+        methods=["POST"],
+        name="erasure_decide",
     ),
     Route("/audit", audit.audit_page, methods=["GET"], name="audit"),
     Route("/audit.csv", audit.audit_csv, methods=["GET"], name="audit_csv"),

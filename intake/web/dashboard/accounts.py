@@ -44,7 +44,7 @@ async def users_page(request: Request, user: User) -> Response:
         "users.html",
         {
             "user": user,
-            "roles": ROLES if user.role == "admin" else ("advocate",),
+            "roles": ROLES if user.role == "admin" else ("advocate", "volunteer"),
             "may": lambda action, role: not users.may(user, action, role),
             "flash": request.session.pop("flash", None),
             "secret": request.session.pop("secret", None),

@@ -9,6 +9,7 @@ counts and the references of emergencies that need a person, never message text.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 from typing import Any
@@ -23,13 +24,14 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from intake import precheck, sla, triage
 from intake.models import URGENCIES, utcnow
+from intake.privacy import masking
 from intake.queue import SLA_CHECK, QueueUnavailable, enqueue
 from intake.runtime import Runtime
 from intake.screening.lexicon import CATEGORIES
 from intake.store import STATUS_FILTERS, QueueFilter, QueuePage, User
 from intake.users import authenticate, wait_before_attempt
 from intake.web import auth
-from intake.web.dashboard import present
+from intake.web.dashboard import present, second_factor
 from intake.web.dashboard.incidents import notices as incident_notices
 from intake.web.dashboard.render import page
 
@@ -104,6 +106,9 @@ async def login(request: Request) -> Response:
         wait, why = result.wait, result.why
         if result.ok:
             assert result.user is not None
+            if result.user.totp:
+                # the password was right: now the code (intake.web.dashboard.second_factor)
+                return second_factor.ask_for_code(request, result.user, target)
             await run_in_threadpool(auth.log_in, request, result.user)
             await run_in_threadpool(
                 runtime.store.audit, result.user.email, "login", detail={"client": client}
@@ -202,6 +207,11 @@ def load_queue(
     rows = []
     for item in found.rows:
         r = item.referral
+        if masking.hides(user.role, item.claimed_by, user.email):
+            names = masking.surnames(r.fields)
+            r = dataclasses.replace(
+                r, raw_text=masking.text(r.raw_text, names), fields=masking.fields(r.fields)
+            )
         timer = sla.timer(r.received_at, r.urgency, r.status, now, policy)
         rows.append(
             {
@@ -280,7 +290,7 @@ def _colleagues(runtime: Runtime) -> list[str]:
     return [u.email for u in runtime.store.users.all() if u.active]
 
 
-@auth.require("advocate")
+@auth.require("volunteer")
 async def queue_page(request: Request, user: User) -> Response:
     runtime = _runtime(request)
     filters = _filters(request)
@@ -328,7 +338,7 @@ async def queue_page(request: Request, user: User) -> Response:
     )
 
 
-@auth.require("advocate")
+@auth.require("volunteer")
 async def queue_fragment(request: Request, user: User) -> Response:
     """The table body and the counts, for the page's live refresh: no reload needed."""
     runtime = _runtime(request)
@@ -373,7 +383,7 @@ def queue_state(runtime: Runtime, user: User) -> dict[str, Any]:
     }
 
 
-@auth.require("advocate")
+@auth.require("volunteer")
 async def state(request: Request, user: User) -> Response:
     runtime = _runtime(request)
 
@@ -441,7 +451,7 @@ async def delete_filter(request: Request, user: User) -> Response:
     return RedirectResponse("/", 303)
 
 
-@auth.require("advocate")
+@auth.require("volunteer")
 async def notices_page(request: Request, user: User) -> Response:
     runtime = _runtime(request)
 

@@ -9,6 +9,7 @@ JavaScript off and the back button never re-sends a reply. A reply is previewed 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import secrets
 from collections.abc import Callable
@@ -24,6 +25,7 @@ from starlette.responses import RedirectResponse, Response
 
 from intake import communication, forwarding, precheck, sla, triage
 from intake.models import URGENCIES, Referral, utcnow
+from intake.privacy import masking
 from intake.runtime import Runtime
 from intake.screening.lexicon import CATEGORIES
 from intake.store import User
@@ -126,6 +128,9 @@ def _load_page(runtime: Runtime, user: User, reference: str) -> dict[str, Any]:
     assert referral.id is not None
     work = runtime.store.work
     runtime.store.audit(user.email, "referral.viewed", referral_id=referral.id)
+    hidden = masking.hides(user.role, work.get(referral.id).get("claimed_by"), user.email)
+    if hidden:
+        return _load_hidden(runtime, user, referral)
     now = utcnow()
     zone = runtime.settings.intake_timezone
     matches = (referral.screening or {}).get("matches") or []
@@ -186,6 +191,61 @@ def _load_page(runtime: Runtime, user: User, reference: str) -> dict[str, Any]:
         "audit": runtime.store.audit_for(referral.id)
         if auth.has_role(user, "manager")
         else None,
+        "hold": runtime.store.privacy.summaries([referral.id])[0],
+    }
+
+
+def _load_hidden(runtime: Runtime, user: User, referral: Referral) -> dict[str, Any]:
+    """The page for a volunteer not assigned this referral: screening and what was said, with
+    contact details hidden (`intake.privacy.masking`), and no reply, notes or history."""
+    assert referral.id is not None
+    names = masking.surnames(referral.fields)
+    masked = dataclasses.replace(
+        referral,
+        sender=masking.HIDDEN,
+        raw_text=masking.text(referral.raw_text, names),
+        fields=masking.fields(referral.fields),
+    )
+    thread = []
+    for item in _thread(runtime, referral.id):
+        if item["direction"] != "in":
+            continue
+        thread.append(
+            {
+                **item,
+                "sender": masking.HIDDEN,
+                "body": masking.text(item["body"], names),
+                "subject": masking.text(item["subject"], names),
+                "transcript": masking.text(item["transcript"], names),
+                "attachments": [],
+                "recording_url": "",
+                "recording_refused": False,
+            }
+        )
+    return {
+        "facts": present.key_facts(masked.fields),
+        "timer_text": "",
+        "due_text": "",
+        "corrections": [],
+        "colleagues": [],
+        "referral": masked,
+        "highlighted": present.highlight(masked.raw_text, []),
+        "phrases": [],
+        "fields": present.ordered_fields(present.flat_fields(masked.fields)),
+        "field_history": [],
+        "thread": thread,
+        "work": runtime.store.work.get(referral.id),
+        "notes": [],
+        "forwarding": None,
+        "links": [],
+        "contact": replies.Contact(
+            None, "", "Contact details are shown to volunteers only on referrals assigned to them."
+        ),
+        "reply_templates": [],
+        "timer": None,
+        "audit": None,
+        "hold": None,
+        "hidden": True,
     }
 
 
@@ -204,13 +264,14 @@ def _render(
             "reply_nonce": secrets.token_urlsafe(12),
             "preview": None,
             "reply_limit": triage.MAX_REPLY,
+            "hidden": False,
             **data,
         },
         status_code,
     )
 
 
-@auth.require("advocate")
+@auth.require("volunteer")
 async def referral_page(request: Request, user: User) -> Response:
     runtime = _runtime(request)
     reference = request.path_params["reference"]

@@ -1,7 +1,7 @@
 """Statutory deadlines (issue 17): the date the queue orders a referral's deadline by.
 
 Revision ID: 0017
-Revises: 0004
+Revises: 0016
 Create Date: 2026-11-30
 
 - `referrals.deadline_on`: the nearest statutory deadline the referral's eligibility card implies
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0017"
-down_revision = "0004"
+down_revision = "0016"
 branch_labels = None
 depends_on = None
 
