@@ -222,8 +222,23 @@ def _load_hidden(runtime: Runtime, user: User, referral: Referral) -> dict[str, 
                 "recording_refused": False,
             }
         )
+    templates = runtime.settings.templates_dir
+    today = utcnow().astimezone(ZoneInfo(runtime.settings.intake_timezone)).date()
     return {
         "facts": present.key_facts(masked.fields),
+        # What a volunteer needs to work safely is not a contact detail: communication needs,
+        # language, and the eligibility card (without the quoted words, which may name people).
+        "needs": present.communication_needs(templates, masked.fields, referral.language),
+        "language": present.language_facts(
+            templates, referral, runtime.settings.welsh_language_standards
+        ),
+        "card": present.eligibility_card(masked.fields, ""),
+        "deadline": present.deadline_note(
+            masked.fields, referral.urgency, today, runtime.settings.deadline_urgent_days
+        ),
+        "precheck": precheck.findings(
+            masked.fields, precheck.load(runtime.settings.eligibility_rules)
+        ),
         "timer_text": "",
         "due_text": "",
         "corrections": [],

@@ -48,6 +48,24 @@ def test_contact_details_are_hidden_until_the_referral_is_assigned(
         assert "07700 900456" in page.text and "ellen.hughes@example.net" in page.text
 
 
+def test_a_volunteer_still_sees_communication_needs_and_the_eligibility_card(
+    live_url: str, accounts: Store, seed: Seed
+) -> None:
+    reference = seed(
+        "My brother Tom Reyes is deaf and a BSL user, text only please. He was sectioned under "
+        "section 2 and wants an advocate. Ring me on 07700 900456",
+        sender="+447700900123",
+    )
+    add_user(accounts, VOLUNTEER, PASSWORD, "volunteer")
+    with httpx.Client(timeout=10) as volunteer:
+        assert log_in(volunteer, live_url, VOLUNTEER).status_code == 303
+        page = volunteer.get(f"{live_url}/referrals/{reference}")
+        assert page.status_code == 200
+        assert 'id="communication-needs"' in page.text and "BSL" in page.text
+        assert 'id="eligibility"' in page.text
+        assert "07700 900456" not in page.text and "Reyes" not in page.text
+
+
 def test_masking_hides_numbers_addresses_and_surnames() -> None:
     assert masking.text("call 07700 900456 or +44 7700 900457, a@b.org") == (
         "call [hidden] or [hidden], [hidden]"
