@@ -82,7 +82,12 @@ def predict(text: str, channel: str) -> Prediction:
         answered=languages.detect(text),
         script=guess.script,
         needs=frozenset(found),
-        interpreter_language=str(interpreter) if interpreter else None,
+        # "Language not stated" is a need without a language: scored as the need only.
+        interpreter_language=(
+            str(interpreter)
+            if interpreter and interpreter != communication.unstated_language()
+            else None
+        ),
     )
 
 
