@@ -94,6 +94,11 @@ def test_no_interpreter_need(text: str) -> None:
             "support person present",
         ),
         ("Abbu chahte hain ke advocate saath ho meeting mein", "support person present"),
+        ("I don't want to go to the review on my own.", "support person present"),
+        ("Could one of you be there at the best interests meeting?", "support person present"),
+        ("Mama chce, żeby ktoś od Państwa był z nią na spotkaniu.", "support person present"),
+        ("A minha mãe quer que alguém a acompanhe à reunião.", "support person present"),
+        ("Mae Dad isio rhywun i ddod gyda fe i'r cyfarfod.", "support person present"),
     ],
 )
 def test_a_need_said_in_many_ways(text: str, need: str) -> None:
@@ -108,6 +113,8 @@ def test_a_need_said_in_many_ways(text: str, need: str) -> None:
         "I accompanied him to A&E last night and they sent him home.",
         "My son is an advocate for disability rights and suggested I contact you.",
         "She is deaf in one ear but happy to talk on the phone.",
+        "A pupil feels nobody listens to her at meetings. Could someone call me at school?",
+        "He has asked for an advocate to support him at his tribunal next month.",
     ],
 )
 def test_no_false_alarm(text: str) -> None:
