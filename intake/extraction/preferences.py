@@ -7,6 +7,7 @@ person must not be contacted at all (``safe_to_contact`` false).
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 from intake.extraction import linear
@@ -91,41 +92,60 @@ def interpreter_language(body: str) -> str | None:
     ("potrzebuję tłumacza", "مترجم چاہیے") with no language named is for the language the
     message is written in. A sentence saying no interpreter is needed, or that the person also
     speaks English, counts for nothing. Vocabulary: data/languages.toml.
+    Each sentence costs one search unless it has a cue (every list is one RE2 alternation), so
+    a message of thousands of short sentences stays linear.
     """
-    data = load("languages")
-    spec = data["interpreter"]
-    cue = compiled(data["cues"])
+    spec = load("languages")["interpreter"]
+    cue = _alternation((load("languages")["cues"], *spec["cues"], *spec["needed"]))
     needed = False
     for sentence in _sentences(body):
-        if _any(spec["not_needed"], sentence):
+        if not cue.search(sentence) or _alternation(tuple(spec["not_needed"])).search(sentence):
             continue
-        asks = _any(spec["needed"], sentence)
-        needed = needed or asks
-        if asks or cue.search(sentence) or _any(spec["cues"], sentence):
-            named = _named_language(sentence, data)
-            if named:
-                return named
+        needed = needed or _alternation(tuple(spec["needed"])).search(sentence) is not None
+        named = _named_language(sentence)
+        if named:
+            return named
     if not needed:
         return None
-    return _written_in(body, data) or str(spec["unstated"])
+    return _written_in(body, load("languages")) or str(spec["unstated"])
 
 
-def _named_language(sentence: str, data: dict[str, Any]) -> str | None:
-    """The canonical name of the language named first in `sentence`, or None."""
+@cache
+def _alternation(patterns: tuple[str, ...]) -> linear.Pattern:
+    """One case-insensitive RE2 pattern matching where any of `patterns` does."""
+    return compiled("|".join(f"(?:{p})" for p in patterns))
+
+
+@cache
+def _languages_pattern() -> tuple[linear.Pattern, dict[str, str]]:
+    """Every spelling of every language in one alternation, a named group per language (its
+    leftmost match is the language named first), and group name -> canonical name."""
+    data = load("languages")
     exact = set(data["interpreter"]["exact_case"])
-    first: tuple[int, str] | None = None
-    candidates: list[tuple[str, linear.Pattern]] = []
-    for canonical, spellings in data["names"].items():
-        for spelling in spellings:
-            flags = 0 if spelling in exact else linear.IGNORECASE
-            candidates.append((canonical, compiled(rf"\b{linear.escape(spelling)}\b", flags)))
+    spellings: dict[str, list[str]] = {}
+    for canonical, names in data["names"].items():
+        for name in names:
+            literal = rf"\b{linear.escape(name)}\b"
+            spellings.setdefault(canonical, []).append(
+                f"(?-i:{literal})" if name in exact else literal
+            )
     for canonical, patterns in data["spoken"].items():
-        candidates += [(canonical, compiled(p)) for p in patterns]
-    for canonical, pattern in candidates:
-        match = pattern.search(sentence)
-        if match and (first is None or match.start() < first[0]):
-            first = (match.start(), str(canonical))
-    return first[1] if first else None
+        spellings.setdefault(canonical, []).extend(patterns)
+    groups = {f"lang{i}": str(c) for i, c in enumerate(spellings)}
+    alternatives = (
+        f"(?P<{group}>{'|'.join(f'(?:{p})' for p in spellings[canonical])})"
+        for group, canonical in groups.items()
+    )
+    return compiled("|".join(alternatives)), groups
+
+
+def _named_language(sentence: str) -> str | None:
+    """The canonical name of the language named first in `sentence`, or None."""
+    pattern, groups = _languages_pattern()
+    match = pattern.search(sentence)
+    if match is None:
+        return None
+    return next(groups[g] for g, text in match.groupdict().items() if text is not None)
 
 
 def _written_in(body: str, data: dict[str, Any]) -> str | None:
