@@ -16,6 +16,8 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+from intake.extraction.vocab import load
+
 INTERPRETER = "interpreter"
 BSL_NAME = "British Sign Language"
 
@@ -56,7 +58,10 @@ def needs(fields: Mapping[str, Any], language_name: str | None = None) -> list[N
     out: list[Need] = []
     spoken = str(fields.get("interpreter_language") or "").strip() or language_name
     bsl = "bsl" in accessibility(fields)
-    if spoken and spoken != BSL_NAME:
+    if spoken and spoken == unstated_language():
+        entry = table()["interpreter"]
+        out.append(Need(INTERPRETER, entry["unstated_label"], entry["unstated_advice"]))
+    elif spoken and spoken != BSL_NAME:
         said = "" if fields.get("interpreter_language") else " (writes in it; check)"
         out.append(
             Need(
@@ -74,6 +79,13 @@ def needs(fields: Mapping[str, Any], language_name: str | None = None) -> list[N
         elif key not in {n.key for n in out}:
             out.append(Need(key, entry["label"], entry["advice"], bool(entry["no_voice"])))
     return out
+
+
+def unstated_language() -> str:
+    """The `interpreter_language` extraction gives when an interpreter is needed but no language
+    is named or can be told ("Dad doesn't speak English"): intake/extraction/data/languages.toml
+    `[interpreter] unstated`."""
+    return str(load("languages")["interpreter"]["unstated"])
 
 
 def voice_call_back(fields: Mapping[str, Any]) -> bool:

@@ -33,6 +33,7 @@ from lingua import IsoCode639_1, Language
 
 from intake import communication, languages
 from intake.extraction import extract
+from intake.extraction.vocab import load
 from intake.screening.language import identify
 
 NEED_LABELS = (
@@ -81,7 +82,12 @@ def predict(text: str, channel: str) -> Prediction:
         answered=languages.detect(text),
         script=guess.script,
         needs=frozenset(found),
-        interpreter_language=str(interpreter) if interpreter else None,
+        # "Language not stated" is a need without a language: scored as the need only.
+        interpreter_language=(
+            str(interpreter)
+            if interpreter and interpreter != communication.unstated_language()
+            else None
+        ),
     )
 
 
@@ -147,9 +153,15 @@ def evaluate(records: list[Mapping[str, Any]]) -> dict[str, Any]:
 
 
 def _language_name(value: str | None) -> str:
-    """A language as a lower-case English name, whether given as a name ("Polish") or an ISO
-    639-1 code ("pl"), so labelled files written either way score alike; "" for none."""
+    """A language as a lower-case key, whether given as a name ("Polish", "Sylheti") or an ISO
+    639-1 code ("pl"), so labelled files written either way score alike; "" for none.
+
+    A name extraction gives is first turned into its code (intake/extraction/data/languages.toml
+    `[codes]`: "Farsi" is "fa", "Mandarin" and "Cantonese" "zh", "Sylheti" "bn"), and a code
+    into the detector's English name for it, else kept as the code ("ku", "ti")."""
     text = str(value or "").strip()
+    codes: dict[str, str] = {k.lower(): v for k, v in load("languages")["codes"].items()}
+    text = codes.get(text.lower(), text)
     if len(text) == 2:
         try:
             return Language.from_iso_code_639_1(IsoCode639_1.from_str(text.lower())).name.lower()

@@ -90,3 +90,23 @@ def test_an_interpreter_language_labelled_by_code_scores_like_one_labelled_by_na
     assert evaluate(by_name)["interpreter_language"]["right"] == 1
     assert evaluate(by_code)["interpreter_language"]["right"] == 1
     assert evaluate(wrong)["interpreter_language"]["right"] == 0
+
+
+def test_a_name_the_detector_spells_otherwise_scores_by_its_code() -> None:
+    # Extraction says "Farsi" and "Sylheti"; the labels say "fa" and "bn".
+    for text, code in [
+        ("My husband needs a Farsi interpreter for the review.", "fa"),
+        ("Mum only speaks Sylheti, please book an interpreter.", "bn"),
+    ]:
+        records = read([line(id="1", channel="sms", text=text, language="en",
+                             needs=["interpreter"], interpreter_language=code)])
+        assert evaluate(records)["interpreter_language"]["right"] == 1
+
+
+def test_an_interpreter_need_without_a_language_is_the_need_only() -> None:
+    text = "My dad doesn't speak English and needs help with his care review."
+    records = read([line(id="1", channel="sms", text=text, language="en",
+                         needs=["interpreter"], interpreter_language=None)])
+    scores = evaluate(records)
+    assert scores["needs"]["interpreter"]["recall"] == 1.0
+    assert scores["interpreter_language"]["false_alarm"] == 0
