@@ -10,7 +10,9 @@ so nobody gets a text they cannot read without being told they may answer in the
 Which language (`choose`, pure):
 1. the person's stated preference (`Referral.language_preference`: they said "Cymraeg", "in
    Polish please", or answered the first acknowledgement's question), else
-2. the language they need an interpreter for (`fields.interpreter_language`), else
+2. the language they need an interpreter for (`fields.interpreter_language`), unless someone
+   else is writing for them (`referral_for` "other": a daughter writing in English that "Mum only
+   speaks Urdu" reads English, and is answered in the language she wrote in), else
 3. the language their messages are in (`Referral.language`, from screening's `identify`), else
    English. English with "easy read" among the person's needs is easy-read English.
 With the Welsh Language Standards on (`WELSH_LANGUAGE_STANDARDS`; Welsh Language (Wales) Measure
@@ -171,6 +173,10 @@ def choose(
     known = catalogue(templates_dir)
     reason = "preference"
     code = preference if preference in known else None
+    for_someone_else = fields.get("referral_for") == "other"
+    if code is None and for_someone_else and detected in known:
+        # the acknowledgement goes to the writer, who reads what they wrote in
+        code, reason = detected, "detected"
     if code is None:
         code = code_for_name(templates_dir, fields.get("interpreter_language"))
         reason = "interpreter"

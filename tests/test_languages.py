@@ -112,6 +112,10 @@ def test_the_choice_order() -> None:
     assert choose(TEMPLATES, **{**base, "detected": "pl"}).code == "pl"
     interp = {"interpreter_language": "Urdu"}
     assert choose(TEMPLATES, **{**base, "detected": "en", "fields": interp}).code == "ur"
+    # someone writing in English for a person who needs Urdu reads English themselves
+    for_mum = {**interp, "referral_for": "other"}
+    assert choose(TEMPLATES, **{**base, "detected": "en", "fields": for_mum}).code == "en"
+    assert choose(TEMPLATES, **{**base, "detected": None, "fields": for_mum}).code == "ur"
     assert choose(TEMPLATES, **{**base, "preference": "cy", "detected": "pl"}).code == "cy"
     easy = {"accessibility_needs": ["easy read"]}
     assert choose(TEMPLATES, **{**base, "fields": easy}).code == "easy-read"

@@ -30,8 +30,8 @@ from channels.email import trust
 from intake import acknowledge
 from intake.acknowledge import Plan, Skip
 from intake.config import Settings
-from intake.extraction.questions import type_questions
-from intake.languages import Rendered
+from intake.extraction.questions import type_question_keys
+from intake.languages import Choice, Rendered, render
 from intake.mailer import send_email
 from intake.models import InboundMessage, Referral
 from intake.templating import render_text
@@ -183,26 +183,19 @@ def plan(settings: Settings, referral: Referral, message: InboundMessage) -> Pla
     question = None if emergency else acknowledge.ask_language(settings, referral, choice)
     if question:
         body = _append(body, question, body.lang, body.dir)
-    # What the advocacy type still needs, asked together (a letter, not a text conversation);
-    # never beside the 999 advice, which goes alone. These templates are English only for now.
+    # What happens next when the pre-check finds the person may be outside the criteria (the
+    # rules' own wording, English), and otherwise what the advocacy type still needs, asked
+    # together (a letter, not a text conversation); never beside the 999 advice, which goes alone.
     steps = "" if emergency else acknowledge.next_steps(settings, referral)
     if steps:
         body = _append(body, steps, "en", "ltr")
-    # a referral the pre-check redirects is not asked for more facts about its eligibility
-    asked = (
+    keys = (
         []
         if emergency or steps
-        else type_questions(
-            referral.fields,
-            settings.conversation_max_questions,
-            settings.templates_dir / "questions",
-        )
+        else type_question_keys(referral.fields, settings.conversation_max_questions)
     )
-    if asked:
-        followup = render_text(
-            settings.templates_dir, "questions/email_followup.txt", questions=asked
-        )
-        body = _append(body, followup.strip(), "en", "ltr")
+    for text, lang, direction in _questions(settings, choice, keys):
+        body = _append(body, text, lang, direction)
     composed = compose_acknowledgement(settings, referral, meta, to, body)
     return Plan(
         channel=CHANNEL,
@@ -259,3 +252,24 @@ def _append(body: Rendered, text: str, lang: str, direction: str) -> Rendered:
     return dataclasses.replace(
         body, text=f"{body.text.rstrip()}\n\n{text}", parts=(*body.parts, (text, lang, direction))
     )
+
+
+def _questions(
+    settings: Settings, choice: Choice, keys: list[str]
+) -> list[tuple[str, str, str]]:
+    """The email follow-up (`ack/email_questions.txt` listing `questions/<key>.txt`) in each of
+    the choice's languages, as (text, BCP 47 lang, dir); English where a translation is missing."""
+    if not keys:
+        return []
+    found = []
+    for code in choice.languages():
+        one = Choice(code)
+        asked = [
+            render(settings.templates_dir, f"questions/{key}.txt", one, lines=False).text.strip()
+            for key in keys
+        ]
+        frame = render(
+            settings.templates_dir, "ack/email_questions.txt", one, lines=False, questions=asked
+        )
+        found.append((frame.text.strip(), frame.lang, frame.dir))
+    return found

@@ -87,14 +87,20 @@ def next_question(
     return None
 
 
+def type_question_keys(fields: dict[str, Any], limit: int) -> list[str]:
+    """The keys (``questions/<key>.txt``) of what the advocacy type still needs, at most
+    ``limit``, for an email follow-up (a letter asks them together); none when it is not safe
+    to contact."""
+    if fields.get("safe_to_contact") is False or limit <= 0:
+        return []
+    return missing_for_type(fields)[:limit]
+
+
 def type_questions(
     fields: dict[str, Any], limit: int, templates_dir: Path | None = None
 ) -> list[str]:
-    """The wording of what the advocacy type still needs, at most ``limit`` questions, for an
-    email follow-up (a letter asks them together); none when it is not safe to contact."""
-    if fields.get("safe_to_contact") is False or limit <= 0:
-        return []
-    return [question_text(key, templates_dir) for key in missing_for_type(fields)[:limit]]
+    """The English wording of `type_question_keys`."""
+    return [question_text(key, templates_dir) for key in type_question_keys(fields, limit)]
 
 
 def _matches(patterns: list[str], text: str) -> bool:
