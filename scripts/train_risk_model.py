@@ -62,6 +62,7 @@ SETS = (
     ("tests/screening/data/train_a.jsonl", "train_a"),
     ("tests/screening/data/train_b.jsonl", "train_b"),
     ("tests/screening/data/batch6.jsonl", "batch6"),
+    ("tests/screening/data/train_c.jsonl", "train_c"),
 )
 OUT = ROOT / "intake/screening/data/risk_model.json"
 URGENCY_RANK = {"routine": 0, "urgent": 1, "emergency": 2}
