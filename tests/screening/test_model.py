@@ -93,17 +93,32 @@ def test_every_change_the_model_makes_is_explained(text: str) -> None:
         assert "model categories:" in (final.needs_review or "")
 
 
-def test_reasons_never_quote_stop_words() -> None:
+def test_the_stop_word_list_is_loaded() -> None:
+    """data/languages.toml's stop_words must be a top-level key (below a [table] header TOML
+    files it under that table, and the list silently became empty once)."""
+    from intake.screening.model import _stop_words
+
+    stop = _stop_words()
+    assert {"its", "it's", "also", "the", "of", "from"} <= stop
+
+
+@pytest.mark.parametrize("text", [
+    "ive sorted everything so nobody has to worry about me after tonight",
+    "i have got the rope and i am going to the woods after work",
+    "of the of the and to from it",
+    "hi it's Mo from the garage your car's ready",
+    "its done now. its all over. its fine",
+    "this is an automated message your meter reading is due",
+])
+def test_reasons_never_quote_stop_words(text: str) -> None:
     import re
 
-    for text in ["ive sorted everything so nobody has to worry about me after tonight",
-                 "i have got the rope and i am going to the woods after work",
-                 "of the of the and to from it"]:
-        review = screen(text).needs_review or ""
-        quoted = re.findall(r'"([^"]+)"', review)
-        for q in quoted:
-            assert q.split() and not all(w in {"of", "the", "and", "to", "from", "it", "a", "i",
-                                               "me", "my", "is"} for w in q.split()), q
+    from intake.screening.model import _stop_words
+
+    stop = _stop_words()
+    review = screen(text).needs_review or ""
+    for q in re.findall(r'"([^"]+)"', review):
+        assert q.split() and not all(w in stop or len(w) < 3 for w in q.split()), q
 
 
 @pytest.mark.parametrize("text", [
