@@ -254,7 +254,10 @@ def test_families_generalise(text: str, category: str) -> None:
 
 def test_fallback_category_gives_way_to_a_specific_one() -> None:
     """'Being abused' alone gets a category; with a named kind it adds no guessed one."""
-    assert screen("a woman at my church is being abused").safeguarding == ["psychological"]
+    # (the lexicon's own result: the model may lower this bare line, and a routine result
+    # carries no category)
+    assert lexicon_screen("a woman at my church is being abused").safeguarding == \
+        ["psychological"]
     # a family member named: the family rule makes it domestic, and the guess is dropped
     assert screen("my sister is being abused").safeguarding == ["domestic"]
     named = screen("my sister is being abused, he took her bank card")

@@ -38,7 +38,7 @@ def test_model_records_how_it_was_chosen() -> None:
     meta = json.loads(MODEL.read_text("utf-8"))["meta"]
     assert "leave-one-set-out" in meta["cv"]
     assert meta["n_examples"] > 2000
-    assert "batch6" in meta["trained_on"]
+    assert {"batch6", "train_c"} <= set(meta["trained_on"])
 
 
 def test_scoring_is_deterministic_and_probabilities() -> None:
@@ -128,6 +128,12 @@ def test_reasons_never_quote_stop_words(text: str) -> None:
     "Hello, this is a message from Greenfield Pharmacy: the prescription for Mrs Patel is ready.",
     "yes",
     "STOP",
+    "Re: overdose awareness poster",
+    "my phone died, sorry",
+    "hi it's Mo from the garage your car's ready",
+    "Your prescription for sertraline 50mg x28 is ready for collection at Well Pharmacy.",
+    "Lloyds Pharmacy: repeat medication (co-codamol 30/500 x100) ready to collect. Reply STOP "
+    "to opt out",
 ])
 def test_bare_words_and_pharmacy_voicemails_are_not_raised(text: str) -> None:
     r = screen(text)
@@ -163,3 +169,26 @@ def test_training_script_reproduces_runtime_probabilities(tmp_path: Path) -> Non
         del sys.modules["train"]
     assert report["max_runtime_drift"] < 1e-4
     RiskModel.from_dict(json.loads((tmp_path / "m.json").read_text("utf-8")))
+
+
+@pytest.mark.parametrize("text", [
+    "my son hits me when he's drunk",
+    "my daughter takes my pension every week and shouts at me",
+    "please tell my kids i love them",
+])
+def test_child_only_when_a_child_is_at_risk(text: str) -> None:
+    assert "child" not in screen(text).safeguarding
+
+
+@pytest.mark.parametrize("text", [
+    "he is hitting me right now, locked myself in the bathroom with the baby",
+    "my husband is hitting me now, me and the kids are locked in the bedroom",
+])
+def test_a_partner_hitting_now_is_domestic_and_an_emergency(text: str) -> None:
+    r = screen(text)
+    assert r.urgency == "emergency" and "domestic" in r.safeguarding
+
+
+def test_a_raised_message_is_never_left_without_a_category_when_one_is_likely() -> None:
+    r = screen("i've got the gas on and the windows shut")
+    assert r.urgency == "emergency" and r.safeguarding
