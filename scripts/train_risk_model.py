@@ -49,6 +49,7 @@ from intake.screening.model import (  # noqa: E402
     RiskModel,
     category_scores,
     extract,
+    is_firm,
     normalise,
     score,
     weighted,
@@ -196,13 +197,16 @@ class Policy:
     t_emergency_gate: float = 0.0
 
     def decide(self, p_e: np.ndarray, p_u: np.ndarray, lex: np.ndarray,
-               n_words: np.ndarray | None = None) -> np.ndarray:
+               n_words: np.ndarray | None = None, firm: np.ndarray | None = None
+               ) -> np.ndarray:
         short = (n_words if n_words is not None else np.zeros(len(p_e))) <= SHORT_WORDS
         gate = np.where(short, self.t_emergency_gate, 0.0)
         rank = np.where((p_e >= self.t_emergency) & (p_u >= gate), 2,
                         np.where(p_u >= self.t_urgent, 1, 0))
         lex_floor = np.where(lex == 2, np.where(p_e >= self.t_lexicon_emergency_down, 2, 1),
                              np.where((lex == 1) & (p_u >= self.t_lexicon_urgent_down), 1, 0))
+        if firm is not None:
+            lex_floor = np.where(firm, 2, lex_floor)  # rules.toml `firm`: never lowered
         return np.maximum(rank, lex_floor)
 
 
@@ -222,7 +226,7 @@ def urgency_metrics(pred: np.ndarray, gold: np.ndarray) -> dict[str, Any]:
 
 
 def choose_policy(p_e: np.ndarray, p_u: np.ndarray, lex: np.ndarray, gold: np.ndarray,
-                  n_words: np.ndarray) -> tuple[Policy, dict[str, Any]]:
+                  n_words: np.ndarray, firm: np.ndarray) -> tuple[Policy, dict[str, Any]]:
     """The policy with the best emergency recall (then urgent-or-emergency recall) whose pooled
     out-of-fold routine-raised and urgent-to-emergency rates stay within the targets."""
     grid = np.round(np.arange(0.05, 0.96, 0.025), 3)
@@ -233,7 +237,7 @@ def choose_policy(p_e: np.ndarray, p_u: np.ndarray, lex: np.ndarray, gold: np.nd
             for t_ld, t_lu, t_g in product((0.0, 0.05, 0.1, 0.2), (0.0, 0.1, 0.2, 0.3, 0.4),
                                            GATE_GRID):
                 pol = Policy(float(t_e), float(t_u), t_ld, t_lu, t_g)
-                pred = pol.decide(p_e, p_u, lex, n_words)
+                pred = pol.decide(p_e, p_u, lex, n_words, firm)
                 raised = (pred[ro] > 0).mean()
                 over = (pred[ur] == 2).mean()
                 if raised > ROUTINE_RAISED_MAX or over > URGENT_TO_EMERGENCY_MAX:
@@ -245,7 +249,7 @@ def choose_policy(p_e: np.ndarray, p_u: np.ndarray, lex: np.ndarray, gold: np.nd
     if best is None:
         raise SystemExit("no policy meets the targets out of fold")
     pol = best[1]
-    return pol, urgency_metrics(pol.decide(p_e, p_u, lex, n_words), gold)
+    return pol, urgency_metrics(pol.decide(p_e, p_u, lex, n_words, firm), gold)
 
 
 @dataclass
@@ -407,6 +411,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     lex = np.array([d.lexicon_rank for d in data])
     groups = np.array([d.group for d in data])
     n_words = np.array([len(normalise(d.text).split()) for d in data])
+    firm = np.array([is_firm(d.lexicon) for d in data])  # type: ignore[attr-defined]
 
     results = []
     for C in ([args.C] if args.C else C_GRID):
@@ -415,7 +420,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                for k in ("emergency", "urgent")}
         p_e = sigmoid(cal["emergency"][0] * z["emergency"] + cal["emergency"][1])
         p_u = sigmoid(cal["urgent"][0] * z["urgent"] + cal["urgent"][1])
-        policy, pooled = choose_policy(p_e, p_u, lex, gold, n_words)
+        policy, pooled = choose_policy(p_e, p_u, lex, gold, n_words, firm)
         print(f"C={C}: {json.dumps(pooled)}", file=sys.stderr)
         key = (pooled["emergency_recall"][0], -pooled["emergency_as_routine"],
                pooled["urgent_or_emergency_recall"][0])
@@ -430,7 +435,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         cat_cal["cat:" + c] = platt(z["cat:" + c], y)
         a, b = cat_cal["cat:" + c]
         probs["cat:" + c] = sigmoid(a * z["cat:" + c] + b)
-    final = policy.decide(p_e, p_u, lex, n_words)
+    final = policy.decide(p_e, p_u, lex, n_words, firm)
     cat_policy, cat_report = choose_category_policy(data, probs, final)
     cat_pred = categories_pred(data, probs, cat_policy, final)
     per_set = {}

@@ -89,6 +89,7 @@ class Lexicon:
     languages: frozenset[str] = frozenset({"en"})  # those with a word list (lexicon.<code>.toml)
     fallback_ids: frozenset[str] = frozenset()
     foreign_ids: frozenset[str] = frozenset()  # sections of another language's word list
+    firm_ids: frozenset[str] = frozenset()  # rules (firm = true) the model never lowers
 
 
 def _load(name: str) -> dict[str, Any]:
@@ -230,6 +231,7 @@ def build() -> Lexicon:
         languages=frozenset({"en", *_languages()}),
         fallback_ids=frozenset(s.id for s in sections if s.fallback),
         foreign_ids=frozenset(s.id for s in sections if s.language != "en"),
+        firm_ids=frozenset(r["id"] for r in rules["rule"] if r.get("firm")),
     )
 
 

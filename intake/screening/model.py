@@ -18,7 +18,8 @@ raised <= 0.08 and urgent raised to emergency <= 0.10 while maximising emergency
   p_urgent_or_more >= t_emergency_gate (an emergency is also urgent-or-more; one word such as
   "sorry" must not carry a bare line); urgent when p_urgent_or_more >= t_urgent;
 - the lexicon is a floor: its emergency stays emergency unless p_emergency is below
-  t_lexicon_emergency_down, and then it is still urgent (never routine); its urgent stays
+  t_lexicon_emergency_down, and then it is still urgent (never routine); an emergency from a
+  rule marked `firm` (an overdose taken) is never lowered; its urgent stays
   unless p_urgent_or_more < t_lexicon_urgent_down; a review reason from the lexicon (a language
   with no word list, the safety net) is never lowered.
 Every change the model makes is written into `needs_review` with its probability and the words
@@ -366,6 +367,16 @@ def risk(text: str, lexicon: ScreeningResult | None = None) -> RiskScore:
     return score(text, load_model(), lexicon)
 
 
+def is_firm(lexicon: ScreeningResult) -> bool:
+    """Whether the lexicon's emergency rests on a rule marked `firm` in rules.toml (an act
+    already done, such as an overdose taken), which the model never lowers."""
+    from intake.screening.lexicon import get
+
+    firm = get().firm_ids
+    return lexicon.urgency == "emergency" and any(m.rule.split("~")[0] in firm
+                                                  for m in lexicon.matches)
+
+
 def decide(lexicon: ScreeningResult, r: RiskScore, model: RiskModel) -> str:
     """The final urgency from the lexicon's result and the model's score (module docstring)."""
     pol = model.policy
@@ -375,6 +386,8 @@ def decide(lexicon: ScreeningResult, r: RiskScore, model: RiskModel) -> str:
     lex = URGENCY_RANK[lexicon.urgency]
     if lexicon.needs_review is not None:
         floor = lex  # unreadable to the lexicon or caught by the safety net: a person decides
+    elif lex == 2 and is_firm(lexicon):
+        floor = 2  # an act already done (rules.toml `firm`): never lowered
     elif lex == 2:
         floor = 2 if r.p_emergency >= pol["t_lexicon_emergency_down"] else 1
     elif lex == 1 and any(m.category == "statutory" for m in lexicon.matches):

@@ -63,7 +63,7 @@ def _model_with(policy: dict[str, float]) -> RiskModel:
 def test_lexicon_emergency_is_never_lowered_below_urgent() -> None:
     model = _model_with({"t_emergency": 1.01, "t_urgent": 1.01,
                          "t_lexicon_emergency_down": 1.01, "t_lexicon_urgent_down": 1.01})
-    text = "ive taken all my tablets"
+    text = "i want to kill myself"  # not an act already done (those are firm: never lowered)
     lex = screen_text(text, None)
     assert lex.urgency == "emergency"
     assert decide(lex, score(text, model, lex), model) == "urgent"
@@ -192,3 +192,20 @@ def test_a_partner_hitting_now_is_domestic_and_an_emergency(text: str) -> None:
 def test_a_raised_message_is_never_left_without_a_category_when_one_is_likely() -> None:
     r = screen("i've got the gas on and the windows shut")
     assert r.urgency == "emergency" and r.safeguarding
+
+
+def test_an_overdose_taken_is_never_lowered_however_it_is_dressed() -> None:
+    """rules.toml `firm`: even a policy that would lower every lexicon emergency keeps one that
+    rests on an act already done, in a professional's referral form as in a text."""
+    model = _model_with({"t_emergency": 1.01, "t_urgent": 1.01,
+                         "t_lexicon_emergency_down": 1.01, "t_lexicon_urgent_down": 1.01})
+    for text in ["Referral form\nName: Owen Tranter\nRisk: he said today he has taken 40 "
+                 "paracetamol and wants to die\nWard  Ash Ward",
+                 "took 30 paracetamol an hour ago"]:
+        lex = screen_text(text, None)
+        assert lex.urgency == "emergency"
+        assert decide(lex, score(text, model, lex), model) == "emergency"
+    # a lexicon emergency that is not an act done can still be lowered (to urgent, never below)
+    text = "i want to kill myself"
+    lex = screen_text(text, None)
+    assert decide(lex, score(text, model, lex), model) == "urgent"
