@@ -30,6 +30,7 @@ import math
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import product
 from pathlib import Path
 from typing import Any
 
@@ -44,9 +45,12 @@ from intake.screening.engine import screen_text  # noqa: E402
 from intake.screening.evaluate import wilson  # noqa: E402
 from intake.screening.lexicon import CATEGORIES  # noqa: E402
 from intake.screening.model import (  # noqa: E402
+    SHORT_WORDS,
     RiskModel,
     category_scores,
     extract,
+    is_firm,
+    normalise,
     score,
     weighted,
 )
@@ -62,6 +66,7 @@ SETS = (
     ("tests/screening/data/train_a.jsonl", "train_a"),
     ("tests/screening/data/train_b.jsonl", "train_b"),
     ("tests/screening/data/batch6.jsonl", "batch6"),
+    ("tests/screening/data/train_c.jsonl", "train_c"),
 )
 OUT = ROOT / "intake/screening/data/risk_model.json"
 URGENCY_RANK = {"routine": 0, "urgent": 1, "emergency": 2}
@@ -70,6 +75,7 @@ URGENCY_RANK = {"routine": 0, "urgent": 1, "emergency": 2}
 ROUTINE_RAISED_MAX = 0.08
 URGENT_TO_EMERGENCY_MAX = 0.10
 C_GRID = (1.0, 4.0, 16.0)
+GATE_GRID = (0.2, 0.3, 0.4, 0.5)
 CATEGORY_C = 4.0
 # Category weights smaller than this in magnitude are not shipped: 0.2 keeps the JSON small
 # enough to load in about 0.1 s (start-up budget 0.5 s) with fitted category F1 unchanged.
@@ -185,11 +191,22 @@ class Policy:
     t_urgent: float
     t_lexicon_emergency_down: float
     t_lexicon_urgent_down: float
+    # An emergency is also "urgent or more": in a short message (<= SHORT_WORDS words) the
+    # model calls one only when its urgent head agrees at least this far ("my phone died,
+    # sorry" has a goodbye word and nothing else: p_emergency 0.5 with p_urgent 0.1).
+    t_emergency_gate: float = 0.0
 
-    def decide(self, p_e: np.ndarray, p_u: np.ndarray, lex: np.ndarray) -> np.ndarray:
-        rank = np.where(p_e >= self.t_emergency, 2, np.where(p_u >= self.t_urgent, 1, 0))
+    def decide(self, p_e: np.ndarray, p_u: np.ndarray, lex: np.ndarray,
+               n_words: np.ndarray | None = None, firm: np.ndarray | None = None
+               ) -> np.ndarray:
+        short = (n_words if n_words is not None else np.zeros(len(p_e))) <= SHORT_WORDS
+        gate = np.where(short, self.t_emergency_gate, 0.0)
+        rank = np.where((p_e >= self.t_emergency) & (p_u >= gate), 2,
+                        np.where(p_u >= self.t_urgent, 1, 0))
         lex_floor = np.where(lex == 2, np.where(p_e >= self.t_lexicon_emergency_down, 2, 1),
                              np.where((lex == 1) & (p_u >= self.t_lexicon_urgent_down), 1, 0))
+        if firm is not None:
+            lex_floor = np.where(firm, 2, lex_floor)  # rules.toml `firm`: never lowered
         return np.maximum(rank, lex_floor)
 
 
@@ -208,8 +225,8 @@ def urgency_metrics(pred: np.ndarray, gold: np.ndarray) -> dict[str, Any]:
     }
 
 
-def choose_policy(p_e: np.ndarray, p_u: np.ndarray, lex: np.ndarray, gold: np.ndarray
-                  ) -> tuple[Policy, dict[str, Any]]:
+def choose_policy(p_e: np.ndarray, p_u: np.ndarray, lex: np.ndarray, gold: np.ndarray,
+                  n_words: np.ndarray, firm: np.ndarray) -> tuple[Policy, dict[str, Any]]:
     """The policy with the best emergency recall (then urgent-or-emergency recall) whose pooled
     out-of-fold routine-raised and urgent-to-emergency rates stay within the targets."""
     grid = np.round(np.arange(0.05, 0.96, 0.025), 3)
@@ -217,61 +234,113 @@ def choose_policy(p_e: np.ndarray, p_u: np.ndarray, lex: np.ndarray, gold: np.nd
     ur, ro, em = gold == 1, gold == 0, gold == 2
     for t_e in grid:
         for t_u in grid:
-            for t_ld in (0.0, 0.05, 0.1, 0.2):
-                for t_lu in (0.0, 0.1, 0.2, 0.3, 0.4):
-                    pol = Policy(float(t_e), float(t_u), t_ld, t_lu)
-                    pred = pol.decide(p_e, p_u, lex)
-                    raised = (pred[ro] > 0).mean()
-                    over = (pred[ur] == 2).mean()
-                    if raised > ROUTINE_RAISED_MAX or over > URGENT_TO_EMERGENCY_MAX:
-                        continue
-                    key = ((pred[em] == 2).mean(), -(pred[em] == 0).sum(),
-                           (pred[em | ur] > 0).mean(), -raised)
-                    if best is None or key > best[0]:
-                        best = (key, pol)
+            for t_ld, t_lu, t_g in product((0.0, 0.05, 0.1, 0.2), (0.0, 0.1, 0.2, 0.3, 0.4),
+                                           GATE_GRID):
+                pol = Policy(float(t_e), float(t_u), t_ld, t_lu, t_g)
+                pred = pol.decide(p_e, p_u, lex, n_words, firm)
+                raised = (pred[ro] > 0).mean()
+                over = (pred[ur] == 2).mean()
+                if raised > ROUTINE_RAISED_MAX or over > URGENT_TO_EMERGENCY_MAX:
+                    continue
+                key = ((pred[em] == 2).mean(), -(pred[em] == 0).sum(),
+                       (pred[em | ur] > 0).mean(), -raised)
+                if best is None or key > best[0]:
+                    best = (key, pol)
     if best is None:
         raise SystemExit("no policy meets the targets out of fold")
     pol = best[1]
-    return pol, urgency_metrics(pol.decide(p_e, p_u, lex), gold)
+    return pol, urgency_metrics(pol.decide(p_e, p_u, lex, n_words, firm), gold)
 
 
-def choose_category_thresholds(data: list[Example], probs: dict[str, np.ndarray]
-                               ) -> tuple[dict[str, float], dict[str, Any]]:
-    """Per category, the threshold that maximises the out-of-fold F1 of (lexicon's categories
-    OR model probability >= threshold); a lexicon category the model finds very unlikely
-    (p < 0.05) is dropped. None = the model adds nothing to the lexicon for that category."""
-    thresholds: dict[str, float] = {}
-    tp = fp = fn = 0
+@dataclass
+class CategoryPolicy:
+    """How the categories are decided (the runtime mirror is `model.opinion`).
+
+    A routine result has none (the labelling convention: routine rows never carry one). For an
+    urgent or emergency result, category c is given when the lexicon found it and its head's
+    p >= drop[c], or when p >= add[c] (add = 2.0: the model never adds c). An urgent or
+    emergency result left with no category gets the likeliest head's category when its p >=
+    fallback (a person reading a raised message should see what kind of harm it may be).
+    """
+
+    add: dict[str, float]
+    drop: dict[str, float]
+    fallback: float
+
+    def predict(self, lexc: dict[str, np.ndarray], probs: dict[str, np.ndarray],
+                final: np.ndarray) -> dict[str, np.ndarray]:
+        raised = final > 0
+        out = {c: raised & ((lexc[c] & (probs["cat:" + c] >= self.drop[c]))
+                            | (probs["cat:" + c] >= self.add[c])) for c in CATEGORIES}
+        empty = raised & ~np.any(np.stack([out[c] for c in CATEGORIES]), axis=0)
+        stacked = np.stack([probs["cat:" + c] for c in CATEGORIES])
+        best = np.argmax(stacked, axis=0)
+        top = stacked.max(axis=0)
+        for k, c in enumerate(CATEGORIES):
+            out[c] = out[c] | (empty & (best == k) & (top >= self.fallback))
+        return out
+
+
+# The model adds a category only when it finds it more likely than not: below that it is a
+# guess (p = 0.25..0.4 put `child` on messages naming an adult son or daughter).
+ADD_GRID = (*np.round(np.arange(0.5, 0.96, 0.025), 3), 2.0)
+DROP_GRID = (0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5)
+FALLBACK_GRID = (2.0, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5)
+
+
+def _counts(pred: np.ndarray, y: np.ndarray) -> tuple[int, int, int]:
+    return int((pred & y).sum()), int((pred & ~y).sum()), int((~pred & y).sum())
+
+
+def choose_category_policy(data: list[Example], probs: dict[str, np.ndarray], final: np.ndarray
+                           ) -> tuple[CategoryPolicy, dict[str, Any]]:
+    """Per-category add and drop thresholds, then the fallback, chosen by coordinate ascent on
+    the pooled out-of-fold micro-F1 (the figure the goals are set in), given the final urgency
+    out of fold."""
+    ys = {c: np.array([c in d.categories for d in data]) for c in CATEGORIES}
+    lexc = {c: np.array([c in d.lexicon_categories for d in data]) for c in CATEGORIES}
+    pol = CategoryPolicy(dict.fromkeys(CATEGORIES, 2.0), dict.fromkeys(CATEGORIES, 0.05), 2.0)
+
+    def micro(p: CategoryPolicy) -> float:
+        pred = p.predict(lexc, probs, final)
+        tp = fp = fn = 0
+        for c in CATEGORIES:
+            a, b, d = _counts(pred[c], ys[c])
+            tp, fp, fn = tp + a, fp + b, fn + d
+        return 2 * tp / (2 * tp + fp + fn) if tp else 0.0
+
+    best = micro(pol)
+    for _ in range(2):
+        for c in CATEGORIES:
+            for field, grid in (("add", ADD_GRID), ("drop", DROP_GRID)):
+                for t in grid:
+                    trial = CategoryPolicy(dict(pol.add), dict(pol.drop), pol.fallback)
+                    getattr(trial, field)[c] = float(t)
+                    f = micro(trial)
+                    if f > best + 1e-9:
+                        best, pol = f, trial
+        for t in FALLBACK_GRID:
+            trial = CategoryPolicy(dict(pol.add), dict(pol.drop), float(t))
+            f = micro(trial)
+            if f > best + 1e-9:
+                best, pol = f, trial
+    pred = pol.predict(lexc, probs, final)
     per: dict[str, Any] = {}
     for c in CATEGORIES:
-        y = np.array([c in d.categories for d in data])
-        lexc = np.array([c in d.lexicon_categories for d in data])
-        p = probs["cat:" + c]
-        best_t, best_f = 2.0, -1.0
-        for t in [*np.round(np.arange(0.2, 0.96, 0.025), 3), 2.0]:
-            pred = (lexc & (p >= 0.05)) | (p >= t)
-            a, b, d = int((pred & y).sum()), int((pred & ~y).sum()), int((~pred & y).sum())
-            f = 2 * a / (2 * a + b + d) if a else 0.0
-            if f > best_f:
-                best_f, best_t = f, float(t)
-        thresholds[c] = best_t
-        pred = (lexc & (p >= 0.05)) | (p >= best_t)
-        a, b, d = int((pred & y).sum()), int((pred & ~y).sum()), int((~pred & y).sum())
-        tp, fp, fn = tp + a, fp + b, fn + d
-        per[c] = {"threshold": best_t, "f1": round(best_f, 4), "support": int(y.sum())}
-    per["_micro_f1"] = round(2 * tp / (2 * tp + fp + fn), 4)
-    return thresholds, per
+        a, b, d = _counts(pred[c], ys[c])
+        per[c] = {"add": pol.add[c], "drop": pol.drop[c],
+                  "f1": round(2 * a / (2 * a + b + d), 4) if a else 0.0,
+                  "support": int(ys[c].sum())}
+    per["_fallback"] = pol.fallback
+    per["_micro_f1"] = round(best, 4)
+    return pol, per
 
 
-def categories_pred(data: list[Example], probs: dict[str, np.ndarray],
-                    thresholds: dict[str, float]) -> list[set[str]]:
-    out = []
-    for i, d in enumerate(data):
-        s = {c for c in CATEGORIES if (c in d.lexicon_categories
-                                       and probs["cat:" + c][i] >= 0.05)
-             or probs["cat:" + c][i] >= thresholds[c]}
-        out.append(s)
-    return out
+def categories_pred(data: list[Example], probs: dict[str, np.ndarray], pol: CategoryPolicy,
+                    final: np.ndarray) -> list[set[str]]:
+    lexc = {c: np.array([c in d.lexicon_categories for d in data]) for c in CATEGORIES}
+    pred = pol.predict(lexc, probs, final)
+    return [{c for c in CATEGORIES if pred[c][i]} for i in range(len(data))]
 
 
 def micro_f1(gold: Sequence[frozenset[str]], pred: Sequence[set[str]]) -> float:
@@ -283,7 +352,7 @@ def micro_f1(gold: Sequence[frozenset[str]], pred: Sequence[set[str]]) -> float:
 
 def export(idf: dict[str, float], heads: dict[str, LogisticRegression],
            calibration: dict[str, tuple[float, float]], policy: Policy,
-           cat_thresholds: dict[str, float], meta: dict[str, Any]) -> dict[str, Any]:
+           cat_policy: CategoryPolicy, meta: dict[str, Any]) -> dict[str, Any]:
     vocab = list(idf)
     w_e, w_u = heads["emergency"].coef_[0], heads["urgent"].coef_[0]
     features = {k: [float(f"{idf[k]:.6g}"), float(f"{w_e[i]:.6g}"), float(f"{w_u[i]:.6g}")]
@@ -297,14 +366,16 @@ def export(idf: dict[str, float], heads: dict[str, LogisticRegression],
         a, b = calibration["cat:" + c]
         categories[c] = {
             "intercept": float(f"{h.intercept_[0]:.6g}"),
-            "threshold": cat_thresholds[c],
+            "threshold": cat_policy.add[c],
+            "drop": cat_policy.drop[c],
             "calibration": [round(a, 6), round(b, 6)],
             "weights": {vocab[i]: float(f"{w[i]:.6g}") for i in np.flatnonzero(np.abs(w) >= PRUNE)},
         }
     return {
         "format": 2,
         "meta": meta,
-        "policy": {k: round(v, 4) for k, v in vars(policy).items()},
+        "policy": {**{k: round(v, 4) for k, v in vars(policy).items()},
+                   "category_fallback": cat_policy.fallback},
         "thresholds": {"emergency": policy.t_emergency, "urgent": policy.t_urgent},
         "intercept": {"emergency": float(heads["emergency"].intercept_[0]),
                       "urgent": float(heads["urgent"].intercept_[0])},
@@ -324,6 +395,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--no-lexicon-features", action="store_true",
                     help="words only (to measure what the lexicon features add)")
     ap.add_argument("--C", type=float, default=None, help="skip the C search")
+    ap.add_argument("--misses", type=Path, default=None,
+                    help="write the out-of-fold misclassified messages here (JSON lines)")
     args = ap.parse_args(argv)
 
     data = load(args.corrections)
@@ -337,6 +410,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     gold = np.array([URGENCY_RANK[d.urgency] for d in data])
     lex = np.array([d.lexicon_rank for d in data])
     groups = np.array([d.group for d in data])
+    n_words = np.array([len(normalise(d.text).split()) for d in data])
+    firm = np.array([is_firm(d.lexicon) for d in data])  # type: ignore[attr-defined]
 
     results = []
     for C in ([args.C] if args.C else C_GRID):
@@ -345,7 +420,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                for k in ("emergency", "urgent")}
         p_e = sigmoid(cal["emergency"][0] * z["emergency"] + cal["emergency"][1])
         p_u = sigmoid(cal["urgent"][0] * z["urgent"] + cal["urgent"][1])
-        policy, pooled = choose_policy(p_e, p_u, lex, gold)
+        policy, pooled = choose_policy(p_e, p_u, lex, gold, n_words, firm)
         print(f"C={C}: {json.dumps(pooled)}", file=sys.stderr)
         key = (pooled["emergency_recall"][0], -pooled["emergency_as_routine"],
                pooled["urgent_or_emergency_recall"][0])
@@ -360,10 +435,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         cat_cal["cat:" + c] = platt(z["cat:" + c], y)
         a, b = cat_cal["cat:" + c]
         probs["cat:" + c] = sigmoid(a * z["cat:" + c] + b)
-    cat_thresholds, cat_report = choose_category_thresholds(data, probs)
-    cat_pred = categories_pred(data, probs, cat_thresholds)
-
-    final = policy.decide(p_e, p_u, lex)
+    final = policy.decide(p_e, p_u, lex, n_words, firm)
+    cat_policy, cat_report = choose_category_policy(data, probs, final)
+    cat_pred = categories_pred(data, probs, cat_policy, final)
     per_set = {}
     for g in dict.fromkeys(groups.tolist()):
         sel = groups == g
@@ -375,6 +449,18 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         m["category_micro_f1_lexicon_alone"] = micro_f1(
             [data[i].categories for i in idx], [set(data[i].lexicon_categories) for i in idx])
         per_set[g] = m
+    if args.misses is not None:
+        names = {v: k for k, v in URGENCY_RANK.items()}
+        with args.misses.open("w", encoding="utf-8") as f:
+            for i, d in enumerate(data):
+                if final[i] != gold[i] or cat_pred[i] != set(d.categories):
+                    f.write(json.dumps({
+                        "set": d.group, "gold": d.urgency, "predicted": names[int(final[i])],
+                        "lexicon": names[int(lex[i])], "p_emergency": round(float(p_e[i]), 3),
+                        "p_urgent": round(float(p_u[i]), 3),
+                        "gold_categories": sorted(d.categories),
+                        "predicted_categories": sorted(cat_pred[i]), "text": d.text},
+                        ensure_ascii=False) + "\n")
     brier = {"emergency": round(float(np.mean((p_e - (gold == 2)) ** 2)), 4),
              "urgent": round(float(np.mean((p_u - (gold > 0)) ** 2)), 4)}
     report: dict[str, Any] = {
@@ -401,7 +487,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "lexicon_features": not args.no_lexicon_features,
         "cv_pooled": pooled, "cv_categories_micro_f1": cat_report["_micro_f1"],
     }
-    model = export(idf, heads, {**cal, **cat_cal}, policy, cat_thresholds, meta)
+    model = export(idf, heads, {**cal, **cat_cal}, policy, cat_policy, meta)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(model, separators=(",", ":"), sort_keys=True) + "\n", "utf-8")
 

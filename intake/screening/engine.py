@@ -25,6 +25,10 @@ _NON_ASCII = re.compile(r"[^\x00-\x7f]")
 REVIEW_PREFIX = "review."  # lexicon sections read only by the safety net
 SAFETY_NET_MIN = 2  # review sections (danger, distress) that must each have a live phrase
 _URGENCY_NAME = {v: k for k, v in URGENCY_RANK.items()}
+# Short plain-ASCII text: the detector's guess is weak evidence (see `_language`).
+SHORT_WORDS = 8
+SHORT_CONFIDENCE = 0.8
+SHORT_ENGLISH_SHARE = 0.25
 
 
 @dataclass(slots=True)
@@ -194,6 +198,19 @@ def _drop_fallback(live: list[Hit], fallback_ids: frozenset[str]) -> list[Hit]:
     return [h for h in live if h.source not in fallback_ids] if specific else live
 
 
+def _drop_yielding(live: list[Hit], rules: tuple[Rule, ...]) -> list[Hit]:
+    """Drop a rule's finding when a rule it yields to (rules.toml `yields_to`) found something
+    over the same words: who did it decides the category. "Staff at the care home restrain my
+    dad" names a family member only as the person harmed, so it is `organisational`, not
+    `domestic` (Care and Support Statutory Guidance 14.17: organisational abuse is by a
+    service or its staff; domestic abuse is by a partner or family member)."""
+    yields = {r.id: r.yields_to for r in rules if r.yields_to}
+    if not any(h.source in yields for h in live):
+        return live
+    return [h for h in live if h.source not in yields or not any(
+        o.source in yields[h.source] and o.ti <= h.tj and h.ti <= o.tj for o in live)]
+
+
 def _safety_net(nt: NormText, live: list[Hit]) -> str | None:
     """A review reason when a message no rule raised still carries two distress phrases.
 
@@ -220,6 +237,13 @@ def _language(text: str, nt: NormText, lex: Lexicon) -> tuple[str | None, str | 
     if not foreign and nt.known_tokens >= language.ENGLISH_SHARE * nt.alpha_tokens:
         return "en", None  # the common case: no detector needed
     guess = language.identify(text)
+    if (not foreign and guess.code not in lex.languages and guess.code is not None
+            and nt.alpha_tokens <= SHORT_WORDS and guess.confidence < SHORT_CONFIDENCE
+            and nt.known_tokens >= SHORT_ENGLISH_SHARE * nt.alpha_tokens):
+        # A subject line ("Re: overdose awareness poster") is too short for the detector,
+        # which calls it Italian; with some English words and no confident other answer, it is
+        # English, and a person is not asked to review it as a foreign message.
+        return "en", None
     if guess.code == "en" or guess.code in lex.languages:
         return guess.code, None
     if guess.code is None:
@@ -236,10 +260,15 @@ def screen_text(
     del channel  # reserved: channel-specific rules can be added in data later
     lex = lex or get()
     nt = lex.normalise(text)
+    lang, review = _language(text, nt, lex)
     if nt.text:
         hits, found = _find(lex, nt)
     else:
         hits, found = [], Found([])
+    if lang == "en" and lex.foreign_ids:
+        # Another language's word list reads an English message only by accident ("tribunal"
+        # is Spanish too); in mixed or unidentified text every list still applies.
+        hits = [h for h in hits if h.source not in lex.foreign_ids]
     capped_categories = _apply_contexts(lex, nt, hits, found)
     live = [h for h in hits if h.live]
     for h in live:
@@ -257,6 +286,8 @@ def screen_text(
                 live.append(made)
                 present |= made.keys
 
+    if any(r.yields_to for r in lex.rules):
+        live = _drop_yielding(live, lex.rules)
     if lex.fallback_ids:
         live = _drop_fallback(live, lex.fallback_ids)
 
@@ -286,7 +317,6 @@ def screen_text(
         if (start, end) not in live_spans and (start, end) not in negated:
             negated[(start, end)] = Negated(text[start:end], start, end)
 
-    lang, review = _language(text, nt, lex)
     if review is None and rank == 0:
         review = _safety_net(nt, live)
     if review is not None:

@@ -46,6 +46,7 @@ class Section:
     patterns: re.Pattern[str] | None  # raw regexes (numbers), matched on the normalised text
     anchors: frozenset[str] | None  # run `patterns` only if one is in the message; None = always
     fallback: bool = False  # counts only when no other safeguarding category is found
+    language: str = "en"  # the language of its phrases ("pl" for lexicon.pl.toml)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +68,9 @@ class Rule:
     window: int
     category: str
     urgency: str
+    # Rules whose finding wins over this one's when the two share a phrase: "staff at the care
+    # home restrain my dad" is abuse by a service, not by the family the word "dad" names.
+    yields_to: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +88,8 @@ class Lexicon:
     trie: Trie
     languages: frozenset[str] = frozenset({"en"})  # those with a word list (lexicon.<code>.toml)
     fallback_ids: frozenset[str] = frozenset()
+    foreign_ids: frozenset[str] = frozenset()  # sections of another language's word list
+    firm_ids: frozenset[str] = frozenset()  # rules (firm = true) the model never lowers
 
 
 def _load(name: str) -> dict[str, Any]:
@@ -174,6 +180,7 @@ def build() -> Lexicon:
             patterns=_patterns(patterns),
             anchors=frozenset(s["anchors"]) if patterns and s.get("anchors") else None,
             fallback=bool(s.get("fallback", False)),
+            language=str(s.get("language", "en")),
         ))
     label = len(sections)
     contexts = []
@@ -207,6 +214,7 @@ def build() -> Lexicon:
             window=int(r["window"]),
             category=r.get("category", ""),
             urgency=r["urgency"],
+            yields_to=tuple(r.get("yields_to", ())),
         )
         for r in [*rules["rule"], *(r for n in _extra_files() for r in _load(n).get("rule", []))]
     )
@@ -222,6 +230,8 @@ def build() -> Lexicon:
         trie=trie,
         languages=frozenset({"en", *_languages()}),
         fallback_ids=frozenset(s.id for s in sections if s.fallback),
+        foreign_ids=frozenset(s.id for s in sections if s.language != "en"),
+        firm_ids=frozenset(r["id"] for r in rules["rule"] if r.get("firm")),
     )
 
 

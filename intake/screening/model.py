@@ -14,16 +14,21 @@ per safeguarding category.
 
 Decision (`decide`, thresholds from the JSON "policy", chosen out of fold to keep routine
 raised <= 0.08 and urgent raised to emergency <= 0.10 while maximising emergency recall):
-- emergency when p_emergency >= t_emergency; urgent when p_urgent_or_more >= t_urgent;
+- emergency when p_emergency >= t_emergency and, in a message of at most SHORT_WORDS words,
+  p_urgent_or_more >= t_emergency_gate (an emergency is also urgent-or-more; one word such as
+  "sorry" must not carry a bare line); urgent when p_urgent_or_more >= t_urgent;
 - the lexicon is a floor: its emergency stays emergency unless p_emergency is below
-  t_lexicon_emergency_down, and then it is still urgent (never routine); its urgent stays
+  t_lexicon_emergency_down, and then it is still urgent (never routine); an emergency from a
+  rule marked `firm` (an overdose taken) is never lowered; its urgent stays
   unless p_urgent_or_more < t_lexicon_urgent_down; a review reason from the lexicon (a language
   with no word list, the safety net) is never lowered.
 Every change the model makes is written into `needs_review` with its probability and the words
 that weighed most (never stop-words), so an advocate can see a model, not a phrase, decided.
 
-Categories: the lexicon's, unless that category's head finds it very unlikely (p < 0.05), plus
-every category whose head passes its threshold (chosen out of fold for F1).
+Categories (`_categories`): none for a routine result; for a raised one, the lexicon's unless
+that category's head finds it unlikely (p below its out-of-fold "drop" threshold: the model
+learns that "tell my kids" is not `child`), plus every category whose head passes its "add"
+threshold, and the likeliest category when a raised result would otherwise have none.
 """
 
 from __future__ import annotations
@@ -44,8 +49,10 @@ from intake.screening.result import ScreeningResult
 
 URGENCY_RANK = {"routine": 0, "urgent": 1, "emergency": 2}
 _URGENCY_NAME = {v: k for k, v in URGENCY_RANK.items()}
-CHAR_NGRAMS = (3, 4, 5)
+CHAR_NGRAMS = (3, 4)
 WORD_CACHE_MAX = 50_000
+LENGTH_BUCKETS = (1, 3, 6, 12, 25, 60, 1 << 30)  # words; shape_features' buckets
+SHORT_WORDS = 6  # a message this short needs the urgent head to agree to an emergency
 LEXICON_CATEGORY_FLOOR = 0.05  # a lexicon category the model finds less likely than this goes
 
 _APOSTROPHES = re.compile(r"['’‘`´]")
@@ -61,6 +68,7 @@ class RiskScore:
     p_emergency: float
     p_urgent_or_more: float
     top_features: list[str] = field(default_factory=list)
+    n_words: int = 0  # words of the normalised text (the emergency gate applies to short ones)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +95,7 @@ class RiskModel:
     category_names: tuple[str, ...] = ()
     category_intercepts: tuple[float, ...] = ()
     category_thresholds: tuple[float, ...] = ()
+    category_drop: tuple[float, ...] = ()  # a lexicon category goes below this p
     category_calibration: tuple[tuple[float, float], ...] = ()
     category_weights: dict[str, tuple[tuple[int, float], ...]] = field(default_factory=dict,
                                                                         repr=False)
@@ -119,6 +128,7 @@ class RiskModel:
             category_names=tuple(name for name, _ in heads),
             category_intercepts=tuple(float(h["intercept"]) for _, h in heads),
             category_thresholds=tuple(float(h["threshold"]) for _, h in heads),
+            category_drop=tuple(float(h.get("drop", LEXICON_CATEGORY_FLOOR)) for _, h in heads),
             category_calibration=tuple((float(h["calibration"][0]), float(h["calibration"][1]))
                                        for _, h in heads),
             category_weights={k: tuple(v) for k, v in by_feature.items()},
@@ -148,7 +158,9 @@ def lexicon_features(lexicon: ScreeningResult | None) -> dict[str, int]:
     for c in lexicon.safeguarding:
         out["l:c=" + c] = 1
     for m in lexicon.matches:
-        out["l:r=" + m.rule.split("~")[0].split(".")[0]] = 1
+        rule = m.rule.split("~")[0]
+        out["l:r=" + rule.split(".")[0]] = 1
+        out["l:s=" + rule] = 1  # the section or rule itself: some are far surer than others
     if lexicon.negated:
         out["l:negated"] = 1
     if lexicon.needs_review:
@@ -156,6 +168,15 @@ def lexicon_features(lexicon: ScreeningResult | None) -> dict[str, int]:
     if lexicon.language and lexicon.language != "en":
         out["l:non_english"] = 1
     return out
+
+
+def shape_features(words: list[str]) -> dict[str, int]:
+    """How much text there is, as features: with few words, one strong word ("garage") would
+    otherwise carry the whole L2-normalised vector; these let the model learn that a bare
+    subject line or a one-word reply is weak evidence either way."""
+    n = len(words)
+    bucket = next(b for b in LENGTH_BUCKETS if n <= b)
+    return {f"n:<={bucket}": 1}
 
 
 def _word_features(word: str) -> list[str]:
@@ -175,6 +196,7 @@ def extract(text: str, lexicon: ScreeningResult | None = None) -> dict[str, int]
     l: the lexicon's findings (`lexicon_features`)."""
     words = normalise(text).split()
     counts: dict[str, int] = lexicon_features(lexicon)
+    counts.update(shape_features(words))
     get = counts.get
     for w in words:
         for key in _word_features(w):
@@ -264,7 +286,8 @@ def _known_counts(text: str, model: RiskModel,
     """Counts of the features of `text` that the model knows (same as `extract`, filtered)."""
     feats = model.features
     words = normalise(text).split()
-    counts: dict[str, int] = {k: v for k, v in lexicon_features(lexicon).items() if k in feats}
+    counts: dict[str, int] = {k: v for k, v in (lexicon_features(lexicon)
+                                                | shape_features(words)).items() if k in feats}
     get = counts.get
     for w in words:
         for k in _known_features(w, model):
@@ -288,7 +311,8 @@ def _vector(counts: dict[str, int], model: RiskModel) -> tuple[dict[str, float],
     return vec, math.sqrt(sq) or 1.0
 
 
-def _score_vector(vec: dict[str, float], norm: float, model: RiskModel) -> RiskScore:
+def _score_vector(vec: dict[str, float], norm: float, model: RiskModel,
+                  n_words: int = 0) -> RiskScore:
     feats = model.features
     z_e = z_u = 0.0
     shown: list[tuple[float, str]] = []
@@ -308,14 +332,14 @@ def _score_vector(vec: dict[str, float], norm: float, model: RiskModel) -> RiskS
             top.append(r)
         if len(top) == 3:
             break
-    return RiskScore(p_e, p_u, top)
+    return RiskScore(p_e, p_u, top, n_words)
 
 
 def score(text: str, model: RiskModel, lexicon: ScreeningResult | None = None) -> RiskScore:
     """Score with an explicit model (tests and the training script pass their own). Same
     arithmetic as `weighted(extract(text, lexicon), idf)`, restricted to known features."""
     vec, norm = _vector(_known_counts(text, model, lexicon), model)
-    return _score_vector(vec, norm, model)
+    return _score_vector(vec, norm, model, len(normalise(text).split()))
 
 
 def _category_probabilities(vec: dict[str, float], norm: float,
@@ -343,14 +367,27 @@ def risk(text: str, lexicon: ScreeningResult | None = None) -> RiskScore:
     return score(text, load_model(), lexicon)
 
 
+def is_firm(lexicon: ScreeningResult) -> bool:
+    """Whether the lexicon's emergency rests on a rule marked `firm` in rules.toml (an act
+    already done, such as an overdose taken), which the model never lowers."""
+    from intake.screening.lexicon import get
+
+    firm = get().firm_ids
+    return lexicon.urgency == "emergency" and any(m.rule.split("~")[0] in firm
+                                                  for m in lexicon.matches)
+
+
 def decide(lexicon: ScreeningResult, r: RiskScore, model: RiskModel) -> str:
     """The final urgency from the lexicon's result and the model's score (module docstring)."""
     pol = model.policy
-    rank = 2 if r.p_emergency >= pol["t_emergency"] else (
-        1 if r.p_urgent_or_more >= pol["t_urgent"] else 0)
+    gate = pol.get("t_emergency_gate", 0.0) if r.n_words <= SHORT_WORDS else 0.0
+    emergency = r.p_emergency >= pol["t_emergency"] and r.p_urgent_or_more >= gate
+    rank = 2 if emergency else (1 if r.p_urgent_or_more >= pol["t_urgent"] else 0)
     lex = URGENCY_RANK[lexicon.urgency]
     if lexicon.needs_review is not None:
         floor = lex  # unreadable to the lexicon or caught by the safety net: a person decides
+    elif lex == 2 and is_firm(lexicon):
+        floor = 2  # an act already done (rules.toml `firm`): never lowered
     elif lex == 2:
         floor = 2 if r.p_emergency >= pol["t_lexicon_emergency_down"] else 1
     elif lex == 1 and any(m.category == "statutory" for m in lexicon.matches):
@@ -362,11 +399,35 @@ def decide(lexicon: ScreeningResult, r: RiskScore, model: RiskModel) -> str:
     return _URGENCY_NAME[max(rank, floor)]
 
 
+def _categories(lexicon: ScreeningResult, urgency: str, probs: dict[str, float],
+                model: RiskModel) -> tuple[set[str], tuple[tuple[str, float], ...]]:
+    """(categories, those the model added with p), by the trainer's CategoryPolicy: none for a
+    routine result (routine rows never carry one; the lexicon's matches are still shown); a
+    lexicon category stays unless its head's p < its drop threshold; the model adds a category
+    whose p passes its add threshold; a raised result left with none gets the likeliest
+    head's category if p >= policy "category_fallback". Thresholds chosen out of fold."""
+    if urgency == "routine":
+        return set(), ()
+    drop = dict(zip(model.category_names, model.category_drop, strict=True))
+    add = dict(zip(model.category_names, model.category_thresholds, strict=True))
+    cats = {c for c in lexicon.safeguarding if probs.get(c, 1.0) >= drop.get(c, 0.0)}
+    added = sorted(((c, p) for c, p in probs.items() if p >= add[c] and c not in cats),
+                   key=lambda x: (-x[1], x[0]))
+    cats.update(c for c, _ in added)
+    fallback = model.policy.get("category_fallback", 2.0)
+    if not cats and probs:
+        c, p = max(probs.items(), key=lambda x: (x[1], x[0]))
+        if p >= fallback:
+            cats.add(c)
+            added.append((c, p))
+    return cats, tuple((c, p) for c, p in added if c not in lexicon.safeguarding)
+
+
 def opinion(lexicon: ScreeningResult, text: str) -> Opinion:
     """The final urgency and categories for `text` given the lexicon's result on it."""
     model = load_model()
     vec, norm = _vector(_known_counts(text, model, lexicon), model)
-    r = _score_vector(vec, norm, model)
+    r = _score_vector(vec, norm, model, len(normalise(text).split()))
     urgency = decide(lexicon, r, model)
     reasons: list[str] = []
     if urgency != lexicon.urgency:
@@ -381,13 +442,7 @@ def opinion(lexicon: ScreeningResult, text: str) -> Opinion:
                            "the matched phrases read as a false alarm here")
     probs = dict(zip(model.category_names, _category_probabilities(vec, norm, model),
                      strict=True))
-    thresholds = dict(zip(model.category_names, model.category_thresholds, strict=True))
-    cats = {c for c in lexicon.safeguarding if probs.get(c, 1.0) >= LEXICON_CATEGORY_FLOOR}
-    # A routine message gets no category from the model: it would be a guess nobody reads.
-    added = () if urgency == "routine" else tuple(sorted(
-        ((c, p) for c, p in probs.items() if p >= thresholds[c] and c not in lexicon.safeguarding),
-        key=lambda x: (-x[1], x[0])))
-    cats.update(c for c, _ in added)
+    cats, added = _categories(lexicon, urgency, probs, model)
     if added:
         reasons.append("model categories: " + ", ".join(f"{c} (p={p:.2f})" for c, p in added))
     return Opinion(urgency, "; ".join(reasons) or None, tuple(sorted(cats)), added)

@@ -254,7 +254,10 @@ def test_families_generalise(text: str, category: str) -> None:
 
 def test_fallback_category_gives_way_to_a_specific_one() -> None:
     """'Being abused' alone gets a category; with a named kind it adds no guessed one."""
-    assert screen("a woman at my church is being abused").safeguarding == ["psychological"]
+    # (the lexicon's own result: the model may lower this bare line, and a routine result
+    # carries no category)
+    assert lexicon_screen("a woman at my church is being abused").safeguarding == \
+        ["psychological"]
     # a family member named: the family rule makes it domestic, and the guess is dropped
     assert screen("my sister is being abused").safeguarding == ["domestic"]
     named = screen("my sister is being abused, he took her bank card")
@@ -421,3 +424,40 @@ def test_safety_net_needs_both_danger_and_distress(text: str) -> None:
     assert res.needs_review is None
 
 
+
+
+# Round 2 of issue 13: kinds of fault, each tested by more than its example.
+@pytest.mark.parametrize("text", [
+    "staff at the care home restrain my dad every night and tie him to the chair",
+    "the carers at mum's nursing home slapped her",
+    "the night staff at my brother's unit shout at him and push him",
+])
+def test_abuse_by_staff_of_a_family_member_is_organisational_not_domestic(text: str) -> None:
+    r = lexicon_screen(text)
+    assert "organisational" in r.safeguarding and "domestic" not in r.safeguarding
+
+
+@pytest.mark.parametrize("text", ["my son hits me when he's drunk",
+                                  "my brother throws things at me"])
+def test_abuse_by_family_at_home_stays_domestic(text: str) -> None:
+    assert "domestic" in lexicon_screen(text).safeguarding
+
+
+@pytest.mark.parametrize("text", ["Re: overdose awareness poster",
+                                  "Fwd: Domestic Abuse Act 2021 guidance",
+                                  "Mental Capacity Act"])
+def test_short_english_subject_lines_are_not_reviewed_as_foreign(text: str) -> None:
+    r = lexicon_screen(text)
+    assert r.needs_review is None and r.language in ("en", None)
+
+
+def test_a_short_message_in_a_language_without_a_word_list_is_still_reviewed() -> None:
+    r = lexicon_screen("aiuto mio marito mi picchia adesso")
+    assert r.language == "it" and r.needs_review and r.urgency != "routine"
+
+
+def test_another_languages_word_list_does_not_read_english() -> None:
+    r = lexicon_screen("Attached: timesheet for March, including the tribunal prep for Ms K.")
+    assert not any(m.rule.startswith("es.") for m in r.matches)
+    assert any(m.rule.startswith("es.") for m in lexicon_screen("mañana tengo el tribunal y me "
+                                                             "echan de casa").matches)

@@ -50,18 +50,19 @@ def test_safe_to_contact_and_review_flags(eval_report: dict) -> None:
 
 # Floors on the TUNED sets (every one of them is now training data for the model, so these are
 # fitted figures, not generalisation; the honest figures are the leave-one-set-out ones in the
-# README and the blind batch the lead measures). Measured after the statutory floor (a lexicon
-# statutory match is never lowered by the model), which raised routine-raised on these sets:
+# README and the blind batch the lead measures). Measured with the round-2 model (issue 13,
+# training set C added):
 # set: (emergency recall, emergency as routine, urgent-or-emergency recall, routine raised,
 #       urgent to emergency, category micro-F1)
 TUNED_FLOORS = {
-    "holdout_batch2.jsonl": (1.0, 0, 1.0, 0.056, 0.0, 0.873),
-    "holdout_batch3.jsonl": (1.0, 0, 1.0, 0.0, 0.019, 0.887),
-    "holdout_batch4.jsonl": (1.0, 0, 1.0, 0.0, 0.0, 0.910),
-    "holdout_batch5.jsonl": (1.0, 0, 1.0, 0.053, 0.032, 0.933),
-    "train_a.jsonl": (1.0, 0, 0.998, 0.100, 0.044, 0.919),
-    "train_b.jsonl": (1.0, 0, 1.0, 0.037, 0.024, 0.901),
-    "batch6.jsonl": (1.0, 0, 1.0, 0.109, 0.025, 0.919),
+    "holdout_batch2.jsonl": (1.0, 0, 1.0, 0.0, 0.0, 0.914),
+    "holdout_batch3.jsonl": (1.0, 0, 1.0, 0.0, 0.018, 0.913),
+    "holdout_batch4.jsonl": (1.0, 0, 1.0, 0.0, 0.0, 0.956),
+    "holdout_batch5.jsonl": (1.0, 0, 1.0, 0.026, 0.016, 0.958),
+    "train_a.jsonl": (1.0, 0, 1.0, 0.080, 0.013, 0.949),
+    "train_b.jsonl": (1.0, 0, 1.0, 0.013, 0.008, 0.927),
+    "batch6.jsonl": (1.0, 0, 1.0, 0.082, 0.0, 0.928),
+    "train_c.jsonl": (1.0, 0, 1.0, 0.024, 0.026, 0.943),
 }
 
 

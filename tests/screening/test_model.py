@@ -38,7 +38,7 @@ def test_model_records_how_it_was_chosen() -> None:
     meta = json.loads(MODEL.read_text("utf-8"))["meta"]
     assert "leave-one-set-out" in meta["cv"]
     assert meta["n_examples"] > 2000
-    assert "batch6" in meta["trained_on"]
+    assert {"batch6", "train_c"} <= set(meta["trained_on"])
 
 
 def test_scoring_is_deterministic_and_probabilities() -> None:
@@ -63,7 +63,7 @@ def _model_with(policy: dict[str, float]) -> RiskModel:
 def test_lexicon_emergency_is_never_lowered_below_urgent() -> None:
     model = _model_with({"t_emergency": 1.01, "t_urgent": 1.01,
                          "t_lexicon_emergency_down": 1.01, "t_lexicon_urgent_down": 1.01})
-    text = "ive taken all my tablets"
+    text = "i want to kill myself"  # not an act already done (those are firm: never lowered)
     lex = screen_text(text, None)
     assert lex.urgency == "emergency"
     assert decide(lex, score(text, model, lex), model) == "urgent"
@@ -93,17 +93,32 @@ def test_every_change_the_model_makes_is_explained(text: str) -> None:
         assert "model categories:" in (final.needs_review or "")
 
 
-def test_reasons_never_quote_stop_words() -> None:
+def test_the_stop_word_list_is_loaded() -> None:
+    """data/languages.toml's stop_words must be a top-level key (below a [table] header TOML
+    files it under that table, and the list silently became empty once)."""
+    from intake.screening.model import _stop_words
+
+    stop = _stop_words()
+    assert {"its", "it's", "also", "the", "of", "from"} <= stop
+
+
+@pytest.mark.parametrize("text", [
+    "ive sorted everything so nobody has to worry about me after tonight",
+    "i have got the rope and i am going to the woods after work",
+    "of the of the and to from it",
+    "hi it's Mo from the garage your car's ready",
+    "its done now. its all over. its fine",
+    "this is an automated message your meter reading is due",
+])
+def test_reasons_never_quote_stop_words(text: str) -> None:
     import re
 
-    for text in ["ive sorted everything so nobody has to worry about me after tonight",
-                 "i have got the rope and i am going to the woods after work",
-                 "of the of the and to from it"]:
-        review = screen(text).needs_review or ""
-        quoted = re.findall(r'"([^"]+)"', review)
-        for q in quoted:
-            assert q.split() and not all(w in {"of", "the", "and", "to", "from", "it", "a", "i",
-                                               "me", "my", "is"} for w in q.split()), q
+    from intake.screening.model import _stop_words
+
+    stop = _stop_words()
+    review = screen(text).needs_review or ""
+    for q in re.findall(r'"([^"]+)"', review):
+        assert q.split() and not all(w in stop or len(w) < 3 for w in q.split()), q
 
 
 @pytest.mark.parametrize("text", [
@@ -113,6 +128,12 @@ def test_reasons_never_quote_stop_words() -> None:
     "Hello, this is a message from Greenfield Pharmacy: the prescription for Mrs Patel is ready.",
     "yes",
     "STOP",
+    "Re: overdose awareness poster",
+    "my phone died, sorry",
+    "hi it's Mo from the garage your car's ready",
+    "Your prescription for sertraline 50mg x28 is ready for collection at Well Pharmacy.",
+    "Lloyds Pharmacy: repeat medication (co-codamol 30/500 x100) ready to collect. Reply STOP "
+    "to opt out",
 ])
 def test_bare_words_and_pharmacy_voicemails_are_not_raised(text: str) -> None:
     r = screen(text)
@@ -148,3 +169,43 @@ def test_training_script_reproduces_runtime_probabilities(tmp_path: Path) -> Non
         del sys.modules["train"]
     assert report["max_runtime_drift"] < 1e-4
     RiskModel.from_dict(json.loads((tmp_path / "m.json").read_text("utf-8")))
+
+
+@pytest.mark.parametrize("text", [
+    "my son hits me when he's drunk",
+    "my daughter takes my pension every week and shouts at me",
+    "please tell my kids i love them",
+])
+def test_child_only_when_a_child_is_at_risk(text: str) -> None:
+    assert "child" not in screen(text).safeguarding
+
+
+@pytest.mark.parametrize("text", [
+    "he is hitting me right now, locked myself in the bathroom with the baby",
+    "my husband is hitting me now, me and the kids are locked in the bedroom",
+])
+def test_a_partner_hitting_now_is_domestic_and_an_emergency(text: str) -> None:
+    r = screen(text)
+    assert r.urgency == "emergency" and "domestic" in r.safeguarding
+
+
+def test_a_raised_message_is_never_left_without_a_category_when_one_is_likely() -> None:
+    r = screen("i've got the gas on and the windows shut")
+    assert r.urgency == "emergency" and r.safeguarding
+
+
+def test_an_overdose_taken_is_never_lowered_however_it_is_dressed() -> None:
+    """rules.toml `firm`: even a policy that would lower every lexicon emergency keeps one that
+    rests on an act already done, in a professional's referral form as in a text."""
+    model = _model_with({"t_emergency": 1.01, "t_urgent": 1.01,
+                         "t_lexicon_emergency_down": 1.01, "t_lexicon_urgent_down": 1.01})
+    for text in ["Referral form\nName: Owen Tranter\nRisk: he said today he has taken 40 "
+                 "paracetamol and wants to die\nWard  Ash Ward",
+                 "took 30 paracetamol an hour ago"]:
+        lex = screen_text(text, None)
+        assert lex.urgency == "emergency"
+        assert decide(lex, score(text, model, lex), model) == "emergency"
+    # a lexicon emergency that is not an act done can still be lowered (to urgent, never below)
+    text = "i want to kill myself"
+    lex = screen_text(text, None)
+    assert decide(lex, score(text, model, lex), model) == "urgent"
