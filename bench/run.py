@@ -60,15 +60,58 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_port(port: int, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+# Readiness has no fixed timeout: a server or worker on a busy machine may take long to warm up
+# (the screening lexicon alone is seconds of CPU), so the bench waits as long as the process is
+# alive and making its way up. READY_CEILING only stops a bench that would otherwise hang forever.
+READY_CEILING = 900.0
+
+
+def wait_ready(base: str, proc: subprocess.Popen[bytes], path: str = "/healthz") -> float:
+    """Wait until `proc` answers HTTP on `base` (any status below 500 on `path`: for intake,
+    `/healthz` says Redis and the database answer; uvicorn binds only after the app's lifespan
+    warm-up). Returns the seconds it took. Raises if the process exits first."""
+    import http.client
+
+    where = urlsplit(base)
+    began = time.monotonic()
+    while time.monotonic() - began < READY_CEILING:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server on {base} exited ({proc.returncode}) before it was ready")
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
+            conn = http.client.HTTPConnection(where.hostname or "", where.port, timeout=10)
+            conn.request("GET", path)
+            status = conn.getresponse().status
+            conn.close()
+            if status < 500:
+                return time.monotonic() - began
         except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"nothing listening on {port}")
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"server on {base} not ready after {READY_CEILING:.0f}s")
+
+
+def wait_workers(settings: Settings, procs: list[subprocess.Popen[bytes]]) -> float:
+    """Wait until every worker process has registered with RQ (it does so only after
+    `warm_up_jobs`, so a registered worker is a warm one). Returns the seconds it took."""
+    from redis import Redis
+    from rq import Worker
+
+    from intake.queue import queues
+
+    conn = Redis.from_url(settings.redis_url or "")
+    began = time.monotonic()
+    try:
+        while time.monotonic() - began < READY_CEILING:
+            dead = [p.returncode for p in procs if p.poll() is not None]
+            if dead:
+                raise RuntimeError(f"a worker exited ({dead[0]}) before it was ready")
+            queue = queues(settings, conn)[0]
+            if len(Worker.all(queue=queue)) >= len(procs):
+                return time.monotonic() - began
+            time.sleep(0.1)
+    finally:
+        conn.close()
+    raise RuntimeError(f"workers not ready after {READY_CEILING:.0f}s")
 
 
 def redis_url() -> tuple[str, Any]:
@@ -217,9 +260,10 @@ def server(kind: str, settings: Settings) -> Iterator[tuple[str, subprocess.Pope
     proc = subprocess.Popen(
         [sys.executable, str(ROOT / "bench" / "serve.py"), kind, str(port)], env=env_for(settings)
     )
+    base = f"http://127.0.0.1:{port}"
     try:
-        wait_port(port)
-        yield f"http://127.0.0.1:{port}", proc
+        wait_ready(base, proc, "/healthz" if kind == "app" else "/")
+        yield base, proc
     finally:
         proc.terminate()
         proc.wait(timeout=10)
@@ -467,7 +511,7 @@ def bench_end_to_end(settings: Settings, recorder: Recorder) -> dict[str, Any]:
     try:
         with server("app", settings) as (base, _proc):
             requests = signed_forms(base, int(rate * seconds), 50_000)
-            time.sleep(2)  # let the workers start
+            wait_workers(settings, procs)
             result = run_load(base, requests, mode="open", rate=rate, seconds=seconds)
             sent = result.sent
             numbers = {i: requests[i][1]["From"] for _t, i in sent}

@@ -22,9 +22,10 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from intake.models import URGENCIES, Referral
+from intake.models import URGENCIES, URGENCY_RANK, Referral
 from intake.store import search as search_index
-from intake.store.database import Queries
+from intake.store.cursor import make_cursor, parse_cursor
+from intake.store.database import Queries, UTCDateTime
 from intake.store.referrals import row_to_referral
 from intake.store.schema import referral_work, referrals
 
@@ -59,6 +60,16 @@ class QueueRow:
     @property
     def needs_action(self) -> bool:
         return self.stage == NEEDS_ACTION
+
+    @property
+    def cursor(self) -> str:
+        """The keyset cursor just after this row (`Worklist.queue(after=...)`)."""
+        return make_cursor(
+            URGENCY_RANK.get(self.referral.urgency, 2),
+            self.referral.received_at,
+            self.referral.id or 0,
+            self.stage,
+        )
 
 
 @dataclass(frozen=True)
@@ -126,13 +137,36 @@ class Worklist(Queries):
     """`store.worklist`."""
 
     def queue(
-        self, wanted: QueueFilter | None = None, *, offset: int = 0, limit: int = 200
+        self,
+        wanted: QueueFilter | None = None,
+        *,
+        offset: int = 0,
+        limit: int = 200,
+        after: str | None = None,
     ) -> QueuePage:
-        """One page of the queue in working order (see the module docstring), with counts."""
+        """One page of the queue in working order (see the module docstring), with counts.
+
+        `after` (a `QueueRow.cursor` of the previous page's last row) starts the page just after
+        that row by its sort key instead of skipping `offset` rows; the counts are the same.
+        Raises `ValueError` for a cursor that is not one.
+        """
         wanted = wanted or QueueFilter()
         limit = max(1, min(limit, MAX_PAGE))
         offset = max(0, offset)
         where = _where(wanted)
+        page_where = list(where)
+        if after is not None:
+            rank, received_at, last_id, last_stage = parse_cursor(after, stage=True)
+            key = (referrals.c.urgency_rank, _ACTION, referrals.c.received_at, referrals.c.id)
+            page_where.append(
+                sa.tuple_(*key)
+                > sa.tuple_(
+                    sa.literal(rank),
+                    sa.literal(last_stage),
+                    sa.literal(received_at, UTCDateTime()),
+                    sa.literal(last_id),
+                )
+            )
         stage = _ACTION.label("stage")
         rows_query = (
             sa.select(
@@ -144,7 +178,7 @@ class Worklist(Queries):
                 stage,
             )
             .select_from(_JOINED)
-            .where(*where)
+            .where(*page_where)
             .order_by(referrals.c.urgency_rank, _ACTION, referrals.c.received_at, referrals.c.id)
             .limit(limit)
             .offset(offset)

@@ -114,3 +114,45 @@ def test_audit_trail(store: Store) -> None:
         "referral.viewed",
         {"via": "test"},
     )
+
+
+def test_keyset_pages_follow_the_list_order_without_gaps_or_repeats(store: Store) -> None:
+    """`after=` pages (issue 20) give exactly the rows OFFSET pages give, ties on time included."""
+    urgencies = ["routine", "urgent", "emergency", "soon"]
+    for i in range(23):
+        # shared times: the id breaks ties
+        msg = message(f"SM{i}", at=T0 + timedelta(minutes=i % 5))
+        store.create_referral(referral(msg, urgencies[i % 4]), msg)
+    whole = [r.id for r in store.list_referrals(limit=100)]
+    paged: list[int | None] = []
+    after: str | None = None
+    while True:
+        page = store.list_referrals(limit=5, after=after)
+        paged += [r.id for r in page]
+        if len(page) < 5:
+            break
+        after = store.list_cursor(page[-1])
+    assert paged == whole
+    with pytest.raises(ValueError):
+        store.list_referrals(after="not-a-cursor")
+
+
+def test_queue_keyset_pages_match_the_queue_order(store: Store) -> None:
+    urgencies = ["routine", "urgent", "emergency"]
+    for i in range(17):
+        msg = message(f"SM{i}", at=T0 + timedelta(minutes=i % 4))
+        made = store.create_referral(referral(msg, urgencies[i % 3]), msg)
+        if i % 4 == 0:
+            assert made.id is not None
+            store.update_referral(made.id, status="triaged")
+    whole = store.worklist.queue(limit=100)
+    seen = []
+    after = None
+    while True:
+        page = store.worklist.queue(limit=4, after=after)
+        assert page.total == whole.total
+        seen += [row.referral.id for row in page.rows]
+        if len(page.rows) < 4:
+            break
+        after = page.rows[-1].cursor
+    assert seen == [row.referral.id for row in whole.rows]
