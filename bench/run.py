@@ -566,8 +566,18 @@ def machine() -> dict[str, Any]:
                 break
     except OSError:
         pass
+    memory_gb = 0.0
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                memory_gb = round(int(line.split()[1]) / 1024 / 1024, 1)
+    except OSError:
+        pass
     return {
         "nproc": os.cpu_count(),
+        "memory_gb": memory_gb,
+        # how busy the machine was when the run began (1, 5, 15 min): a shared machine's noise
+        "loadavg_at_start": [round(x, 2) for x in os.getloadavg()],
         "cpu": model or platform.processor(),
         "python": platform.python_version(),
         "platform": platform.platform(),
@@ -584,7 +594,24 @@ def uvicorn_stack() -> str:
     return f"{loop}+{http}"
 
 
-def main() -> int:
+SECTIONS = ("webhook", "email", "pipeline", "end_to_end", "screening")
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument(
+        "--only",
+        default=",".join(SECTIONS),
+        help=f"comma-separated sections to run (of {', '.join(SECTIONS)}); results go to "
+        "bench/results/run-partial.json unless all run",
+    )
+    args = parser.parse_args(argv)
+    only = [name for name in args.only.split(",") if name]
+    unknown = set(only) - set(SECTIONS)
+    if unknown:
+        parser.error(f"unknown sections: {', '.join(sorted(unknown))}")
     began = time.perf_counter()
     url, embedded = redis_url()
     recorder = Recorder()
@@ -612,6 +639,8 @@ def main() -> int:
                 ("end_to_end", lambda: bench_end_to_end(settings, recorder)),
                 ("screening", bench_screening),
             ):
+                if name not in only:
+                    continue
                 t0 = time.perf_counter()
                 results[name] = fn()
                 print(
@@ -623,10 +652,33 @@ def main() -> int:
             if embedded:
                 embedded.stop()
     results["seconds"] = round(time.perf_counter() - began)
+    results["ratios"] = ratios(results)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "run.json").write_text(json.dumps(results, indent=2) + "\n", "utf-8")
-    print_table(results)
+    complete = all(name in results for name in SECTIONS)
+    out = RESULTS / ("run.json" if complete else "run-partial.json")
+    out.write_text(json.dumps(results, indent=2) + "\n", "utf-8")
+    if complete:
+        print_table(results)
+    else:
+        print(json.dumps({k: v for k, v in results.items() if k != "machine"}, indent=2))
     return 0
+
+
+def ratios(r: dict[str, Any]) -> dict[str, Any]:
+    """Every ratio of the run in one place, each against its baseline from the same run."""
+    out: dict[str, Any] = {}
+    if "webhook" in r:
+        out["webhook_vs_bare"] = r["webhook"]["ratio"]
+        out["webhook_vs_bare_enqueue"] = r["webhook"]["ratio_vs_bare_queue"]
+    if "email" in r:
+        out["email_vs_bare_aiosmtpd"] = r["email"]["ratio"]
+    if "pipeline" in r:
+        for cls in ("simple", "fork"):
+            for n in (1, 2):
+                out[f"pipeline_{cls}_{n}w_vs_noop"] = r["pipeline"][f"{cls}_ratio_{n}"]
+    if "screening" in r:
+        out["screening_vs_regex"] = r["screening"]["ratio_vs_baseline"]
+    return out
 
 
 def print_table(r: dict[str, Any]) -> None:
