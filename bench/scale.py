@@ -6,7 +6,8 @@ size times the reads a duty desk makes on every page view or message, through th
 methods (the SQL the service runs):
 
 - queue page: `Worklist.queue()`, the default view (active referrals, first 50, with counts);
-- search: `Worklist.queue(search=...)` for a surname a few hundred referrals share at 1M;
+- search: `Worklist.queue(search=...)` for a surname 1 in 2,000 referrals share (500 at 1M: the
+  answer grows with the store), and for one referral's reference (an answer that does not);
 - API list: `store.list_referrals(limit=50)` (no filter), its first page and a keyset page deep
   into the table (`after=`);
 - merge lookup: `store.links.candidates(...)`, the duplicate pool read for every new referral;
@@ -38,9 +39,14 @@ sys.path.insert(0, str(ROOT))
 
 from bench.run import RESULTS, database, machine  # noqa: E402
 
+MEMORY_REFERRALS = 10_000
+MEMORY_BOUND_MB = 64  # growth allowed between warm-up and 10,000 referrals, per process
+
 SIZES = (1_000, 100_000, 1_000_000)
 REPEATS = 15
 ACTIVE = 500  # the newest referrals still open or triaged: a busy service's working queue
+# `intake.reference`'s alphabet: seeded references are real ones ("REF-" and six of these)
+REFERENCE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
 SURNAMES = 2_000  # at 1M, each surname is shared by 500 referrals
 TOWNS, NEEDS = 300, 40
 
@@ -78,7 +84,9 @@ def seed(conn: Any, start: int, stop: int) -> None:
             INSERT INTO referrals (reference, channel, sender, received_at, raw_text, urgency,
                 urgency_rank, safeguarding, screening, fields, status, forward_status,
                 safe_to_contact, created_at, updated_at)
-            SELECT 'REF-' || upper(lpad(to_hex(g), 7, '0')),
+            SELECT 'REF-' || (SELECT string_agg(substr(:alphabet,
+                        (g / (30 ^ k)::bigint % 30)::int + 1, 1), '' ORDER BY k DESC)
+                    FROM generate_series(0, 5) AS k),
                 (ARRAY['sms','email','voice','web'])[1 + g % 4],
                 '+4477' || lpad(g::text, 8, '0'),
                 now() - make_interval(secs => (:stop - g) * 30),
@@ -92,7 +100,7 @@ def seed(conn: Any, start: int, stop: int) -> None:
             FROM generate_series(:start + 1, :stop) AS g
             """
         ),
-        {"start": start, "stop": stop, "surnames": SURNAMES},
+        {"start": start, "stop": stop, "surnames": SURNAMES, "alphabet": REFERENCE_ALPHABET},
     )
     words = vocabulary()
     for kind, values in words.items():
@@ -102,15 +110,18 @@ def seed(conn: Any, start: int, stop: int) -> None:
             sa.text(f"INSERT INTO vocab_{kind} (n, term) VALUES (:n, :term)"),
             [{"n": i, "term": t} for i, t in enumerate(values)],
         )
-    # The referral's number (g) is recovered from its reference, so the terms agree with it.
-    for kind, size, mix in (("surname", SURNAMES, "g"), ("town", TOWNS, "g / 7"),
-                            ("need", NEEDS, "g / 13")):
+    # The referral's number (g) is read back from its text, so the terms agree with it.
+    for kind, size, mix in (
+        ("surname", SURNAMES, "g"),
+        ("town", TOWNS, "g / 7"),
+        ("need", NEEDS, "g / 13"),
+    ):
         conn.execute(
             sa.text(
                 f"""
                 INSERT INTO search_terms (term, referral_id)
                 SELECT v.term, r.id FROM
-                    (SELECT id, ('x' || lpad(substr(reference, 5), 8, '0'))::bit(32)::int AS g
+                    (SELECT id, split_part(split_part(raw_text, ' ', 3), ':', 1)::int AS g
                      FROM referrals
                      WHERE id > :first) AS r
                 JOIN vocab_{kind} v ON v.n = ({mix}) % {size}
@@ -123,14 +134,14 @@ def seed(conn: Any, start: int, stop: int) -> None:
             """
             INSERT INTO search_terms (term, referral_id)
             SELECT lower(reference), id FROM referrals WHERE id > :first
+            -- a reference's term is its canonical form (`search.terms`); with a blind index
+            -- (`search._stored` a keyed hash) this row would need hashing too
             """
         ),
         {"first": start},
     )
     conn.execute(
-        sa.text(
-            "UPDATE referrals SET status = 'closed' WHERE status <> 'closed' AND id <= :cut"
-        ),
+        sa.text("UPDATE referrals SET status = 'closed' WHERE status <> 'closed' AND id <= :cut"),
         {"cut": stop - ACTIVE},
     )
     conn.execute(
@@ -161,8 +172,10 @@ def reads(store: Any, size: int) -> dict[str, Callable[[], object]]:
     cursor = store.list_cursor(middle)
     out: dict[str, Callable[[], object]] = {
         "queue_page": lambda: store.worklist.queue(QueueFilter(), limit=50),
-        "search": lambda: store.worklist.queue(
-            QueueFilter(status="all", search=surname), limit=50
+        "search": lambda: store.worklist.queue(QueueFilter(status="all", search=surname), limit=50),
+        # one referral's reference: a search whose answer does not grow with the store
+        "search_reference": lambda: store.worklist.queue(
+            QueueFilter(status="all", search=middle.reference), limit=50
         ),
         "api_list": lambda: store.list_referrals(limit=50),
         "api_list_deep": lambda: store.list_referrals(limit=50, after=cursor),
@@ -203,6 +216,95 @@ def explain(conn: Any, store: Any, size: int) -> dict[str, list[str]]:
     return captured
 
 
+def rss_mb(pid: int) -> float:
+    """Resident set size of a process (Linux /proc), in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return 0.0
+
+
+def bench_memory(referrals: int) -> dict[str, Any]:
+    """RSS of the web process and of two workers (the default class; the larger is reported)
+    after warm-up (200 referrals) and after `referrals` signed webhooks have been stored."""
+    import secrets
+    import tempfile
+
+    from bench.run import (
+        ACCOUNT,
+        FROM,
+        TOKEN,
+        Recorder,
+        clear_prefix,
+        redis_url,
+        run_load,
+        server,
+        signed_forms,
+        wait_workers,
+        workers,
+    )
+    from intake.config import Settings
+    from intake.store import Store
+
+    url, embedded = redis_url()
+    recorder = Recorder()
+    out: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as tmp, database(Path(tmp)) as (db_url, _kind):
+        settings = Settings(
+            redis_url=url,
+            database_url=db_url,
+            data_dir=Path(tmp),
+            queue_prefix="intake-bench-mem-" + secrets.token_hex(3),
+            twilio_account_sid=ACCOUNT,
+            twilio_auth_token=TOKEN,
+            twilio_from_number=FROM,
+            twilio_api_base_url=recorder.url,
+        )
+        store = Store.from_url(db_url)
+        store.upgrade()
+        procs = workers(settings, 2, burst=False, simple=None)
+        try:
+            wait_workers(settings, procs)
+            with server("app", settings) as (base, web):
+                forms = signed_forms(base, referrals, 200_000)
+
+                def drain(upto: int) -> None:
+                    while store.count_referrals() < upto:
+                        if any(proc.poll() is not None for proc in procs):
+                            raise RuntimeError("a worker exited")
+                        time.sleep(0.5)
+
+                warm = 200
+                run_load(base, forms[:warm], mode="open", rate=100, seconds=warm / 100)
+                drain(warm)
+                out["worker_mb_before"] = max(rss_mb(proc.pid) for proc in procs)
+                out["web_mb_before"] = rss_mb(web.pid)
+                rest = forms[warm:]
+                run_load(base, rest, mode="open", rate=100, seconds=len(rest) / 100)
+                drain(referrals)
+                out["worker_mb_after"] = max(rss_mb(proc.pid) for proc in procs)
+                out["web_mb_after"] = rss_mb(web.pid)
+        finally:
+            for proc in procs:
+                proc.terminate()
+                proc.wait(timeout=30)
+            clear_prefix(settings)
+            store.dispose()
+            recorder.close()
+            if embedded:
+                embedded.stop()
+    out["referrals"] = referrals
+    out["bound_mb"] = MEMORY_BOUND_MB
+    out["growth_mb"] = round(
+        max(
+            out["worker_mb_after"] - out["worker_mb_before"],
+            out["web_mb_after"] - out["web_mb_before"],
+        ),
+        1,
+    )
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     import tempfile
 
@@ -210,6 +312,7 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sizes", default=",".join(str(s) for s in SIZES))
+    parser.add_argument("--memory", type=int, default=MEMORY_REFERRALS, help="0 to skip")
     args = parser.parse_args(argv)
     sizes = sorted(int(s) for s in args.sizes.split(","))
     from intake.store import Store
@@ -247,6 +350,9 @@ def main(argv: list[str] | None = None) -> int:
         }
         for size in sizes
     }
+    if args.memory:
+        results["memory"] = bench_memory(args.memory)
+        print(f"  memory: {results['memory']}", file=sys.stderr)
     results["seconds"] = round(time.perf_counter() - began)
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "scale.json").write_text(json.dumps(results, indent=2) + "\n", "utf-8")
