@@ -156,3 +156,33 @@ def test_queue_keyset_pages_match_the_queue_order(store: Store) -> None:
             break
         after = page.rows[-1].cursor
     assert seen == [row.referral.id for row in whole.rows]
+
+
+def test_a_pinned_job_is_one_connection_and_each_transaction_stays_atomic(store: Store) -> None:
+    """`Store.pinned` (issue 20): on PostgreSQL a job's reads and writes share one checkout; a
+    block that fails is rolled back alone, a duplicate is still refused, and what committed is
+    visible to everyone else. On SQLite it changes nothing."""
+    import sqlalchemy as sa
+
+    checkouts: list[int] = []
+    sa.event.listen(store.engine, "checkout", lambda *_args: checkouts.append(1))
+    msg = message("SM1")
+    with store.pinned():
+        created = store.create_referral(referral(msg), msg)
+        assert created.id is not None
+        assert store.get_referral(created.reference) is not None
+        with pytest.raises(RuntimeError), store.transaction():
+            store.update_referral(created.id, status="triaged")
+            raise RuntimeError("the job failed half way")
+        found = store.get_referral(created.reference)
+        assert found is not None and found.status == "open"
+        with pytest.raises(DuplicateMessage):
+            store.create_referral(referral(msg), msg)
+        store.update_referral(created.id, status="triaged")
+    if store.engine.dialect.name == "postgresql":
+        assert len(checkouts) == 1
+    other = Store.from_url(store.engine.url.render_as_string(hide_password=False))
+    again = other.get_referral(created.reference)
+    assert again is not None and again.status == "triaged"
+    assert other.count_referrals() == 1
+    other.dispose()
