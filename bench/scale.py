@@ -350,14 +350,19 @@ def main(argv: list[str] | None = None) -> int:
         }
         for size in sizes
     }
+    write(results)  # the store's figures are kept even if the memory run fails
     if args.memory:
         results["memory"] = bench_memory(args.memory)
         print(f"  memory: {results['memory']}", file=sys.stderr)
     results["seconds"] = round(time.perf_counter() - began)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "scale.json").write_text(json.dumps(results, indent=2) + "\n", "utf-8")
+    write(results)
     print_table(results)
     return 0
+
+
+def write(results: dict[str, Any]) -> None:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "scale.json").write_text(json.dumps(results, indent=2) + "\n", "utf-8")
 
 
 def print_table(r: dict[str, Any]) -> None:
