@@ -160,7 +160,7 @@ def rows(run: dict[str, Any] | None, scale: dict[str, Any] | None) -> list[list[
             if ms is None:
                 continue
             ratio = scale["ratio_to_smallest"][big][name]
-            goal = "" if name in ("api_list_deep_offset", "search") else "≤ 2×"
+            goal = "" if name == "api_list_deep_offset" else "≤ 2×"
             out.append(
                 [
                     f"{label} at {int(big):,} referrals",
