@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 DEV    := $(VENV)/.installed-dev-stamp
 
-.PHONY: install install-dev run test lint eval bench clean
+.PHONY: install install-dev run test lint eval bench bench-scale clean
 
 # The service needs only its runtime dependencies; tests, lint and benchmarks add the dev extras
 # (pytest, Playwright, schemathesis...), so `make run` on a fresh machine stays quick.
@@ -45,8 +45,16 @@ eval: install-dev
 	$(BIN)/intake eval language tests/data/language_dev.jsonl
 	$(BIN)/intake eval eligibility tests/data/eligibility_dev.jsonl
 
+# `make bench`: under ten minutes on a 2-core machine; `make bench-scale`: the long runs (the
+# 1,000,000-referral store, memory after 10,000 referrals). Both write bench/results/*.json and
+# regenerate the README's performance table from them (bench/report.py).
 bench: install-dev
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/report.py
+
+bench-scale: install-dev
+	$(BIN)/python bench/scale.py
+	$(BIN)/python bench/report.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -123,7 +123,13 @@ async def open_loop(
         conn = idle.pop() if idle else await connect(host, port)
         t0 = time.perf_counter()
         sent.append((time.time(), i))
-        status = await conn.request(requests[i % len(requests)])
+        try:
+            status = await conn.request(requests[i % len(requests)])
+        except (ConnectionError, asyncio.IncompleteReadError):
+            # the server closed a connection that sat idle past its keep-alive timeout (a long
+            # run's spare connections do): what any client does, open another and send again
+            conn = await connect(host, port)
+            status = await conn.request(requests[i % len(requests)])
         latencies.append(time.perf_counter() - t0)
         idle.append(conn)
         if status != 200:

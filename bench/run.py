@@ -47,8 +47,8 @@ TOKEN = "bench-auth-token-0123456789abcdef"
 ACCOUNT = "AC" + "b" * 32
 FROM = "+447700900001"
 PIPELINE_N = 400
-# End to end runs the workers as `intake worker` does by default: forking.
-E2E_SIMPLE = False
+# End to end runs the workers as `intake worker` does by default (in-process since issue 20).
+E2E_SIMPLE: bool | None = None
 
 
 # -- infrastructure -------------------------------------------------------------------------
@@ -60,15 +60,58 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_port(port: int, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+# Readiness has no fixed timeout: a server or worker on a busy machine may take long to warm up
+# (the screening lexicon alone is seconds of CPU), so the bench waits as long as the process is
+# alive and making its way up. READY_CEILING only stops a bench that would otherwise hang forever.
+READY_CEILING = 900.0
+
+
+def wait_ready(base: str, proc: subprocess.Popen[bytes], path: str = "/healthz") -> float:
+    """Wait until `proc` answers HTTP on `base` (any status below 500 on `path`: for intake,
+    `/healthz` says Redis and the database answer; uvicorn binds only after the app's lifespan
+    warm-up). Returns the seconds it took. Raises if the process exits first."""
+    import http.client
+
+    where = urlsplit(base)
+    began = time.monotonic()
+    while time.monotonic() - began < READY_CEILING:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server on {base} exited ({proc.returncode}) before it was ready")
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
+            conn = http.client.HTTPConnection(where.hostname or "", where.port, timeout=10)
+            conn.request("GET", path)
+            status = conn.getresponse().status
+            conn.close()
+            if status < 500:
+                return time.monotonic() - began
         except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"nothing listening on {port}")
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"server on {base} not ready after {READY_CEILING:.0f}s")
+
+
+def wait_workers(settings: Settings, procs: list[subprocess.Popen[bytes]]) -> float:
+    """Wait until every worker process has registered with RQ (it does so only after
+    `warm_up_jobs`, so a registered worker is a warm one). Returns the seconds it took."""
+    from redis import Redis
+    from rq import Worker
+
+    from intake.queue import queues
+
+    conn = Redis.from_url(settings.redis_url or "")
+    began = time.monotonic()
+    try:
+        while time.monotonic() - began < READY_CEILING:
+            dead = [p.returncode for p in procs if p.poll() is not None]
+            if dead:
+                raise RuntimeError(f"a worker exited ({dead[0]}) before it was ready")
+            queue = queues(settings, conn)[0]
+            if len(Worker.all(queue=queue)) >= len(procs):
+                return time.monotonic() - began
+            time.sleep(0.1)
+    finally:
+        conn.close()
+    raise RuntimeError(f"workers not ready after {READY_CEILING:.0f}s")
 
 
 def redis_url() -> tuple[str, Any]:
@@ -217,21 +260,23 @@ def server(kind: str, settings: Settings) -> Iterator[tuple[str, subprocess.Pope
     proc = subprocess.Popen(
         [sys.executable, str(ROOT / "bench" / "serve.py"), kind, str(port)], env=env_for(settings)
     )
+    base = f"http://127.0.0.1:{port}"
     try:
-        wait_port(port)
-        yield f"http://127.0.0.1:{port}", proc
+        wait_ready(base, proc, "/healthz" if kind == "app" else "/")
+        yield base, proc
     finally:
         proc.terminate()
         proc.wait(timeout=10)
 
 
 def workers(
-    settings: Settings, count: int, burst: bool, simple: bool
+    settings: Settings, count: int, burst: bool, simple: bool | None
 ) -> list[subprocess.Popen[bytes]]:
-    """`count` worker.py processes; `simple` = RQ SimpleWorker (jobs in-process), else the
-    forking Worker that `intake worker` runs by default (a fork per job)."""
+    """`count` worker.py processes: `simple` True = RQ SimpleWorker (jobs in-process), False =
+    the forking Worker (a fork per job), None = whatever `intake worker` runs by default."""
     args = [sys.executable, str(ROOT / "worker.py")]
-    args += (["--simple"] if simple else []) + (["--burst"] if burst else [])
+    flag = {True: ["--simple"], False: ["--fork"], None: []}[simple]
+    args += flag + (["--burst"] if burst else [])
     return [
         subprocess.Popen(
             args, env=env_for(settings), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
@@ -323,6 +368,26 @@ class BareHandler:
         return "250 OK"
 
 
+class BareQueueHandler:
+    """The floor of any design that answers 250 only once the message is durable: one RQ
+    enqueue of the raw message (in a thread, as intake does), nothing else."""
+
+    def __init__(self, settings: Settings) -> None:
+        from redis import Redis
+        from rq import Queue
+
+        from intake.queue import queue_name
+
+        self.queue = Queue(
+            queue_name(settings, "default"), connection=Redis.from_url(settings.redis_url or "")
+        )
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        raw = envelope.original_content or b""
+        await asyncio.to_thread(self.queue.enqueue, "bench.noop.noop", {"raw": raw})
+        return "250 OK"
+
+
 def bench_email(settings: Settings) -> dict[str, Any]:
     import aiosmtplib
     from aiosmtpd.controller import Controller
@@ -358,13 +423,14 @@ def bench_email(settings: Settings) -> dict[str, Any]:
 
     rt = Runtime.build(settings, channels.registry())
     out: dict[str, Any] = {}
-    for kind in ("bare", "intake"):
+    for kind in ("bare", "bare_queue", "intake"):
         port = free_port()
-        controller = (
-            Controller(BareHandler(), hostname="127.0.0.1", port=port)
-            if kind == "bare"
-            else make_controller(rt, settings.with_(smtp_port=port))
-        )
+        if kind == "bare":
+            controller = Controller(BareHandler(), hostname="127.0.0.1", port=port)
+        elif kind == "bare_queue":
+            controller = Controller(BareQueueHandler(settings), hostname="127.0.0.1", port=port)
+        else:
+            controller = make_controller(rt, settings.with_(smtp_port=port))
         controller.start()
         try:
             asyncio.run(load(port, 0.5))
@@ -374,20 +440,30 @@ def bench_email(settings: Settings) -> dict[str, Any]:
     rt.close()
     clear_prefix(settings)
     out["ratio"] = round(out["intake"]["per_s"] / out["bare"]["per_s"], 3)
+    out["ratio_vs_bare_queue"] = round(out["intake"]["per_s"] / out["bare_queue"]["per_s"], 3)
     return out
 
 
-def _drain_rate(settings: Settings, count: int, simple: bool) -> float:
-    """Run `count` burst workers over what is queued; jobs/s from first start to last end."""
+def _drain_rate(settings: Settings, count: int, simple: bool) -> tuple[float, float]:
+    """Run `count` burst workers over what is queued: (jobs/s from first start to last end,
+    CPU seconds the workers and their forked children used, start-up included).
+
+    The CPU is what a busy shared machine does not distort: a pair's difference divided by the
+    jobs is the CPU one referral costs beyond a no-op job."""
+    import resource
+
     from redis import Redis
     from rq.job import Job
     from rq.registry import FinishedJobRegistry
 
     from intake.queue import queues
 
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     procs = workers(settings, count, burst=True, simple=simple)
     for proc in procs:
-        proc.wait(timeout=240)
+        proc.wait(timeout=600)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
     conn = Redis.from_url(settings.redis_url or "")
     starts, ends = [], []
     for queue in queues(settings, conn):
@@ -397,7 +473,7 @@ def _drain_rate(settings: Settings, count: int, simple: bool) -> float:
                 starts.append(job.started_at.replace(tzinfo=UTC).timestamp())
                 ends.append(job.ended_at.replace(tzinfo=UTC).timestamp())
     conn.close()
-    return len(ends) / (max(ends) - min(starts)) if ends else 0.0
+    return (len(ends) / (max(ends) - min(starts)) if ends else 0.0), cpu
 
 
 def bench_pipeline(settings: Settings) -> dict[str, Any]:
@@ -437,14 +513,19 @@ def bench_pipeline(settings: Settings) -> dict[str, Any]:
                         enqueue_message(run_settings, conn, message, priority="default")
                 store = Store.from_url(run_settings.effective_database_url)
                 before = store.count_referrals()
-                rate = _drain_rate(run_settings, n_workers, simple=cls == "simple")
+                rate, cpu = _drain_rate(run_settings, n_workers, simple=cls == "simple")
                 stored = store.count_referrals() - before
                 store.dispose()
                 key = f"{cls}_{kind}_{n_workers}"
                 if kind == "pipeline":
-                    out[key] = {"referrals_per_s": round(rate, 1), "stored": stored, "of": n_jobs}
+                    out[key] = {
+                        "referrals_per_s": round(rate, 1),
+                        "stored": stored,
+                        "of": n_jobs,
+                        "worker_cpu_s": round(cpu, 2),
+                    }
                 else:
-                    out[key] = {"jobs_per_s": round(rate, 1)}
+                    out[key] = {"jobs_per_s": round(rate, 1), "worker_cpu_s": round(cpu, 2)}
                 clear_prefix(run_settings)
                 conn.close()
         for n in (1, 2):
@@ -453,6 +534,14 @@ def bench_pipeline(settings: Settings) -> dict[str, Any]:
                 / out[f"{cls}_noop_{n}"]["jobs_per_s"],
                 3,
             )
+            # CPU one referral costs beyond a no-op job (start-up cancels out: same workers)
+            extra = (
+                out[f"{cls}_pipeline_{n}"]["worker_cpu_s"] - out[f"{cls}_noop_{n}"]["worker_cpu_s"]
+            )
+            out[f"{cls}_cpu_ms_per_referral_{n}"] = round(extra * 1000 / n_jobs, 1)
+            # what RQ (and, forking, the fork) costs a job, the workers' start-up spread over it
+            noop_cpu = out[f"{cls}_noop_{n}"]["worker_cpu_s"]
+            out[f"{cls}_noop_cpu_ms_per_job_{n}"] = round(noop_cpu * 1000 / n_jobs, 1)
         out[f"{cls}_scaling_2_over_1"] = round(
             out[f"{cls}_pipeline_2"]["referrals_per_s"]
             / out[f"{cls}_pipeline_1"]["referrals_per_s"],
@@ -467,7 +556,7 @@ def bench_end_to_end(settings: Settings, recorder: Recorder) -> dict[str, Any]:
     try:
         with server("app", settings) as (base, _proc):
             requests = signed_forms(base, int(rate * seconds), 50_000)
-            time.sleep(2)  # let the workers start
+            wait_workers(settings, procs)
             result = run_load(base, requests, mode="open", rate=rate, seconds=seconds)
             sent = result.sent
             numbers = {i: requests[i][1]["From"] for _t, i in sent}
@@ -494,7 +583,8 @@ def bench_end_to_end(settings: Settings, recorder: Recorder) -> dict[str, Any]:
         "sent": len(sent),
         "acknowledged": len(lat),
         "webhook_errors": result.errors,
-        "workers": "simple" if E2E_SIMPLE else "forking",
+        "workers": "default (SimpleWorker)" if E2E_SIMPLE is None else
+        ("simple" if E2E_SIMPLE else "forking"),
         "p50_ms": round(pct(lat, 50), 1),
         "p99_ms": round(pct(lat, 99), 1),
     }
@@ -522,8 +612,18 @@ def machine() -> dict[str, Any]:
                 break
     except OSError:
         pass
+    memory_gb = 0.0
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                memory_gb = round(int(line.split()[1]) / 1024 / 1024, 1)
+    except OSError:
+        pass
     return {
         "nproc": os.cpu_count(),
+        "memory_gb": memory_gb,
+        # how busy the machine was when the run began (1, 5, 15 min): a shared machine's noise
+        "loadavg_at_start": [round(x, 2) for x in os.getloadavg()],
         "cpu": model or platform.processor(),
         "python": platform.python_version(),
         "platform": platform.platform(),
@@ -540,7 +640,24 @@ def uvicorn_stack() -> str:
     return f"{loop}+{http}"
 
 
-def main() -> int:
+SECTIONS = ("webhook", "email", "pipeline", "end_to_end", "screening")
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument(
+        "--only",
+        default=",".join(SECTIONS),
+        help=f"comma-separated sections to run (of {', '.join(SECTIONS)}); results go to "
+        "bench/results/run-partial.json unless all run",
+    )
+    args = parser.parse_args(argv)
+    only = [name for name in args.only.split(",") if name]
+    unknown = set(only) - set(SECTIONS)
+    if unknown:
+        parser.error(f"unknown sections: {', '.join(sorted(unknown))}")
     began = time.perf_counter()
     url, embedded = redis_url()
     recorder = Recorder()
@@ -568,6 +685,8 @@ def main() -> int:
                 ("end_to_end", lambda: bench_end_to_end(settings, recorder)),
                 ("screening", bench_screening),
             ):
+                if name not in only:
+                    continue
                 t0 = time.perf_counter()
                 results[name] = fn()
                 print(
@@ -579,10 +698,34 @@ def main() -> int:
             if embedded:
                 embedded.stop()
     results["seconds"] = round(time.perf_counter() - began)
+    results["ratios"] = ratios(results)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "run.json").write_text(json.dumps(results, indent=2) + "\n", "utf-8")
-    print_table(results)
+    complete = all(name in results for name in SECTIONS)
+    out = RESULTS / ("run.json" if complete else "run-partial.json")
+    out.write_text(json.dumps(results, indent=2) + "\n", "utf-8")
+    if complete:
+        print_table(results)
+    else:
+        print(json.dumps({k: v for k, v in results.items() if k != "machine"}, indent=2))
     return 0
+
+
+def ratios(r: dict[str, Any]) -> dict[str, Any]:
+    """Every ratio of the run in one place, each against its baseline from the same run."""
+    out: dict[str, Any] = {}
+    if "webhook" in r:
+        out["webhook_vs_bare"] = r["webhook"]["ratio"]
+        out["webhook_vs_bare_enqueue"] = r["webhook"]["ratio_vs_bare_queue"]
+    if "email" in r:
+        out["email_vs_bare_aiosmtpd"] = r["email"]["ratio"]
+        out["email_vs_bare_aiosmtpd_enqueue"] = r["email"]["ratio_vs_bare_queue"]
+    if "pipeline" in r:
+        for cls in ("simple", "fork"):
+            for n in (1, 2):
+                out[f"pipeline_{cls}_{n}w_vs_noop"] = r["pipeline"][f"{cls}_ratio_{n}"]
+    if "screening" in r:
+        out["screening_vs_regex"] = r["screening"]["ratio_vs_baseline"]
+    return out
 
 
 def print_table(r: dict[str, Any]) -> None:
@@ -618,6 +761,12 @@ def print_table(r: dict[str, Any]) -> None:
             f"{e['intake']['per_s']}/s",
             f"bare aiosmtpd {e['bare']['per_s']}/s",
             f"{e['ratio']}x",
+        ),
+        (
+            "  vs aiosmtpd that enqueues",
+            "",
+            f"aiosmtpd + RQ enqueue {e['bare_queue']['per_s']}/s",
+            f"{e['ratio_vs_bare_queue']}x",
         ),
     ]
     for cls, label in (("simple", "SimpleWorker"), ("fork", "forking Worker")):

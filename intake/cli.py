@@ -126,7 +126,11 @@ def cmd_smtp(args: argparse.Namespace) -> int:
 def cmd_worker(args: argparse.Namespace) -> int:
     import worker
 
-    argv = (["--burst"] if args.burst else []) + (["--simple"] if args.simple else [])
+    argv = (
+        (["--burst"] if args.burst else [])
+        + (["--simple"] if args.simple else [])
+        + (["--fork"] if args.fork else [])
+    )
     settings = _settings("worker")
     if not os.environ.get("REDIS_URL"):
         settings, embedded = _with_redis(settings)
@@ -681,8 +685,10 @@ def build_parser() -> argparse.ArgumentParser:
     add("smtp", cmd_smtp, "serve the SMTP server that takes referral emails")
     worker = add("worker", cmd_worker, "run an RQ worker (high queue first)")
     worker.add_argument("--burst", action="store_true", help="drain the queues, then exit")
-    worker.add_argument(
-        "--simple", action="store_true", help="run jobs in-process (faster, no fork per job)"
+    kind = worker.add_mutually_exclusive_group()
+    kind.add_argument("--simple", action="store_true", help="run jobs in-process (the default)")
+    kind.add_argument(
+        "--fork", action="store_true", help="fork a child per job (isolation at ~3x the CPU)"
     )
     screen = add("screen", cmd_screen, "screen a message from stdin, print JSON")
     screen.add_argument("--jsonl", action="store_true", help='read JSON lines with a "text" field')

@@ -69,9 +69,12 @@ class Result:
 
 
 def receive(runtime: Runtime, channel_name: str, payload: Mapping[str, Any]) -> Result:
-    """Take one queued inbound payload of `channel_name` all the way through."""
+    """Take one queued inbound payload of `channel_name` all the way through.
+
+    On one database connection (`Store.pinned`): the job's reads share it, each write
+    transaction commits on it."""
     channel = runtime.channels.get(channel_name)
-    with channel.accept(runtime, payload) as accepted:
+    with runtime.store.pinned(), channel.accept(runtime, payload) as accepted:
         if isinstance(accepted, Handled):
             return Result(accepted.reference, created=False, acknowledgement=accepted.outcome)
         return process(runtime, channel, accepted)
@@ -164,7 +167,8 @@ def revise_with_files(
         facts=dict(meta.get(FACTS) or {}),
         placeholder=bool(meta.get(PLACEHOLDER)),
     )
-    return finish(runtime, runtime.channels.get(channel_name), message)
+    with runtime.store.pinned():
+        return finish(runtime, runtime.channels.get(channel_name), message)
 
 
 UNPROCESSED = "unprocessed"
@@ -306,10 +310,13 @@ def place(runtime: Runtime, channel: BaseChannel, message: InboundMessage) -> Ou
             thread=thread,
             alert=alert,
         )
-    referral, created = _create(runtime, draft, message)
-    if created:
-        # possible duplicates and what the message named: linked for a person, never merged
-        merge.link_possible(runtime, referral, placement.links)
+    # One transaction: the referral, its message, search terms, audit entry and its links, so
+    # a crash leaves either all of them or none (a re-run then makes them all).
+    with store.transaction():
+        referral, created = _create(runtime, draft, message)
+        if created:
+            # possible duplicates and what the message named: linked for a person, never merged
+            merge.link_possible(runtime, referral, placement.links)
     return Outcome(referral, message, created=True, joined=False, first_run=created)
 
 

@@ -36,3 +36,17 @@ def test_the_worker_reads_high_before_default(runtime: Runtime) -> None:
     names = [q.name for q in build_worker(runtime, simple=True).queues]
     prefix = runtime.settings.queue_prefix
     assert names == [f"{prefix}-high", f"{prefix}-default"]
+
+
+def test_jobs_run_in_process_by_default_and_fork_on_request(runtime: Runtime) -> None:
+    """The default class was chosen by measurement (issue 20); `--fork` keeps RQ's Worker, and
+    both keep the deadline that stops a job running past its time."""
+    from rq import SimpleWorker, Worker
+
+    from intake.queue import DeadlinePenalty
+
+    default, forking = build_worker(runtime), build_worker(runtime, simple=False)
+    assert type(default) is SimpleWorker
+    assert type(forking) is Worker
+    assert default.death_penalty_class is DeadlinePenalty
+    assert forking.death_penalty_class is DeadlinePenalty

@@ -111,6 +111,12 @@ class Store(ReferralQueries, OutboundQueries, AuditQueries):
         with self.db.transaction() as conn:
             yield conn
 
+    @contextmanager
+    def pinned(self) -> Iterator[None]:
+        """One connection for a whole job's reads and writes (`Database.pinned`)."""
+        with self.db.pinned():
+            yield
+
     def upgrade(self, *, auto: bool = True) -> None:
         """Bring the schema to this code's head revision (see `intake.store.migrate`)."""
         migrate.ensure_current(self.engine, auto_upgrade=auto)

@@ -115,13 +115,47 @@ class Database:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        n = next(_ids)
         self._current: ContextVar[Connection | None] = ContextVar(
-            f"intake-transaction-{next(_ids)}", default=None
+            f"intake-transaction-{n}", default=None
         )
+        self._pinned: ContextVar[Connection | None] = ContextVar(f"intake-pinned-{n}", default=None)
 
     @property
     def in_transaction(self) -> bool:
         return self._current.get() is not None
+
+    @contextmanager
+    def pinned(self) -> Iterator[None]:
+        """One connection for everything the block reads and writes (a worker's job).
+
+        Without it every read checks a connection out of the pool and back (a liveness ping
+        before, a ROLLBACK after: two round trips) and every write opens a transaction on another
+        checkout; a referral made ~20 checkouts. Inside, reads run on the pinned connection in the
+        transaction it is in, and each `transaction()` block commits it, so writes are exactly
+        as atomic as before and a read never waits for a checkout. On PostgreSQL only: SQLite's
+        reads must not hold a read snapshot that a later write would have to upgrade (see
+        `make_engine`), and a file database has no round trips to save.
+
+        The connection is opened in this process (after a fork, `Store.after_fork` has dropped
+        the parent's), used by this thread or task only (a ContextVar), and rolled back and
+        returned when the block ends, however it ends.
+        """
+        if (
+            self.engine.dialect.name == "sqlite"
+            or self._pinned.get() is not None
+            or self._current.get() is not None
+        ):
+            yield
+            return
+        with self.engine.connect().execution_options(**{WRITES: True}) as conn:
+            token = self._pinned.set(conn)
+            try:
+                yield
+            finally:
+                self._pinned.reset(token)
+                if conn.in_transaction():
+                    conn.rollback()
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
@@ -129,6 +163,19 @@ class Database:
         conn = self._current.get()
         if conn is not None:
             yield conn
+            return
+        pinned = self._pinned.get()
+        if pinned is not None:
+            token = self._current.set(pinned)
+            try:
+                yield pinned
+            except BaseException:
+                pinned.rollback()
+                raise
+            else:
+                pinned.commit()  # also ends the reads the pinned connection made before
+            finally:
+                self._current.reset(token)
             return
         with self.engine.connect().execution_options(**{WRITES: True}) as conn, conn.begin():
             token = self._current.set(conn)
@@ -143,6 +190,16 @@ class Database:
         conn = self._current.get()
         if conn is not None:
             yield conn
+            return
+        pinned = self._pinned.get()
+        if pinned is not None:
+            try:
+                yield pinned
+            except BaseException:
+                # a failed statement aborts PostgreSQL's transaction: start the next one clean
+                if pinned.in_transaction():
+                    pinned.rollback()
+                raise
             return
         with self.engine.connect() as conn:
             yield conn

@@ -16,7 +16,8 @@ from intake.deadlines import deadline_on
 from intake.models import URGENCY_RANK, InboundMessage, Referral, utcnow
 from intake.store import search
 from intake.store.audit import audit_entry
-from intake.store.database import Queries
+from intake.store.cursor import make_cursor, parse_cursor
+from intake.store.database import Queries, UTCDateTime
 from intake.store.schema import attachments, audit_log, messages, referrals
 
 # Changes to these columns change what a search finds (`intake.store.search`).
@@ -276,8 +277,15 @@ class ReferralQueries(Queries):
         channel: str | None = None,
         limit: int = 50,
         offset: int = 0,
+        after: str | None = None,
     ) -> list[Referral]:
-        """Most urgent first, then oldest first: the order a duty advocate works the queue in."""
+        """Most urgent first, then oldest first: the order a duty advocate works the queue in.
+
+        `after` is a keyset cursor (`list_cursor` of the last referral of the previous page): the
+        page starts just after it, an index seek on `ix_referrals_list` however deep the page,
+        where `offset` reads and discards every row before it. Raises `ValueError` for a cursor
+        that is not one.
+        """
         query = sa.select(referrals)
         if status:
             query = query.where(referrals.c.status == status)
@@ -285,6 +293,16 @@ class ReferralQueries(Queries):
             query = query.where(referrals.c.urgency == urgency)
         if channel:
             query = query.where(referrals.c.channel == channel)
+        if after is not None:
+            rank, received_at, last_id, _ = parse_cursor(after)
+            query = query.where(
+                sa.tuple_(referrals.c.urgency_rank, referrals.c.received_at, referrals.c.id)
+                > sa.tuple_(
+                    sa.literal(rank),
+                    sa.literal(received_at, UTCDateTime()),
+                    sa.literal(last_id),
+                )
+            )
         query = (
             query.order_by(referrals.c.urgency_rank, referrals.c.received_at, referrals.c.id)
             .limit(limit)
@@ -292,6 +310,13 @@ class ReferralQueries(Queries):
         )
         with self.db.read() as conn:
             return [row_to_referral(row) for row in conn.execute(query)]
+
+    @staticmethod
+    def list_cursor(referral: Referral) -> str:
+        """The keyset cursor after `referral` in `list_referrals`' order: an opaque string."""
+        return make_cursor(
+            URGENCY_RANK.get(referral.urgency, 2), referral.received_at, referral.id or 0
+        )
 
     def count_referrals(self) -> int:
         with self.db.read() as conn:

@@ -57,6 +57,16 @@ referrals = sa.Table(
     # Duplicate matching reads the newest open referrals within the merge window
     # (`intake.merge._candidates`): a range on received_at, newest first, at most 500 rows.
     sa.Index("ix_referrals_received", "received_at"),
+    # The API's list order, so a page or a keyset page (`after=`) is a range read (0020).
+    sa.Index("ix_referrals_list", "urgency_rank", "received_at", "id"),
+    # The duplicate pool reads only referrals not closed: without the closed ones, nearly all of
+    # a store after a year, to step over (0020).
+    sa.Index(
+        "ix_referrals_open_received",
+        "received_at",
+        postgresql_where=sa.text("status <> 'closed'"),
+        sqlite_where=sa.text("status <> 'closed'"),
+    ),
 )
 
 messages = sa.Table(

@@ -27,9 +27,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from intake.deadlines import deadline_on
 from intake.models import URGENCIES, URGENCY_RANK, Referral
 from intake.store import search as search_index
-from intake.store.database import Queries
+from intake.store.cursor import NO_DEADLINE, make_queue_cursor, parse_queue_cursor
+from intake.store.database import Queries, UTCDateTime
 from intake.store.referrals import row_to_referral
 from intake.store.schema import referral_work, referrals
 
@@ -73,7 +75,8 @@ def _effective_rank(today: date | None, deadline_days: int | None) -> Any:
 
 
 # a referral without a deadline comes after those with one, on SQLite and PostgreSQL alike
-_NO_DEADLINE_LAST = sa.case((referrals.c.deadline_on.is_(None), 1), else_=0)
+# Nearest deadline first, none last; one key, so that a keyset cursor can compare it.
+_DEADLINE_KEY = sa.func.coalesce(referrals.c.deadline_on, sa.literal(NO_DEADLINE, sa.Date()))
 
 
 @dataclass(frozen=True)
@@ -84,10 +87,22 @@ class QueueRow:
     outcome: str | None
     claimed_at: datetime | None = None
     stage: int = NEEDS_ACTION  # NEEDS_ACTION, CLAIMED, TRIAGED or CLOSED
+    rank: int | None = None  # the urgency rank the queue ordered it by (a near deadline lifts it)
 
     @property
     def needs_action(self) -> bool:
         return self.stage == NEEDS_ACTION
+
+    @property
+    def cursor(self) -> str:
+        """The keyset cursor just after this row (`Worklist.queue(after=...)`)."""
+        return make_queue_cursor(
+            self.rank if self.rank is not None else URGENCY_RANK.get(self.referral.urgency, 2),
+            self.stage,
+            deadline_on(self.referral.screening),
+            self.referral.received_at,
+            self.referral.id or 0,
+        )
 
 
 @dataclass(frozen=True)
@@ -162,14 +177,34 @@ class Worklist(Queries):
         limit: int = 200,
         today: date | None = None,
         deadline_days: int | None = None,
+        after: str | None = None,
     ) -> QueuePage:
         """One page of the queue in working order (see the module docstring), with counts.
+
         Without `today` and `deadline_days`, deadlines order referrals within an urgency but do
-        not lift one."""
+        not lift one. `after` (a `QueueRow.cursor` of the previous page's last row, read with the
+        same `today`) starts the page just after that row by its sort key instead of skipping
+        `offset` rows; the counts are the same. Raises `ValueError` for a cursor that is not one.
+        """
         wanted = wanted or QueueFilter()
         limit = max(1, min(limit, MAX_PAGE))
         offset = max(0, offset)
         where = _where(wanted)
+        page_where = list(where)
+        rank_key = _effective_rank(today, deadline_days)
+        key = (rank_key, _ACTION, _DEADLINE_KEY, referrals.c.received_at, referrals.c.id)
+        if after is not None:
+            rank, last_stage, deadline, received_at, last_id = parse_queue_cursor(after)
+            page_where.append(
+                sa.tuple_(*key)
+                > sa.tuple_(
+                    sa.literal(rank),
+                    sa.literal(last_stage),
+                    sa.literal(deadline, sa.Date()),
+                    sa.literal(received_at, UTCDateTime()),
+                    sa.literal(last_id),
+                )
+            )
         stage = _ACTION.label("stage")
         rows_query = (
             sa.select(
@@ -179,17 +214,11 @@ class Worklist(Queries):
                 referral_work.c.triaged_at,
                 referral_work.c.outcome,
                 stage,
+                rank_key.label("effective_rank"),
             )
             .select_from(_JOINED)
-            .where(*where)
-            .order_by(
-                _effective_rank(today, deadline_days),
-                _ACTION,
-                _NO_DEADLINE_LAST,
-                referrals.c.deadline_on,
-                referrals.c.received_at,
-                referrals.c.id,
-            )
+            .where(*page_where)
+            .order_by(*key)
             .limit(limit)
             .offset(offset)
         )
@@ -208,6 +237,7 @@ class Worklist(Queries):
                     row._mapping["outcome"],
                     row._mapping["claimed_at"],
                     int(row._mapping["stage"]),
+                    int(row._mapping["effective_rank"]),
                 )
                 for row in conn.execute(rows_query)
             ]

@@ -83,22 +83,31 @@ async def list_referrals(request: Request) -> JSONResponse:
         return JSONResponse({"error": f"urgency must be one of {', '.join(URGENCIES)}"}, 400)
     limit = int_param(params.get("limit"), 50, 1, MAX_LIMIT)
     offset = int_param(params.get("offset"), 0, 0, 10**9)
+    after = params.get("after") or None
 
-    def load(runtime: Runtime) -> list[dict[str, Any]]:
-        found = runtime.store.list_referrals(
+    def load(runtime: Runtime) -> tuple[list[dict[str, Any]], str | None]:
+        store = runtime.store
+        found = store.list_referrals(
             status=params.get("status"),
             urgency=urgency,
             channel=params.get("channel"),
             limit=limit,
             offset=offset,
+            after=after,
         )
-        runtime.store.audit(
+        store.audit(
             API_ACTOR, "referrals.listed", detail={"count": len(found), "query": dict(params)}
         )
-        return [referral.to_dict() for referral in found]
+        following = store.list_cursor(found[-1]) if len(found) == limit else None
+        return [referral.to_dict() for referral in found], following
 
-    items = await run_in_threadpool(load, request.app.state.runtime)
-    return JSONResponse({"referrals": items, "limit": limit, "offset": offset})
+    try:
+        items, following = await run_in_threadpool(load, request.app.state.runtime)
+    except ValueError:
+        return JSONResponse({"error": "after must be the next cursor of a previous page"}, 400)
+    return JSONResponse(
+        {"referrals": items, "limit": limit, "offset": offset, "next": following}
+    )
 
 
 async def get_referral(request: Request) -> JSONResponse:

@@ -97,11 +97,14 @@ def worker_env(settings: Settings, **extra: str) -> dict[str, str]:
     return env
 
 
-def start_worker(settings: Settings, log_path: Path, **extra: str) -> subprocess.Popen[bytes]:
-    """`intake worker` (forking RQ worker with the scheduler) in its own process group."""
+def start_worker(
+    settings: Settings, log_path: Path, *args: str, **extra: str
+) -> subprocess.Popen[bytes]:
+    """`intake worker ARGS` (the default worker class, or `--fork`; with the scheduler) in its
+    own process group."""
     log = log_path.open("ab")
     return subprocess.Popen(
-        [sys.executable, "-m", "intake.cli", "worker"],
+        [sys.executable, "-m", "intake.cli", "worker", *args],
         cwd=REPO,
         env=worker_env(settings, **extra),
         stdout=log,

@@ -64,7 +64,8 @@ def test_work_horse_killed_mid_send_is_retried_and_never_texts_twice(
 ) -> None:
     rt = Runtime.build(kill_settings, channels.registry())
     job = enqueue_message(kill_settings, rt.redis, _message(), priority="default")
-    worker = start_worker(kill_settings, tmp_path / "worker.log")
+    # the forking worker (`--fork`): its work horse is killed, the worker lives on
+    worker = start_worker(kill_settings, tmp_path / "worker.log", "--fork")
     try:
         wait_for(lambda: holding_twilio.received, timeout=30)  # the ack is on the wire
         horse = work_horse(worker.pid)
@@ -87,11 +88,12 @@ def test_whole_worker_killed_mid_job_is_recovered_from_the_started_registry(
 ) -> None:
     rt = Runtime.build(kill_settings, channels.registry())
     job = enqueue_message(kill_settings, rt.redis, _message(), priority="default")
+    # the default worker class (in-process since issue 20): the job dies with the worker
     first = start_worker(kill_settings, tmp_path / "worker1.log")
     try:
         wait_for(lambda: holding_twilio.received, timeout=30)
     finally:
-        kill_group(first)  # worker and horse gone at once: nobody marks the job failed
+        kill_group(first)  # worker (and any horse) gone at once: nobody marks the job failed
     holding_twilio.release()
     queue = Queue(queue_name(kill_settings, "default"), connection=rt.redis)
     registry = StartedJobRegistry(queue=queue)

@@ -146,3 +146,101 @@ def test_queue_orders_by_deadline_within_urgency_and_lifts_a_close_one(store: St
     store.update_referral(found.id, screening={"urgency": "routine"})
     order = [r.referral.reference for r in store.worklist.queue(QueueFilter()).rows]
     assert order == [urgent, close, far, no_deadline, near]
+def test_keyset_pages_follow_the_list_order_without_gaps_or_repeats(store: Store) -> None:
+    """`after=` pages (issue 20) give exactly the rows OFFSET pages give, ties on time included."""
+    urgencies = ["routine", "urgent", "emergency", "soon"]
+    for i in range(23):
+        # shared times: the id breaks ties
+        msg = message(f"SM{i}", at=T0 + timedelta(minutes=i % 5))
+        store.create_referral(referral(msg, urgencies[i % 4]), msg)
+    whole = [r.id for r in store.list_referrals(limit=100)]
+    paged: list[int | None] = []
+    after: str | None = None
+    while True:
+        page = store.list_referrals(limit=5, after=after)
+        paged += [r.id for r in page]
+        if len(page) < 5:
+            break
+        after = store.list_cursor(page[-1])
+    assert paged == whole
+    with pytest.raises(ValueError):
+        store.list_referrals(after="not-a-cursor")
+
+
+def test_queue_keyset_pages_match_the_queue_order(store: Store) -> None:
+    urgencies = ["routine", "urgent", "emergency"]
+    for i in range(17):
+        msg = message(f"SM{i}", at=T0 + timedelta(minutes=i % 4))
+        made = store.create_referral(referral(msg, urgencies[i % 3]), msg)
+        if i % 4 == 0:
+            assert made.id is not None
+            store.update_referral(made.id, status="triaged")
+    whole = store.worklist.queue(limit=100)
+    seen = []
+    after = None
+    while True:
+        page = store.worklist.queue(limit=4, after=after)
+        assert page.total == whole.total
+        seen += [row.referral.id for row in page.rows]
+        if len(page.rows) < 4:
+            break
+        after = page.rows[-1].cursor
+    assert seen == [row.referral.id for row in whole.rows]
+
+
+def test_queue_keyset_pages_follow_deadlines_and_lifts_too(store: Store) -> None:
+    """The queue's cursor carries the deadline and the lifted rank (issues 17 and 20 together)."""
+    from datetime import date
+
+    deadlines = [None, "2026-11-26", "2026-12-08", None, "2026-11-25", "2026-12-20"]
+    for i in range(18):
+        msg = message(f"SM{i}", at=T0 + timedelta(minutes=i % 4))
+        r = referral(msg, ["routine", "urgent", "emergency"][i % 3])
+        when = deadlines[i % len(deadlines)]
+        if when:
+            r.screening["deadline"] = {"date": when, "text": "tribunal deadline"}
+        store.create_referral(r, msg)
+    today = date(2026, 11, 24)
+    for lifted in ({}, {"today": today, "deadline_days": 3}):
+        whole = store.worklist.queue(limit=100, **lifted)  # type: ignore[arg-type]
+        seen = []
+        after = None
+        while True:
+            page = store.worklist.queue(limit=4, after=after, **lifted)  # type: ignore[arg-type]
+            seen += [row.referral.id for row in page.rows]
+            if len(page.rows) < 4:
+                break
+            after = page.rows[-1].cursor
+        assert seen == [row.referral.id for row in whole.rows]
+    with pytest.raises(ValueError):
+        store.worklist.queue(after="1.2.3.4")
+
+
+def test_a_pinned_job_is_one_connection_and_each_transaction_stays_atomic(store: Store) -> None:
+    """`Store.pinned` (issue 20): on PostgreSQL a job's reads and writes share one checkout; a
+    block that fails is rolled back alone, a duplicate is still refused, and what committed is
+    visible to everyone else. On SQLite it changes nothing."""
+    import sqlalchemy as sa
+
+    checkouts: list[int] = []
+    sa.event.listen(store.engine, "checkout", lambda *_args: checkouts.append(1))
+    msg = message("SM1")
+    with store.pinned():
+        created = store.create_referral(referral(msg), msg)
+        assert created.id is not None
+        assert store.get_referral(created.reference) is not None
+        with pytest.raises(RuntimeError), store.transaction():
+            store.update_referral(created.id, status="triaged")
+            raise RuntimeError("the job failed half way")
+        found = store.get_referral(created.reference)
+        assert found is not None and found.status == "open"
+        with pytest.raises(DuplicateMessage):
+            store.create_referral(referral(msg), msg)
+        store.update_referral(created.id, status="triaged")
+    if store.engine.dialect.name == "postgresql":
+        assert len(checkouts) == 1
+    other = Store.from_url(store.engine.url.render_as_string(hide_password=False))
+    again = other.get_referral(created.reference)
+    assert again is not None and again.status == "triaged"
+    assert other.count_referrals() == 1
+    other.dispose()

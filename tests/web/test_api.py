@@ -86,3 +86,22 @@ def test_healthz_degraded_when_redis_is_down(runtime: Runtime, http: httpx.Clien
     assert response.status_code == 503
     assert response.json()["redis"].startswith("unreachable")
     assert response.json()["database"] == "ok"
+
+
+def test_api_pages_by_cursor(runtime: Runtime, live_url: str, http: httpx.Client) -> None:
+    """`next` leads through every referral once (issue 20); a forged cursor is a 400."""
+    for i in range(5):
+        message = InboundMessage("sms", f"SMK{i}", f"+4477009001{i:02d}", "+447700900001", "hi")
+        pipeline.receive(runtime, "sms", message.to_payload())
+    seen: list[str] = []
+    url = live_url + "/api/referrals?limit=2"
+    while True:
+        body = http.get(url, headers=AUTH).json()
+        seen += [r["reference"] for r in body["referrals"]]
+        if body["next"] is None:
+            break
+        url = live_url + f"/api/referrals?limit=2&after={body['next']}"
+    everything = http.get(live_url + "/api/referrals?limit=50", headers=AUTH).json()
+    assert seen == [r["reference"] for r in everything["referrals"]]
+    assert len(set(seen)) == 5
+    assert http.get(live_url + "/api/referrals?after=1.2.3.4", headers=AUTH).status_code == 400
