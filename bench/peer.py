@@ -282,6 +282,10 @@ def run_intake(
                 INTAKE_EMAIL_FROM=f"Northgate Advocacy <{INTAKE_ADDRESS}>",
                 SMTP_RELAY_URL=relay.url,
                 INTAKE_ORG_NAME="Northgate Advocacy",
+                # Every email here comes from one IP (this bench) and most from one domain:
+                # left at 30 per source, intake's backscatter guard would (rightly, for a real
+                # source) answer only 30 of these 300 different people; the peer has no guard.
+                ACK_SOURCE_LIMIT="1000",
             )
             intake_bin = str(Path(sys.executable).with_name("intake"))
             quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
