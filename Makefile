@@ -46,14 +46,16 @@ eval: install-dev
 	$(BIN)/intake eval eligibility tests/data/eligibility_dev.jsonl
 
 # `make bench`: under ten minutes on a 2-core machine; `make bench-scale`: the long runs (the
-# 1,000,000-referral store, memory after 10,000 referrals). Both write bench/results/*.json and
-# regenerate the README's performance table from them (bench/report.py).
+# 1,000,000-referral store, memory after 10,000 referrals, CPU per email against django-helpdesk,
+# which bench/peer.py installs into bench/.peer-venv, never into intake's own). Both write
+# bench/results/*.json and regenerate the README's performance table from them (bench/report.py).
 bench: install-dev
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/report.py
 
 bench-scale: install-dev
 	$(BIN)/python bench/scale.py
+	$(BIN)/python bench/peer.py
 	$(BIN)/python bench/report.py
 
 clean:

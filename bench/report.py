@@ -1,4 +1,4 @@
-"""Regenerate the README's benchmark table from bench/results/run.json (and scale.json).
+"""Regenerate the README's benchmark table from bench/results/run.json (scale.json, peer.json).
 
 `make bench` and `make bench-scale` run this after measuring; `python bench/report.py` redoes it
 from the last results. Only the text between the two markers in README.md is replaced; the prose
@@ -32,7 +32,11 @@ def _verdict(value: float | None, goal: float, higher_is_better: bool = True) ->
     return "met" if met else "**not met**"
 
 
-def rows(run: dict[str, Any] | None, scale: dict[str, Any] | None) -> list[list[str]]:
+def rows(
+    run: dict[str, Any] | None,
+    scale: dict[str, Any] | None,
+    peer: dict[str, Any] | None = None,
+) -> list[list[str]]:
     out: list[list[str]] = []
     if run:
         w, e, p = run.get("webhook"), run.get("email"), run.get("pipeline")
@@ -184,22 +188,58 @@ def rows(run: dict[str, Any] | None, scale: dict[str, Any] | None) -> list[list[
                     _verdict(memory["growth_mb"], memory["bound_mb"], higher_is_better=False),
                 ]
             )
-    out.append(
-        [
-            "CPU per email vs django-helpdesk",
-            "",
-            "",
-            "",
-            "≤ 0.5×",
-            "not measured (no peer comparison in bench/ yet)",
-        ]
-    )
+    if peer:
+        out.append(
+            [
+                f"CPU per email vs django-helpdesk, the same {peer['emails']['total']} emails "
+                "(default worker, SQLite)",
+                f"{peer['intake_cpu_ms_per_email']} ms",
+                f"{peer['peer']}: {peer['peer_cpu_ms_per_email']} ms "
+                f"({peer['peer_cpu_ms_per_email_with_startup']} with its start-up)",
+                f"{peer['ratio']}×",
+                "≤ 0.5×",
+                _verdict(peer["ratio"], 0.5, higher_is_better=False),
+            ]
+        )
+        for side, label in (("intake", "intake"), ("peer", "django-helpdesk")):
+            r = peer["rounds"][-1][side]
+            stored = r.get("stored_messages", r.get("stored_as_ticket_or_followup"))
+            out.append(
+                [
+                    f"correctness on those emails: {label}",
+                    f"stored {stored} (should {r['should_store']}), acknowledged "
+                    f"{r['acknowledged']} (may {r['may_acknowledge']}, wrongly "
+                    f"{r['acknowledged_when_must_not']})",
+                    f"auto-replies and bounces kept out {r['kept_out']} of {r['kept_out_of']}, "
+                    f"crashed on {r['crashed']}",
+                    "",
+                    "",
+                    "",
+                ]
+            )
+    else:
+        out.append(
+            [
+                "CPU per email vs django-helpdesk",
+                "",
+                "",
+                "",
+                "≤ 0.5×",
+                "not measured (`python bench/peer.py`)",
+            ]
+        )
     return out
 
 
-def table(run: dict[str, Any] | None, scale: dict[str, Any] | None) -> str:
+def table(
+    run: dict[str, Any] | None, scale: dict[str, Any] | None, peer: dict[str, Any] | None = None
+) -> str:
     lines = []
-    for label, data in (("`make bench`", run), ("`make bench-scale`", scale)):
+    for label, data in (
+        ("`make bench`", run),
+        ("`make bench-scale`", scale),
+        ("`bench/peer.py` (in `make bench-scale`)", peer),
+    ):
         if data:
             m = data["machine"]
             lines.append(
@@ -210,7 +250,7 @@ def table(run: dict[str, Any] | None, scale: dict[str, Any] | None) -> str:
     lines.append("")
     lines.append("| what | intake | baseline (same run) | ratio | goal | |")
     lines.append("| --- | --- | --- | --- | --- | --- |")
-    for row in rows(run, scale):
+    for row in rows(run, scale, peer):
         lines.append("| " + " | ".join(row) + " |")
     stamp = datetime.now(UTC).strftime("%Y-%m-%d")
     lines.append("")
@@ -219,15 +259,15 @@ def table(run: dict[str, Any] | None, scale: dict[str, Any] | None) -> str:
 
 
 def main() -> int:
-    run, scale = _load("run.json"), _load("scale.json")
+    run, scale, peer = _load("run.json"), _load("scale.json"), _load("peer.json")
     text = README.read_text("utf-8")
     if START not in text or END not in text:
         print(f"README.md has no {START} ... {END} markers", file=sys.stderr)
         return 1
     head, rest = text.split(START, 1)
     _old, tail = rest.split(END, 1)
-    README.write_text(f"{head}{START}\n{table(run, scale)}\n{END}{tail}", "utf-8")
-    print(table(run, scale))
+    README.write_text(f"{head}{START}\n{table(run, scale, peer)}\n{END}{tail}", "utf-8")
+    print(table(run, scale, peer))
     return 0
 
 
