@@ -22,6 +22,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from intake.config import Settings
+from intake.extraction import eligibility
 from intake.forwarding import payload
 from intake.forwarding.base import ForwardEvent
 
@@ -29,21 +30,9 @@ ADVOCACY_TYPES = ("imha", "imca", "care_act", "nhs_complaints", "childrens", "ge
 UK = ZoneInfo("Europe/London")
 NOT_KNOWN = "Not known"
 
-# The eligibility card's keys (issue "Statutory eligibility and deadlines"); a card may carry
-# others, which are shown and exported too.
-ELIGIBILITY_KEYS = (
-    "mha_section",
-    "detained_on",
-    "tribunal_deadline",
-    "decision_type",
-    "decision_due",
-    "lacks_capacity",
-    "has_appropriate_person",
-    "lpa",
-    "care_act_stage",
-    "complaint_service",
-    "incident_date",
-)
+# The eligibility card's keys (issue "Statutory eligibility and deadlines"), as extraction reads
+# them; a card may carry others, which are shown and exported too.
+ELIGIBILITY_KEYS = eligibility.KEYS
 # Card keys that are dates, and the ones that are deadlines (soonest first on the form).
 DATE_KEYS = frozenset({"detained_on", "tribunal_deadline", "decision_due", "incident_date"})
 DEADLINE_KEYS = ("tribunal_deadline", "decision_due")
