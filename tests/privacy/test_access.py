@@ -6,8 +6,6 @@ from __future__ import annotations
 import io
 import json
 import zipfile
-from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -24,15 +22,6 @@ from tests.privacy.test_erasure import T0
 PHONE = "+447700900123"
 EMAIL = "ann.example@example.org"
 OURS = "+447700900001"
-
-
-@pytest.fixture
-def rt(settings: Settings, database_url: str) -> Iterator[Runtime]:
-    runtime = Runtime.build(replace(settings, database_url=database_url), channels.registry())
-    runtime.store.upgrade()
-    yield runtime
-    runtime.store.drop_schema()
-    runtime.close()
 
 
 def add(

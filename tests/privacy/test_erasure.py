@@ -5,7 +5,6 @@ mention; the case systems are told."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -34,15 +33,6 @@ OURS = "+447700900001"
 WORDS = ["quillwort", "marshbeck", "tallowmere", "fennimore"]
 NEEDLES = [PHONE, "447700900123", "07700900123", "07700 900123", EMAIL, *WORDS]
 SECRET = "whsec-test-erasure"
-
-
-@pytest.fixture
-def rt(settings: Settings, database_url: str) -> Iterator[Runtime]:
-    runtime = Runtime.build(replace(settings, database_url=database_url), channels.registry())
-    runtime.store.upgrade()
-    yield runtime
-    runtime.store.drop_schema()
-    runtime.close()
 
 
 def referral(
