@@ -105,6 +105,17 @@ class Store(ReferralQueries, OutboundQueries, AuditQueries):
         """A store on `url`; with `keyring`, encrypting at rest (`intake.store.crypto`)."""
         return cls(make_engine(url), keyring)
 
+    def search_digest(self, query: str) -> list[str]:
+        """What an audit entry keeps of a search: its terms as the blind index stores them
+        (keyed hashes, `intake.store.search`), never the words, names or numbers typed. Whether
+        someone searched for a given person can still be checked by hashing that person's terms
+        with the same key."""
+        from intake.store.search import query_terms
+
+        keyring = crypto.keyring_of(self.engine.dialect)
+        found = query_terms(query)
+        return [keyring.blind(t) for t in found] if keyring is not None else found
+
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
         """Everything the store writes inside the block commits (or rolls back) together."""

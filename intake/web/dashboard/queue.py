@@ -2,9 +2,10 @@
 
 The queue is one page of `store.worklist.queue` (working order, paging with counts), filtered by
 urgency, category, channel, status, "my referrals" and a search of what people wrote. Searches
-are audited (`referrals.searched`, with the query and the number found) like every other read;
-the page's own refreshes are not. `/queue/state` is what keeps every open dashboard tab live:
-counts and the references of emergencies that need a person, never message text.
+are audited (`referrals.searched`, with the query's blind-index terms, never its text, and the
+number found) like every other read; the page's own refreshes are not. `/queue/state` is what
+keeps every open dashboard tab live: counts and the references of emergencies that need a person,
+never message text.
 """
 
 from __future__ import annotations
@@ -298,11 +299,14 @@ async def queue_page(request: Request, user: User) -> Response:
 
     def load() -> dict[str, Any]:
         found, rows = load_queue(runtime, filters, user, number)
-        detail = {k: v for k, v in filters.items() if v} | {"count": found.total, "page": number}
+        # A search holds names and numbers: the audit keeps its blind-index terms, not the text.
+        detail = {k: v for k, v in filters.items() if v and k != "q"}
+        detail |= {"count": found.total, "page": number}
         runtime.store.audit(user.email, "queue.viewed", detail=detail)
         if filters["q"]:
+            terms = runtime.store.search_digest(filters["q"])
             runtime.store.audit(
-                user.email, "referrals.searched", detail={"q": filters["q"], "found": found.total}
+                user.email, "referrals.searched", detail={"terms": terms, "found": found.total}
             )
         _maybe_check_sla(runtime)
         return {

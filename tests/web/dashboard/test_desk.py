@@ -79,7 +79,13 @@ def test_search_by_message_text_is_audited(
     assert references_in(html) == [lodge]
     entries = [e for e in runtime.store.audit_for() if e["action"] == "referrals.searched"]
     assert entries[-1]["actor"] == ADVOCATE
-    assert entries[-1]["detail"] == {"q": "Willow Lodge", "found": 1}
+    # the words typed are not kept in the audit: their blind-index terms are, which a DPO can
+    # match by hashing a person's details with the same key
+    detail = entries[-1]["detail"]
+    assert detail == {"terms": runtime.store.search_digest("Willow Lodge"), "found": 1}
+    assert len(detail["terms"]) == 2 and "willow" not in detail["terms"]
+    everything = json.dumps([e["detail"] for e in runtime.store.audit_for()]).lower()
+    assert "willow" not in everything
 
 
 def test_correcting_categories_and_urgency_exports_labels_for_retraining(
