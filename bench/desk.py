@@ -10,12 +10,19 @@ serves the real app under uvicorn on loopback and times, for a logged-in advocat
 - `/?q=Willow+Lodge` a search by two words that 0.02% of referrals contain;
 - `/?q=help` a search by a word most referrals contain (the worst case for a word index);
 - `/?urgency=emergency&q=tablets` a filtered search;
+- `/?q=REF-...` a search by one referral's reference;
 - `/queue/state` the live state every open tab fetches every 5 s;
 - the baseline, measured in the same run: `/healthz` (one database and one Redis round trip).
 
 The seeded mix is a service's: 3% emergency, 20% urgent; 2,000 open (a third claimed), 1,000
 triaged, the rest closed. Prints medians and p95 over 30 requests each, and the ratio to the
-baseline's median. Uses PostgreSQL on 127.0.0.1:5432 (a database of its own, dropped afterwards)
+baseline's median.
+
+The rows are written through the store's own tables on an engine holding the store's keys, so
+they are stored as the service stores them: texts and fields encrypted (Fernet), search terms
+as their HMAC-SHA256 under the search key (the blind index). `check_encrypted` proves it on the
+seeded rows before anything is timed (no plain term, no plain text), so the search figures are
+the blind index's. Uses PostgreSQL on 127.0.0.1:5432 (a database of its own, dropped afterwards)
 and the Redis on 127.0.0.1:6379 (or an embedded one).
 """
 
@@ -34,6 +41,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import sqlalchemy as sa
@@ -48,7 +56,7 @@ from intake.embedded_redis import EmbeddedRedis  # noqa: E402
 from intake.models import URGENCY_RANK  # noqa: E402
 from intake.reference import ALPHABET  # noqa: E402
 from intake.runtime import Runtime  # noqa: E402
-from intake.store import search  # noqa: E402
+from intake.store import crypto, search  # noqa: E402
 from intake.store.schema import messages, referral_work, referrals, search_terms  # noqa: E402
 from intake.users import add_user  # noqa: E402
 from intake.web.app import create_app  # noqa: E402
@@ -77,13 +85,16 @@ def _reference(used: set[str]) -> str:
             return ref
 
 
-def seed(runtime: Runtime, count: int, batch: int = 5000) -> float:
-    """Insert `count` referrals with a message each, their search terms and work rows."""
+def seed(runtime: Runtime, count: int, batch: int = 5000) -> tuple[float, str]:
+    """Insert `count` referrals with a message each, their search terms and work rows, through
+    the schema's tables (so the store's column types encrypt and blind them). Returns the
+    seconds it took and the reference of the referral halfway (a search by reference finds it)."""
     random.seed(14)
     started = time.perf_counter()
     used: set[str] = set()
     now = datetime.now(UTC)
     engine = runtime.store.engine
+    sample = ""
     open_ids = set(range(1, 2001))
     triaged_ids = set(range(2001, 3001))
     for start in range(1, count + 1, batch):
@@ -104,6 +115,8 @@ def seed(runtime: Runtime, count: int, batch: int = 5000) -> float:
             received = now - timedelta(minutes=3 * (count - i))
             status = "open" if i in open_ids else "triaged" if i in triaged_ids else "closed"
             reference = _reference(used)
+            if i == count // 2:
+                sample = reference
             sender = f"+4477009{i:05d}"
             rows.append(
                 {
@@ -158,7 +171,30 @@ def seed(runtime: Runtime, count: int, batch: int = 5000) -> float:
     else:
         with engine.begin() as conn:
             conn.execute(sa.text("ANALYZE"))
-    return time.perf_counter() - started
+    return time.perf_counter() - started, sample
+
+
+def check_encrypted(runtime: Runtime, reference: str) -> None:
+    """Raise unless the seeded rows are stored as the service stores them: the referral's text
+    and its message encrypted, and the index holding keyed hashes, not words or references."""
+    keyring = crypto.keyring_of(runtime.store.engine.dialect)
+    if keyring is None:
+        raise RuntimeError(
+            "the desk bench's store has no keys: its figures would not be the blind index's"
+        )
+    with runtime.store.engine.connect() as conn:
+        text = conn.execute(sa.text("SELECT raw_text FROM referrals WHERE id = 7")).scalar_one()
+        body = conn.execute(sa.text("SELECT body FROM messages WHERE referral_id = 7")).scalar_one()
+        lookup = sa.text("SELECT count(*) FROM search_terms WHERE term = :t")
+        plain = [conn.execute(lookup, {"t": t}).scalar_one() for t in ("willow", "help")]
+        ref_term = "ref-" + reference[4:].lower()
+        plain.append(conn.execute(lookup, {"t": ref_term}).scalar_one())
+        blind = conn.execute(lookup, {"t": keyring.blind("willow")}).scalar_one()
+        blind_ref = conn.execute(lookup, {"t": keyring.blind(ref_term)}).scalar_one()
+    if not (text.startswith(crypto.PREFIX) and body.startswith(crypto.PREFIX)):
+        raise RuntimeError("seeded texts are not encrypted")
+    if any(plain) or not blind or blind_ref != 1:
+        raise RuntimeError(f"the index is not blind (plain {plain}, keyed {blind}, {blind_ref})")
 
 
 @contextmanager
@@ -183,18 +219,23 @@ def serving(runtime: Runtime) -> Iterator[str]:
         thread.join(10)
 
 
-PATHS = [
-    ("baseline /healthz", "/healthz"),
-    ("queue (open and triaged)", "/"),
-    ("queue, every referral", "/?status=all"),
-    ("search 'Willow Lodge' (rare)", "/?status=all&q=Willow+Lodge"),
-    ("search 'help' (most referrals)", "/?status=all&q=help"),
-    ("search + filter", "/?status=all&urgency=emergency&q=tablets"),
-    ("live state /queue/state", "/queue/state"),
-]
+def paths(reference: str) -> list[tuple[str, str]]:
+    """The pages timed, the baseline first; `reference` is one seeded referral's."""
+    return [
+        ("baseline /healthz", "/healthz"),
+        ("queue (open and triaged)", "/"),
+        ("queue, every referral", "/?status=all"),
+        ("search 'Willow Lodge' (rare)", "/?status=all&q=Willow+Lodge"),
+        ("search 'help' (most referrals)", "/?status=all&q=help"),
+        ("search + filter", "/?status=all&urgency=emergency&q=tablets"),
+        ("search a reference", f"/?status=all&q={reference}"),
+        ("live state /queue/state", "/queue/state"),
+    ]
 
 
-def measure(base: str, repeat: int = 30) -> dict[str, dict[str, float]]:
+def measure(
+    base: str, pages: list[tuple[str, str]], repeat: int = 30
+) -> dict[str, dict[str, float]]:
     import re
 
     results: dict[str, dict[str, float]] = {}
@@ -210,7 +251,7 @@ def measure(base: str, repeat: int = 30) -> dict[str, dict[str, float]]:
                 "next": "/",
             },
         )
-        for label, path in PATHS:
+        for label, path in pages:
             client.get(base + path)  # warm
             times = []
             for _ in range(repeat):
@@ -226,7 +267,7 @@ def measure(base: str, repeat: int = 30) -> dict[str, dict[str, float]]:
     return results
 
 
-def run(backend: str, count: int, redis_url: str) -> dict[str, object]:
+def run(backend: str, count: int, redis_url: str, repeat: int = 30) -> dict[str, Any]:
     folder = Path(tempfile.mkdtemp(prefix="intake-bench-desk-"))
     admin = None
     if backend == "postgres":
@@ -249,10 +290,11 @@ def run(backend: str, count: int, redis_url: str) -> dict[str, object]:
     )
     runtime = Runtime.build(settings, channels.registry())
     try:
-        seconds = seed(runtime, count)
+        seconds, reference = seed(runtime, count)
+        check_encrypted(runtime, reference)
         add_user(runtime.store, "bench@example.org", PASSWORD, "advocate")
         with serving(runtime) as base:
-            results = measure(base)
+            results = measure(base, paths(reference), repeat)
     finally:
         runtime.close()
         if admin is not None:
@@ -260,12 +302,21 @@ def run(backend: str, count: int, redis_url: str) -> dict[str, object]:
                 conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
             admin.dispose()
     baseline = results["baseline /healthz"]["p50_ms"]
-    print(f"\n{backend}: {count:,} referrals seeded in {seconds:.0f} s")
+    print(f"\n{backend}: {count:,} referrals seeded in {seconds:.0f} s (encrypted, blind index)")
     print(f"  {'page':34} {'p50 ms':>8} {'p95 ms':>8} {'x baseline':>10}")
     for label, figures in results.items():
         ratio = figures["p50_ms"] / baseline
         print(f"  {label:34} {figures['p50_ms']:8.1f} {figures['p95_ms']:8.1f} {ratio:10.1f}")
-    return {"backend": backend, "referrals": count, "seed_seconds": seconds, "pages": results}
+    return {
+        "backend": backend,
+        "referrals": count,
+        "seed_seconds": round(seconds, 1),
+        "encrypted": True,
+        "pages": results,
+        "ratio_to_healthz": {
+            label: round(figures["p50_ms"] / baseline, 1) for label, figures in results.items()
+        },
+    }
 
 
 def main() -> None:

@@ -41,6 +41,7 @@ def rows(
     if run:
         w, e, p = run.get("webhook"), run.get("email"), run.get("pipeline")
         x, s = run.get("end_to_end"), run.get("screening")
+        c, d = run.get("encryption"), run.get("desk")
         if w:
             out.append(
                 [
@@ -146,6 +147,46 @@ def rows(
                     "",
                 ]
             )
+        if c:
+            out.append(
+                [
+                    f"pipeline with encryption at rest and the blind index, 1 SimpleWorker, "
+                    f"{c['n']} referrals",
+                    f"{c['encrypted']['referrals_per_s']} referrals/s, a job p50 "
+                    f"{c['encrypted']['job_p50_ms']} ms",
+                    f"the same on a store without keys: {c['plain']['referrals_per_s']}/s, "
+                    f"p50 {c['plain']['job_p50_ms']} ms",
+                    f"{c['ratio']}× (a job {c['job_p50_ratio']}×)",
+                    "",
+                    "",
+                ]
+            )
+            out.append(
+                [
+                    "worker CPU encryption adds per referral",
+                    f"{c['cpu_ms_per_referral_added']} ms",
+                    f"worker CPU, whole run: {c['encrypted']['worker_cpu_s']} s with keys, "
+                    f"{c['plain']['worker_cpu_s']} s without",
+                    f"{c['cpu_ratio']}×",
+                    "",
+                    "",
+                ]
+            )
+        if d:
+            healthz = d["pages"]["baseline /healthz"]["p50_ms"]
+            for label, figures in d["pages"].items():
+                if label == "baseline /healthz":
+                    continue
+                out.append(
+                    [
+                        f"desk at {d['referrals']:,} referrals (encrypted, blind index): {label}",
+                        f"p50 {figures['p50_ms']:.1f} ms, p95 {figures['p95_ms']:.1f} ms",
+                        f"`/healthz`: {healthz:.1f} ms",
+                        f"{d['ratio_to_healthz'][label]}×",
+                        "",
+                        "",
+                    ]
+                )
     if scale:
         sizes = list(scale["sizes"])
         big, small = sizes[-1], sizes[0]
