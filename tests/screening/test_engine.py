@@ -485,3 +485,16 @@ def test_blind_batch8_emergency_kinds(text: str) -> None:
 ])
 def test_not_emergencies_near_those_kinds(text: str) -> None:
     assert lexicon_screen(text).urgency != "emergency"
+
+
+@pytest.mark.parametrize(("text", "category"), [
+    ("the boys on the estate keep shouting cripple at my brother", "discriminatory"),
+    ("a care worker makes jokes about muslims and my dad's prayer mat went in the bin",
+     "discriminatory"),
+    ("he has put an app on my phone and reads my messages, i cant go anywhere", "psychological"),
+    ("my aunt says im useless every day and i'm not allowed my dinner", "psychological"),
+    ("Agencja trzyma nasze dokumenty i płacą 3 funty na godzinę", "modern_slavery"),
+])
+def test_blind_batch8_category_kinds(text: str, category: str) -> None:
+    """The kinds of category blind batch 8 showed missing, in new words."""
+    assert category in lexicon_screen(text).safeguarding
