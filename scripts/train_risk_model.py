@@ -49,7 +49,7 @@ from intake.screening.model import (  # noqa: E402
     RiskModel,
     category_scores,
     extract,
-    is_firm,
+    firm_floor,
     normalise,
     score,
     weighted,
@@ -67,6 +67,7 @@ SETS = (
     ("tests/screening/data/train_b.jsonl", "train_b"),
     ("tests/screening/data/batch6.jsonl", "batch6"),
     ("tests/screening/data/train_c.jsonl", "train_c"),
+    ("tests/screening/data/batch8.jsonl", "batch8"),
 )
 OUT = ROOT / "intake/screening/data/risk_model.json"
 URGENCY_RANK = {"routine": 0, "urgent": 1, "emergency": 2}
@@ -206,7 +207,7 @@ class Policy:
         lex_floor = np.where(lex == 2, np.where(p_e >= self.t_lexicon_emergency_down, 2, 1),
                              np.where((lex == 1) & (p_u >= self.t_lexicon_urgent_down), 1, 0))
         if firm is not None:
-            lex_floor = np.where(firm, 2, lex_floor)  # rules.toml `firm`: never lowered
+            lex_floor = np.maximum(lex_floor, firm)  # `firm` rules and sections: never lowered
         return np.maximum(rank, lex_floor)
 
 
@@ -411,7 +412,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     lex = np.array([d.lexicon_rank for d in data])
     groups = np.array([d.group for d in data])
     n_words = np.array([len(normalise(d.text).split()) for d in data])
-    firm = np.array([is_firm(d.lexicon) for d in data])  # type: ignore[attr-defined]
+    firm = np.array([firm_floor(d.lexicon) for d in data])  # type: ignore[attr-defined]
 
     results = []
     for C in ([args.C] if args.C else C_GRID):

@@ -186,16 +186,27 @@ def _apply_rule(rule: Rule, live: list[Hit]) -> Hit | None:
     return None
 
 
-def _drop_fallback(live: list[Hit], fallback_ids: frozenset[str]) -> list[Hit]:
+def _drop_fallback(live: list[Hit], fallback_ids: frozenset[str],
+                   firm_ids: frozenset[str] = frozenset()) -> list[Hit]:
     """Fallback sections ("being abused", no kind named) give way to any specific category.
 
     They exist so that a disclosure is never left without a category; once a specific kind is
-    found they would only add a guessed one.
+    found they would only add a guessed one. A `firm` fallback hit ("my cousin is getting
+    abused": abuse happening now) is kept, under the specific kind found over the same words
+    (else the first one), so its phrase still holds the result at its urgency for the model.
     """
     if not any(h.source in fallback_ids for h in live):
         return live
-    specific = any(h.category in _SAFEGUARDING and h.source not in fallback_ids for h in live)
-    return [h for h in live if h.source not in fallback_ids] if specific else live
+    specific = [h for h in live if h.category in _SAFEGUARDING and h.source not in fallback_ids]
+    if not specific:
+        return live
+    kept = [h for h in live if h.source not in fallback_ids]
+    for h in live:
+        if h.source in fallback_ids and h.source in firm_ids:
+            over = next((o for o in specific if o.ti <= h.tj and h.ti <= o.tj), specific[0])
+            h.category = over.category
+            kept.append(h)
+    return kept
 
 
 def _drop_yielding(live: list[Hit], rules: tuple[Rule, ...]) -> list[Hit]:
@@ -289,7 +300,7 @@ def screen_text(
     if any(r.yields_to for r in lex.rules):
         live = _drop_yielding(live, lex.rules)
     if lex.fallback_ids:
-        live = _drop_fallback(live, lex.fallback_ids)
+        live = _drop_fallback(live, lex.fallback_ids, lex.firm_ids)
 
     rank = 0
     matches: dict[tuple[str, int, int], Match] = {}

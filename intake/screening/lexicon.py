@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import threading
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache, partial
 from importlib import resources
 from typing import Any
@@ -47,6 +47,7 @@ class Section:
     anchors: frozenset[str] | None  # run `patterns` only if one is in the message; None = always
     fallback: bool = False  # counts only when no other safeguarding category is found
     language: str = "en"  # the language of its phrases ("pl" for lexicon.pl.toml)
+    firm: bool = False  # the model never lowers a result below this section's urgency
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +90,9 @@ class Lexicon:
     languages: frozenset[str] = frozenset({"en"})  # those with a word list (lexicon.<code>.toml)
     fallback_ids: frozenset[str] = frozenset()
     foreign_ids: frozenset[str] = frozenset()  # sections of another language's word list
-    firm_ids: frozenset[str] = frozenset()  # rules (firm = true) the model never lowers
+    firm_ids: frozenset[str] = frozenset()  # rules and sections (firm = true) never lowered
+    # id -> the urgency a firm rule or section holds a result at, whatever the model says
+    firm_urgency: dict[str, str] = field(default_factory=dict)
 
 
 def _load(name: str) -> dict[str, Any]:
@@ -181,6 +184,7 @@ def build() -> Lexicon:
             anchors=frozenset(s["anchors"]) if patterns and s.get("anchors") else None,
             fallback=bool(s.get("fallback", False)),
             language=str(s.get("language", "en")),
+            firm=bool(s.get("firm", False)),
         ))
     label = len(sections)
     contexts = []
@@ -219,6 +223,8 @@ def build() -> Lexicon:
         for r in [*rules["rule"], *(r for n in _extra_files() for r in _load(n).get("rule", []))]
     )
     scope = rules["scope"]
+    firm = {r["id"]: r["urgency"] for r in rules["rule"] if r.get("firm")}
+    firm.update((s.id, s.urgency) for s in sections if s.firm)
     return Lexicon(
         normalise=norm,
         sections=sections,
@@ -231,7 +237,8 @@ def build() -> Lexicon:
         languages=frozenset({"en", *_languages()}),
         fallback_ids=frozenset(s.id for s in sections if s.fallback),
         foreign_ids=frozenset(s.id for s in sections if s.language != "en"),
-        firm_ids=frozenset(r["id"] for r in rules["rule"] if r.get("firm")),
+        firm_ids=frozenset(firm),
+        firm_urgency=firm,
     )
 
 

@@ -367,14 +367,26 @@ def risk(text: str, lexicon: ScreeningResult | None = None) -> RiskScore:
     return score(text, load_model(), lexicon)
 
 
+def firm_floor(lexicon: ScreeningResult) -> int:
+    """The urgency rank (0 routine, 1 urgent, 2 emergency) below which the model may not take
+    this result: the highest urgency of its matches from a rule or section marked `firm` (an
+    overdose taken is an emergency; an abuse disclosed as happening now is at least urgent),
+    never above what the lexicon itself found. 0 when nothing firm matched."""
+    from intake.screening.lexicon import get
+
+    firm = get().firm_urgency
+    rank = 0
+    for m in lexicon.matches:
+        u = firm.get(m.rule.split("~")[0])
+        if u is not None:
+            rank = max(rank, URGENCY_RANK[u])
+    return min(rank, URGENCY_RANK[lexicon.urgency])
+
+
 def is_firm(lexicon: ScreeningResult) -> bool:
     """Whether the lexicon's emergency rests on a rule marked `firm` in rules.toml (an act
     already done, such as an overdose taken), which the model never lowers."""
-    from intake.screening.lexicon import get
-
-    firm = get().firm_ids
-    return lexicon.urgency == "emergency" and any(m.rule.split("~")[0] in firm
-                                                  for m in lexicon.matches)
+    return firm_floor(lexicon) == 2
 
 
 def decide(lexicon: ScreeningResult, r: RiskScore, model: RiskModel) -> str:
@@ -384,12 +396,15 @@ def decide(lexicon: ScreeningResult, r: RiskScore, model: RiskModel) -> str:
     emergency = r.p_emergency >= pol["t_emergency"] and r.p_urgent_or_more >= gate
     rank = 2 if emergency else (1 if r.p_urgent_or_more >= pol["t_urgent"] else 0)
     lex = URGENCY_RANK[lexicon.urgency]
+    firm = firm_floor(lexicon)
     if lexicon.needs_review is not None:
         floor = lex  # unreadable to the lexicon or caught by the safety net: a person decides
-    elif lex == 2 and is_firm(lexicon):
-        floor = 2  # an act already done (rules.toml `firm`): never lowered
+    elif firm and firm == lex:
+        # `firm` in the data: an act already done (an overdose taken) or abuse disclosed as
+        # happening now; what no labelled message contradicts is never lowered
+        floor = lex
     elif lex == 2:
-        floor = 2 if r.p_emergency >= pol["t_lexicon_emergency_down"] else 1
+        floor = 2 if r.p_emergency >= pol["t_lexicon_emergency_down"] else max(1, firm)
     elif lex == 1 and any(m.category == "statutory" for m in lexicon.matches):
         floor = 1  # a statutory clock (detention, tribunal, discharge) is law, not a guess
     elif lex == 1:

@@ -461,3 +461,40 @@ def test_another_languages_word_list_does_not_read_english() -> None:
     assert not any(m.rule.startswith("es.") for m in r.matches)
     assert any(m.rule.startswith("es.") for m in lexicon_screen("mañana tengo el tribunal y me "
                                                              "echan de casa").matches)
+
+
+@pytest.mark.parametrize("text", [
+    # an overdose taken by someone else, and the child cannot wake her (Welsh)
+    "Mae Dad wedi cymryd llond llaw o'i dabledi ac dwi methu ei ddeffro fo",
+    # taken abroad to be married tomorrow (Punjabi, Gurmukhi and Latin; Urdu)
+    "ਮੇਰੇ ਘਰਦੇ ਕੱਲ੍ਹ ਮੈਨੂੰ ਵਿਆਹ ਲਈ ਇੰਡੀਆ ਲੈ ਜਾ ਰਹੇ ਨੇ",
+    "mere ghar wale kal savere mainu viah layi pind lai ke ja rahe ne",
+    "ابو کل مجھے پاکستان لے جا رہے ہیں میری شادی کر رہے ہیں",
+    # a 14-year-old shut out at night by those who should keep them
+    "my foster carer locked me out, im 14 and its 11pm",
+])
+def test_blind_batch8_emergency_kinds(text: str) -> None:
+    """The kinds of emergency blind batch 8 showed the lexicon missing, in new words."""
+    assert lexicon_screen(text).urgency == "emergency"
+
+
+@pytest.mark.parametrize("text", [
+    "i got locked out of my flat last night lol, im 17 and had to wait till 2am for my dad",
+    "my 15 year old went out at night with her friends, is that ok",
+    "ਮੇਰੇ ਭਰਾ ਦਾ ਵਿਆਹ ਅਗਲੇ ਸਾਲ ਹੈ, ਕੀ ਤੁਸੀਂ ਫਾਰਮ ਵਿੱਚ ਮਦਦ ਕਰ ਸਕਦੇ ਹੋ",
+])
+def test_not_emergencies_near_those_kinds(text: str) -> None:
+    assert lexicon_screen(text).urgency != "emergency"
+
+
+@pytest.mark.parametrize(("text", "category"), [
+    ("the boys on the estate keep shouting cripple at my brother", "discriminatory"),
+    ("a care worker makes jokes about muslims and my dad's prayer mat went in the bin",
+     "discriminatory"),
+    ("he has put an app on my phone and reads my messages, i cant go anywhere", "psychological"),
+    ("my aunt says im useless every day and i'm not allowed my dinner", "psychological"),
+    ("Agencja trzyma nasze dokumenty i płacą 3 funty na godzinę", "modern_slavery"),
+])
+def test_blind_batch8_category_kinds(text: str, category: str) -> None:
+    """The kinds of category blind batch 8 showed missing, in new words."""
+    assert category in lexicon_screen(text).safeguarding

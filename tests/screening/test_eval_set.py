@@ -50,19 +50,21 @@ def test_safe_to_contact_and_review_flags(eval_report: dict) -> None:
 
 # Floors on the TUNED sets (every one of them is now training data for the model, so these are
 # fitted figures, not generalisation; the honest figures are the leave-one-set-out ones in the
-# README and the blind batch the lead measures). Measured with the round-2 model (issue 13,
-# training set C added):
+# README and the blind batch the lead measures). Measured with the round-3 model (issue 13,
+# blind batch 8 added as training data):
 # set: (emergency recall, emergency as routine, urgent-or-emergency recall, routine raised,
 #       urgent to emergency, category micro-F1)
 TUNED_FLOORS = {
     "holdout_batch2.jsonl": (1.0, 0, 1.0, 0.0, 0.0, 0.914),
-    "holdout_batch3.jsonl": (1.0, 0, 1.0, 0.0, 0.018, 0.913),
+    "holdout_batch3.jsonl": (1.0, 0, 1.0, 0.0, 0.018, 0.916),
     "holdout_batch4.jsonl": (1.0, 0, 1.0, 0.0, 0.0, 0.956),
-    "holdout_batch5.jsonl": (1.0, 0, 1.0, 0.026, 0.016, 0.958),
-    "train_a.jsonl": (1.0, 0, 1.0, 0.080, 0.013, 0.949),
-    "train_b.jsonl": (1.0, 0, 1.0, 0.013, 0.008, 0.927),
-    "batch6.jsonl": (1.0, 0, 1.0, 0.082, 0.0, 0.928),
-    "train_c.jsonl": (1.0, 0, 1.0, 0.024, 0.026, 0.943),
+    "holdout_batch5.jsonl": (1.0, 0, 1.0, 0.026, 0.016, 0.977),
+    "train_a.jsonl": (1.0, 0, 1.0, 0.080, 0.013, 0.962),
+    "train_b.jsonl": (1.0, 0, 1.0, 0.013, 0.008, 0.943),
+    "batch6.jsonl": (1.0, 0, 1.0, 0.082, 0.0, 0.952),
+    "train_c.jsonl": (1.0, 0, 1.0, 0.024, 0.018, 0.943),
+    # blind once (round 2: 0.917, 0 routine, 0.985, 0.029, 0.067, 0.727), tuned on in round 3
+    "batch8.jsonl": (1.0, 0, 1.0, 0.029, 0.013, 0.967),
 }
 
 

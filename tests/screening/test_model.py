@@ -209,3 +209,28 @@ def test_an_overdose_taken_is_never_lowered_however_it_is_dressed() -> None:
     text = "i want to kill myself"
     lex = screen_text(text, None)
     assert decide(lex, score(text, model, lex), model) == "urgent"
+
+
+def test_abuse_disclosed_as_happening_now_is_never_lowered_to_routine() -> None:
+    """lexicon.toml `abuse.now` is `firm`: a bare present-tense disclosure stays at least
+    urgent whatever the model makes of it (the shipped round-2 model lowered "a woman at my
+    church is being abused" to routine, and "my cousin is getting abused" too; no labelled
+    message supports lowering one). Past or
+    negated wording is not held, so the model keeps its power over false alarms."""
+    model = _model_with({"t_emergency": 1.01, "t_urgent": 1.01,
+                         "t_lexicon_emergency_down": 1.01, "t_lexicon_urgent_down": 1.01})
+    for text in ["a woman at my church is being abused",
+                 "an old man on our street is being exploited",
+                 # a kind named (family: `domestic`), the present-tense phrase still holds it
+                 "my cousin is getting abused"]:
+        lex = screen_text(text, None)
+        assert lex.urgency == "urgent", text
+        assert decide(lex, score(text, model, lex), model) == "urgent", text
+        assert screen(text).urgency != "routine", text
+    # the same policy lowers an urgent that is not a present-tense disclosure
+    text = "she was abused by her ex"
+    lex = screen_text(text, None)
+    assert lex.urgency == "urgent"
+    assert decide(lex, score(text, model, lex), model) == "routine"
+    # and a negated one is no disclosure at all
+    assert screen_text("I'm not being abused, I just feel lonely", None).urgency == "routine"
