@@ -96,13 +96,6 @@ def type_question_keys(fields: dict[str, Any], limit: int) -> list[str]:
     return missing_for_type(fields)[:limit]
 
 
-def type_questions(
-    fields: dict[str, Any], limit: int, templates_dir: Path | None = None
-) -> list[str]:
-    """The English wording of `type_question_keys`."""
-    return [question_text(key, templates_dir) for key in type_question_keys(fields, limit)]
-
-
 def _matches(patterns: list[str], text: str) -> bool:
     return any(compiled(p, linear.IGNORECASE | linear.MULTILINE).search(text) for p in patterns)
 

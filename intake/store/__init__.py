@@ -44,7 +44,7 @@ from intake.store.referrals import DuplicateMessage, ReferenceTaken, ReferralQue
 from intake.store.rekey import Rekey
 from intake.store.retention import Retention
 from intake.store.schema import metadata
-from intake.store.search import SearchIndex
+from intake.store.search import SearchIndex, query_terms
 from intake.store.sessions import Session, Sessions
 from intake.store.users import ROLES, User, UserExists, Users
 from intake.store.work import Work
@@ -110,8 +110,6 @@ class Store(ReferralQueries, OutboundQueries, AuditQueries):
         (keyed hashes, `intake.store.search`), never the words, names or numbers typed. Whether
         someone searched for a given person can still be checked by hashing that person's terms
         with the same key."""
-        from intake.store.search import query_terms
-
         keyring = crypto.keyring_of(self.engine.dialect)
         found = query_terms(query)
         return [keyring.blind(t) for t in found] if keyring is not None else found
