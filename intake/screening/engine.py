@@ -342,4 +342,5 @@ def screen_text(
         safe_to_contact=not any(m.category == "unsafe_contact" for m in ordered),
         needs_review=review,
         language=lang,
+        cues=tuple(sorted({h.source for h in live if not h.category})),
     )

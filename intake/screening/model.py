@@ -54,6 +54,9 @@ WORD_CACHE_MAX = 50_000
 LENGTH_BUCKETS = (1, 3, 6, 12, 25, 60, 1 << 30)  # words; shape_features' buckets
 SHORT_WORDS = 6  # a message this short needs the urgent head to agree to an emergency
 LEXICON_CATEGORY_FLOOR = 0.05  # a lexicon category the model finds less likely than this goes
+# Cue sections (lexicon "cue.<x>", other languages' "<lang>.<x>") naming who is involved.
+ACTOR_ROLES = {"partner": "partner", "family": "family", "staff": "staff", "child": "child",
+               "young_child": "child", "teen": "child", "abuse": "abuse"}
 
 _APOSTROPHES = re.compile(r"['’‘`´]")
 _REPEATS = re.compile(r"(.)\1{2,}")
@@ -167,6 +170,19 @@ def lexicon_features(lexicon: ScreeningResult | None) -> dict[str, int]:
         out["l:review"] = 1
     if lexicon.language and lexicon.language != "en":
         out["l:non_english"] = 1
+    roles = sorted({ACTOR_ROLES[c] for c in
+                    (cue.partition(".")[2] for cue in lexicon.cues) if c in ACTOR_ROLES})
+    # Who is in the message, and with what: a linear model cannot form "a family member AND
+    # violence" from the words alone, yet that conjunction is what makes abuse `domestic`
+    # (by a service: `organisational`; with a child present: `child`). Care and Support
+    # Statutory Guidance 14.17 defines the categories by who did it and to whom.
+    kinds = [*lexicon.safeguarding, "u=" + lexicon.urgency]
+    for i, role in enumerate(roles):
+        out["l:q=" + role] = 1
+        for kind in kinds:
+            out[f"l:x={role}&{kind}"] = 1
+        for other in roles[i + 1:]:
+            out[f"l:x={role}&{other}"] = 1
     return out
 
 

@@ -141,6 +141,10 @@ def _word_forms(raw: str, vocab: Vocabulary) -> tuple[str, bool, str | None]:
         return ts[word], True, None
     if word in vocab.known:
         return word, True, None
+    if low.endswith("'s") and low[:-2] in vocab.known:
+        # "the rope's in the loft": "'s" after a known word that has no plural form of its
+        # own in the vocabulary is "is" (a possessive such as "mum's" stays "mums", a word).
+        return low[:-2] + " is", True, None
     single = _DOUBLE.sub(r"\1", word)
     if single != word and (single in vocab.known or single in ts):
         return ts.get(single, single), True, None

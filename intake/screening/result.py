@@ -49,6 +49,9 @@ class ScreeningResult:
     safe_to_contact: bool = True
     needs_review: str | None = None
     language: str | None = None
+    # Live cue sections (lexicon.toml sections with no category: who did it, a child, "now"),
+    # sorted ids. Not shown or stored: the model reads them (`model.lexicon_features`).
+    cues: tuple[str, ...] = field(default=(), compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {

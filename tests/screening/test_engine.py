@@ -498,3 +498,34 @@ def test_not_emergencies_near_those_kinds(text: str) -> None:
 def test_blind_batch8_category_kinds(text: str, category: str) -> None:
     """The kinds of category blind batch 8 showed missing, in new words."""
     assert category in lexicon_screen(text).safeguarding
+
+
+@pytest.mark.parametrize("text", [
+    "the rope's in the loft and nobody would miss me",
+    "the knife's in my bag, tonight is the night, sorry for everything",
+])
+def test_a_word_then_apostrophe_s_reads_as_is(text: str) -> None:
+    """"rope's" is "rope is": the means word must still be found (training set E)."""
+    assert lexicon_screen(text).urgency == "emergency"
+
+
+def test_a_possessive_family_word_stays_a_family_word() -> None:
+    assert "cue.family" in lexicon_screen("my mum's carer takes her money").cues
+
+
+@pytest.mark.parametrize(("text", "child"), [
+    ("i am 14 and my stepdad hits me", True),
+    ("my son 15 , in foster care, was restrained", True),
+    ("a year 9 pupil told me her dad hits her", True),
+    ("i am 5 minutes away from the ward", False),
+    ("my son is 34 and lives with me", False),
+])
+def test_a_stated_age_under_18_is_a_child(text: str, child: bool) -> None:
+    assert ("cue.child" in lexicon_screen(text).cues) is child
+
+
+def test_signs_of_a_kind_name_it_but_raise_nothing_alone() -> None:
+    """psychological.signs and discriminatory.signs are routine: a sign names the kind of
+    abuse for a message raised by something else; alone it is a feature for the model."""
+    r = lexicon_screen("they keep calling him a spacker on the bus")
+    assert r.urgency == "routine" and r.safeguarding == ["discriminatory", "psychological"]

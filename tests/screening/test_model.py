@@ -13,6 +13,7 @@ from intake.screening.engine import screen_text
 from intake.screening.model import (
     RiskModel,
     decide,
+    lexicon_features,
     load_model,
     normalise,
     opinion,
@@ -234,3 +235,14 @@ def test_abuse_disclosed_as_happening_now_is_never_lowered_to_routine() -> None:
     assert decide(lex, score(text, model, lex), model) == "routine"
     # and a negated one is no disclosure at all
     assert screen_text("I'm not being abused, I just feel lonely", None).urgency == "routine"
+
+
+@pytest.mark.parametrize(("text", "feature"), [
+    ("my son takes my pension every week", "l:x=family&financial"),
+    ("staff at the home hit my dad", "l:x=staff&physical"),
+    ("Mój mąż mnie uderzył. Dzieci płaczą", "l:x=child&family"),
+])
+def test_who_is_involved_is_a_feature(text: str, feature: str) -> None:
+    """Who did it decides domestic, organisational or child (Care and Support Statutory
+    Guidance 14.17); a linear model can only weigh that as a conjunction it is given."""
+    assert feature in lexicon_features(screen_text(text))
