@@ -2,15 +2,16 @@
 
 The channel adapters call this before enqueueing so that emergency and urgent messages go on the
 `high` queue and are picked up before routine ones. It runs the same pure screen the worker runs
-later (a fraction of a millisecond for a text); the worker's screen is the one that is stored.
+later, urgency only (`intake.screening.urgency`: no category heads, about half a millisecond for a
+text); the worker's full screen is the one that is stored.
 """
 
 from __future__ import annotations
 
-from intake.screening import screen
+from intake.screening import urgency
 
 
 def priority_for(text: str, channel: str | None = None) -> str:
     if not text:
         return "default"
-    return "high" if screen(text, channel).urgency in ("emergency", "urgent") else "default"
+    return "high" if urgency(text, channel) in ("emergency", "urgent") else "default"

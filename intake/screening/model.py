@@ -454,6 +454,14 @@ def _categories(lexicon: ScreeningResult, urgency: str, probs: dict[str, float],
     return cats, tuple((c, p) for c, p in added if c not in lexicon.safeguarding)
 
 
+def final_urgency(lexicon: ScreeningResult, text: str) -> str:
+    """`opinion(lexicon, text).urgency` without the category heads (most of the model's time):
+    the same features, scores and `decide`, so the two can never disagree."""
+    model = load_model()
+    vec, norm = _vector(_known_counts(text, model, lexicon), model)
+    return decide(lexicon, _score_vector(vec, norm, model, len(normalise(text).split())), model)
+
+
 def opinion(lexicon: ScreeningResult, text: str) -> Opinion:
     """The final urgency and categories for `text` given the lexicon's result on it."""
     model = load_model()

@@ -246,3 +246,15 @@ def test_who_is_involved_is_a_feature(text: str, feature: str) -> None:
     """Who did it decides domestic, organisational or child (Care and Support Statutory
     Guidance 14.17); a linear model can only weigh that as a conjunction it is given."""
     assert feature in lexicon_features(screen_text(text))
+
+
+def test_the_quick_urgency_is_the_full_screens_urgency() -> None:
+    """The door's quick screen (`urgency`) skips the category heads; it must never choose a
+    different queue from the worker's full screen."""
+    from intake.screening import urgency
+
+    data = ROOT / "tests" / "screening" / "data"
+    texts = [json.loads(x)["text"] for p in sorted(data.glob("*.jsonl"))
+             for x in p.read_text("utf-8").splitlines()[:120] if x.strip()]
+    assert len(texts) > 1000
+    assert [urgency(t) for t in texts] == [screen(t).urgency for t in texts]
