@@ -265,8 +265,9 @@ class CategoryPolicy:
     A routine result has none (the labelling convention: routine rows never carry one). For an
     urgent or emergency result, category c is given when the lexicon found it and its head's
     p >= drop[c], or when p >= add[c] (add = 2.0: the model never adds c). An urgent or
-    emergency result left with no category gets the likeliest head's category when its p >=
-    fallback (a person reading a raised message should see what kind of harm it may be).
+    emergency result left with no category keeps the likeliest of the lexicon's categories,
+    else gets the likeliest head's category when its p >= fallback (a person reading a raised
+    message should see what kind of harm it may be).
     """
 
     add: dict[str, float]
@@ -279,6 +280,13 @@ class CategoryPolicy:
         out = {c: raised & ((lexc[c] & (probs["cat:" + c] >= self.drop[c]))
                             | (probs["cat:" + c] >= self.add[c])) for c in CATEGORIES}
         empty = raised & ~np.any(np.stack([out[c] for c in CATEGORIES]), axis=0)
+        # the runtime's rule: a raised result the lexicon named keeps its likeliest lexicon kind
+        lex_p = np.stack([np.where(lexc[c], probs["cat:" + c] + 1e-9, -1.0) for c in CATEGORIES])
+        keep = empty & (lex_p.max(axis=0) > -1.0)
+        best_lex = np.argmax(lex_p, axis=0)
+        for k, c in enumerate(CATEGORIES):
+            out[c] = out[c] | (keep & (best_lex == k))
+        empty = empty & ~keep
         stacked = np.stack([probs["cat:" + c] for c in CATEGORIES])
         best = np.argmax(stacked, axis=0)
         top = stacked.max(axis=0)

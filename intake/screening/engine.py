@@ -16,7 +16,7 @@ from intake.screening.lexicon import (
     get,
 )
 from intake.screening.matcher import leftmost_longest
-from intake.screening.normalise import NormText
+from intake.screening.normalise import NormText, fold_latin
 from intake.screening.result import Match, Negated, ScreeningResult
 
 _SAFEGUARDING = frozenset(CATEGORIES)
@@ -264,6 +264,17 @@ def _language(text: str, nt: NormText, lex: Lexicon) -> tuple[str | None, str | 
     return guess.code, f"non-English text (detected: {guess.code}), no word list for it"
 
 
+def _expanded(text: str, nt: NormText, hit: Hit) -> bool:
+    """Whether a word of `hit` was rewritten by the text-speak table ("od" -> "overdose"),
+    rather than typed (case, apostrophes and Latin diacritics aside)."""
+    for i in range(hit.ti, hit.tj + 1):
+        s, e, exact = nt.origins[i]
+        if not exact and fold_latin(text[s:e].lower()).replace("'", "").replace("’", "") \
+                != nt.words[i]:
+            return True
+    return False
+
+
 def screen_text(
     text: str, channel: str | None = None, lex: Lexicon | None = None
 ) -> ScreeningResult:
@@ -280,6 +291,10 @@ def screen_text(
         # Another language's word list reads an English message only by accident ("tribunal"
         # is Spanish too); in mixed or unidentified text every list still applies.
         hits = [h for h in hits if h.source not in lex.foreign_ids]
+    elif lang is not None and lang in lex.languages:
+        # English text-speak is English: in a Polish message "od" is "since", not "overdose".
+        # An English phrase found only through such an expansion does not count there.
+        hits = [h for h in hits if h.source in lex.foreign_ids or not _expanded(text, nt, h)]
     capped_categories = _apply_contexts(lex, nt, hits, found)
     live = [h for h in hits if h.live]
     for h in live:

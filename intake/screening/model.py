@@ -176,10 +176,10 @@ def lexicon_features(lexicon: ScreeningResult | None) -> dict[str, int]:
     # violence" from the words alone, yet that conjunction is what makes abuse `domestic`
     # (by a service: `organisational`; with a child present: `child`). Care and Support
     # Statutory Guidance 14.17 defines the categories by who did it and to whom.
-    kinds = [*lexicon.safeguarding, "u=" + lexicon.urgency]
+    # Only the conjunctions: a partner or a ward named with no harm found says nothing about a
+    # category ("they want to discharge my husband tomorrow" is not `domestic`).
     for i, role in enumerate(roles):
-        out["l:q=" + role] = 1
-        for kind in kinds:
+        for kind in lexicon.safeguarding:
             out[f"l:x={role}&{kind}"] = 1
         for other in roles[i + 1:]:
             out[f"l:x={role}&{other}"] = 1
@@ -435,8 +435,9 @@ def _categories(lexicon: ScreeningResult, urgency: str, probs: dict[str, float],
     """(categories, those the model added with p), by the trainer's CategoryPolicy: none for a
     routine result (routine rows never carry one; the lexicon's matches are still shown); a
     lexicon category stays unless its head's p < its drop threshold; the model adds a category
-    whose p passes its add threshold; a raised result left with none gets the likeliest
-    head's category if p >= policy "category_fallback". Thresholds chosen out of fold."""
+    whose p passes its add threshold; a raised result left with none keeps the likeliest of
+    the lexicon's categories, else gets the likeliest head's category if p >= policy
+    "category_fallback". Thresholds chosen out of fold."""
     if urgency == "routine":
         return set(), ()
     drop = dict(zip(model.category_names, model.category_drop, strict=True))
@@ -445,6 +446,10 @@ def _categories(lexicon: ScreeningResult, urgency: str, probs: dict[str, float],
     added = sorted(((c, p) for c, p in probs.items() if p >= add[c] and c not in cats),
                    key=lambda x: (-x[1], x[0]))
     cats.update(c for c, _ in added)
+    if not cats and lexicon.safeguarding:
+        # A disclosure the lexicon named keeps a name: the model may swap a kind, not erase
+        # every kind ("she keeps being abused" is raised; the advocate needs a category).
+        cats.add(max(lexicon.safeguarding, key=lambda c: (probs.get(c, 0.0), c)))
     fallback = model.policy.get("category_fallback", 2.0)
     if not cats and probs:
         c, p = max(probs.items(), key=lambda x: (x[1], x[0]))

@@ -338,7 +338,7 @@ def test_farewell_words_in_ordinary_messages_stay_routine(text: str) -> None:
     ("a kid about 5 is outside on his own in the snow with no coat", "child_exposed"),
     ("her boyfriend is off his face and the toddler is alone in the bath", "child_hazard_alone"),
     ("dad is on the kitchen floor, says he's been there all night", "down_for_a_time"),
-    ("he strangles her when he's angry", "physical.threat_family3"),
+    ("he strangles her when he's angry", "physical.strangulation"),
     ("by the time anyone gets this i'll have done it", "self.intent_family2"),
     ("no point carrying on. the hose is on the exhaust", "self.means_in_place"),
     ("she hit me with a chair, i think my arm is broken and i cant move", "harm_helpless"),
@@ -529,3 +529,17 @@ def test_signs_of_a_kind_name_it_but_raise_nothing_alone() -> None:
     abuse for a message raised by something else; alone it is a feature for the model."""
     r = lexicon_screen("they keep calling him a spacker on the bus")
     assert r.urgency == "routine" and r.safeguarding == ["discriminatory", "psychological"]
+
+
+@pytest.mark.parametrize("text", [
+    "Dzień dobry, mama jest w szpitalu od poniedziałku, czy mogę prosić o rzecznika?",
+    "Mam pytanie od sąsiada o wizytę w przyszłym tygodniu",
+])
+def test_english_text_speak_does_not_read_another_language(text: str) -> None:
+    """"od" is text-speak for "overdose" in English and "since"/"from" in Polish."""
+    r = lexicon_screen(text)
+    assert r.language == "pl" and r.urgency == "routine" and not r.safeguarding
+
+
+def test_english_text_speak_still_reads_english() -> None:
+    assert lexicon_screen("ive taken an od an hour ago").urgency == "emergency"
