@@ -50,6 +50,7 @@ from intake.screening.model import (  # noqa: E402
     category_scores,
     extract,
     firm_floor,
+    is_notice,
     normalise,
     score,
     weighted,
@@ -73,6 +74,8 @@ SETS = (
     ("tests/screening/data/train_e.jsonl", "train_e"),
     ("tests/screening/data/train_g.jsonl", "train_g"),
     ("tests/screening/data/train_h.jsonl", "train_h"),
+    ("tests/screening/data/batch10.jsonl", "batch10"),
+    ("tests/screening/data/batch11.jsonl", "batch11"),
 )
 OUT = ROOT / "intake/screening/data/risk_model.json"
 URGENCY_RANK = {"routine": 0, "urgent": 1, "emergency": 2}
@@ -203,8 +206,8 @@ class Policy:
     t_emergency_gate: float = 0.0
 
     def decide(self, p_e: np.ndarray, p_u: np.ndarray, lex: np.ndarray,
-               n_words: np.ndarray | None = None, firm: np.ndarray | None = None
-               ) -> np.ndarray:
+               n_words: np.ndarray | None = None, firm: np.ndarray | None = None,
+               notice: np.ndarray | None = None) -> np.ndarray:
         short = (n_words if n_words is not None else np.zeros(len(p_e))) <= SHORT_WORDS
         gate = np.where(short, self.t_emergency_gate, 0.0)
         rank = np.where((p_e >= self.t_emergency) & (p_u >= gate), 2,
@@ -213,6 +216,8 @@ class Policy:
                              np.where((lex == 1) & (p_u >= self.t_lexicon_urgent_down), 1, 0))
         if firm is not None:
             lex_floor = np.maximum(lex_floor, firm)  # `firm` rules and sections: never lowered
+        if notice is not None:
+            rank = np.where(notice, 0, rank)  # model.is_notice: a notice is not raised by words
         return np.maximum(rank, lex_floor)
 
 
@@ -232,7 +237,8 @@ def urgency_metrics(pred: np.ndarray, gold: np.ndarray) -> dict[str, Any]:
 
 
 def choose_policy(p_e: np.ndarray, p_u: np.ndarray, lex: np.ndarray, gold: np.ndarray,
-                  n_words: np.ndarray, firm: np.ndarray) -> tuple[Policy, dict[str, Any]]:
+                  n_words: np.ndarray, firm: np.ndarray, notice: np.ndarray
+                  ) -> tuple[Policy, dict[str, Any]]:
     """The policy with the best emergency recall (then urgent-or-emergency recall) whose pooled
     out-of-fold routine-raised and urgent-to-emergency rates stay within the targets."""
     grid = np.round(np.arange(0.05, 0.96, 0.025), 3)
@@ -243,7 +249,7 @@ def choose_policy(p_e: np.ndarray, p_u: np.ndarray, lex: np.ndarray, gold: np.nd
             for t_ld, t_lu, t_g in product((0.0, 0.05, 0.1, 0.2), (0.0, 0.1, 0.2, 0.3, 0.4),
                                            GATE_GRID):
                 pol = Policy(float(t_e), float(t_u), t_ld, t_lu, t_g)
-                pred = pol.decide(p_e, p_u, lex, n_words, firm)
+                pred = pol.decide(p_e, p_u, lex, n_words, firm, notice)
                 raised = (pred[ro] > 0).mean()
                 over = (pred[ur] == 2).mean()
                 if raised > ROUTINE_RAISED_MAX or over > URGENT_TO_EMERGENCY_MAX:
@@ -255,7 +261,7 @@ def choose_policy(p_e: np.ndarray, p_u: np.ndarray, lex: np.ndarray, gold: np.nd
     if best is None:
         raise SystemExit("no policy meets the targets out of fold")
     pol = best[1]
-    return pol, urgency_metrics(pol.decide(p_e, p_u, lex, n_words, firm), gold)
+    return pol, urgency_metrics(pol.decide(p_e, p_u, lex, n_words, firm, notice), gold)
 
 
 @dataclass
@@ -428,6 +434,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     groups = np.array([d.group for d in data])
     n_words = np.array([len(normalise(d.text).split()) for d in data])
     firm = np.array([firm_floor(d.lexicon) for d in data])  # type: ignore[attr-defined]
+    notice = np.array([is_notice(d.lexicon) for d in data])  # type: ignore[attr-defined]
 
     results = []
     for C in ([args.C] if args.C else C_GRID):
@@ -436,7 +443,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                for k in ("emergency", "urgent")}
         p_e = sigmoid(cal["emergency"][0] * z["emergency"] + cal["emergency"][1])
         p_u = sigmoid(cal["urgent"][0] * z["urgent"] + cal["urgent"][1])
-        policy, pooled = choose_policy(p_e, p_u, lex, gold, n_words, firm)
+        policy, pooled = choose_policy(p_e, p_u, lex, gold, n_words, firm, notice)
         print(f"C={C}: {json.dumps(pooled)}", file=sys.stderr)
         key = (pooled["emergency_recall"][0], -pooled["emergency_as_routine"],
                pooled["urgent_or_emergency_recall"][0])
@@ -451,7 +458,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         cat_cal["cat:" + c] = platt(z["cat:" + c], y)
         a, b = cat_cal["cat:" + c]
         probs["cat:" + c] = sigmoid(a * z["cat:" + c] + b)
-    final = policy.decide(p_e, p_u, lex, n_words, firm)
+    final = policy.decide(p_e, p_u, lex, n_words, firm, notice)
     cat_policy, cat_report = choose_category_policy(data, probs, final)
     cat_pred = categories_pred(data, probs, cat_policy, final)
     per_set = {}

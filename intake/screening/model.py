@@ -405,8 +405,22 @@ def is_firm(lexicon: ScreeningResult) -> bool:
     return firm_floor(lexicon) == 2
 
 
+NOTICE_CUE = "notice.service"
+
+
+def is_notice(lexicon: ScreeningResult) -> bool:
+    """Whether the lexicon reads the message as a pharmacy's, surgery's or service's notice
+    ("your repeat prescription is ready to collect ... open till six tonight") and found nothing
+    else in it: the model then does not raise it for its words (issue 13: a "prescription
+    ready" voicemail is not raised; blind batch 11 had one raised to emergency by "tonight")."""
+    return (lexicon.urgency == "routine" and lexicon.needs_review is None
+            and NOTICE_CUE in lexicon.cues)
+
+
 def decide(lexicon: ScreeningResult, r: RiskScore, model: RiskModel) -> str:
     """The final urgency from the lexicon's result and the model's score (module docstring)."""
+    if is_notice(lexicon):
+        return "routine"
     pol = model.policy
     gate = pol.get("t_emergency_gate", 0.0) if r.n_words <= SHORT_WORDS else 0.0
     emergency = r.p_emergency >= pol["t_emergency"] and r.p_urgent_or_more >= gate

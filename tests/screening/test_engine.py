@@ -543,3 +543,41 @@ def test_english_text_speak_does_not_read_another_language(text: str) -> None:
 
 def test_english_text_speak_still_reads_english() -> None:
     assert lexicon_screen("ive taken an od an hour ago").urgency == "emergency"
+
+
+@pytest.mark.parametrize("text", [
+    "shes back now. cant talk. the kids are asleep",
+    "he's come back early, can't talk, he's downstairs",
+])
+def test_someone_back_and_the_writer_cannot_talk_is_an_emergency(text: str) -> None:
+    """Round 5, from blind batch 11's kinds: the person who came back is the danger."""
+    assert screen(text).urgency == "emergency"
+
+
+@pytest.mark.parametrize("text", [
+    "Hi it's Boots on Market Street, your prescription is ready to collect, we close at 8 tonight",
+    "this is a reminder from Elm Tree Surgery, your appointment on Tuesday at 9.10 is confirmed,"
+    " reply STOP to opt out",
+])
+def test_a_notice_is_not_raised_by_its_words(text: str) -> None:
+    """model.is_notice: a pharmacy's or surgery's notice with nothing else in it stays routine
+    ("tonight" alone once raised one to emergency)."""
+    assert screen(text).urgency == "routine"
+
+
+def test_a_notice_does_not_hide_a_disclosure() -> None:
+    text = "your repeat prescription is ready to collect. ive taken all my tablets tonight"
+    assert screen(text).urgency == "emergency"
+
+
+def test_abuse_long_ago_told_now_is_not_happening_now() -> None:
+    text = ("I was abused at a boarding school in the 1970s. I'm 61 now and in a good place, "
+            "I'd like help with a compensation claim form")
+    assert lexicon_screen(text).urgency != "emergency"
+
+
+def test_a_farewell_in_arrangements_is_an_emergency() -> None:
+    text = ("I won't need my appointments any more. I've arranged for the cat to go to my "
+            "neighbour and left a letter with my brother. Everything's tidy. Take care of "
+            "yourself.")
+    assert lexicon_screen(text).urgency == "emergency"

@@ -50,27 +50,31 @@ def test_safe_to_contact_and_review_flags(eval_report: dict) -> None:
 
 # Floors on the TUNED sets (every one of them is now training data for the model, so these are
 # fitted figures, not generalisation; the honest figures are the leave-one-set-out ones in the
-# README and the blind batches, which are never asserted on here). Measured with the round-4
-# model (issue 13: batch 9 and training sets D, E, G, H added):
+# README and the blind batches, which are never asserted on here). Measured with the round-5
+# model (issue 13: batch 9, training sets D, E, G, H and blind batches 10 and 11 added):
 # set: (emergency recall, emergency as routine, urgent-or-emergency recall, routine raised,
 #       urgent to emergency, category micro-F1)
 TUNED_FLOORS = {
-    "holdout_batch2.jsonl": (1.0, 0, 1.0, 0.0, 0.0, 0.906),
-    "holdout_batch3.jsonl": (1.0, 0, 1.0, 0.0, 0.018, 0.926),
-    "holdout_batch4.jsonl": (1.0, 0, 1.0, 0.0, 0.0, 0.963),
-    "holdout_batch5.jsonl": (1.0, 0, 1.0, 0.026, 0.016, 0.977),
-    "train_a.jsonl": (1.0, 0, 1.0, 0.080, 0.009, 0.960),
-    "train_b.jsonl": (1.0, 0, 1.0, 0.013, 0.008, 0.950),
-    "batch6.jsonl": (1.0, 0, 1.0, 0.082, 0.013, 0.961),
-    "train_c.jsonl": (1.0, 0, 1.0, 0.024, 0.009, 0.936),
+    "holdout_batch2.jsonl": (1.0, 0, 1.0, 0.0, 0.0, 0.897),
+    "holdout_batch3.jsonl": (1.0, 0, 1.0, 0.0, 0.018, 0.923),
+    "holdout_batch4.jsonl": (1.0, 0, 1.0, 0.0, 0.0, 0.960),
+    "holdout_batch5.jsonl": (1.0, 0, 1.0, 0.026, 0.032, 0.974),
+    "train_a.jsonl": (1.0, 0, 1.0, 0.080, 0.039, 0.958),
+    "train_b.jsonl": (1.0, 0, 1.0, 0.013, 0.024, 0.946),
+    "batch6.jsonl": (1.0, 0, 1.0, 0.082, 0.037, 0.953),
+    "train_c.jsonl": (1.0, 0, 1.0, 0.024, 0.018, 0.927),
     # blind once (round 2: 0.917, 0 routine, 0.985, 0.029, 0.067, 0.727), tuned on in round 3
-    "batch8.jsonl": (1.0, 0, 1.0, 0.029, 0.0, 0.964),
+    "batch8.jsonl": (1.0, 0, 1.0, 0.029, 0.013, 0.969),
     # blind twice (round 3: 0.964, 0 routine, 0.983, 0.094, 0.100, 0.633), tuned on in round 4
-    "batch9.jsonl": (1.0, 0, 1.0, 0.047, 0.0, 0.971),
-    "train_d.jsonl": (1.0, 0, 1.0, 0.032, 0.034, 0.979),
-    "train_e.jsonl": (1.0, 0, 1.0, 0.057, 0.014, 0.973),
-    "train_g.jsonl": (1.0, 0, 1.0, 0.036, 0.0, 0.979),
-    "train_h.jsonl": (1.0, 0, 1.0, 0.100, 0.0, 0.969),
+    "batch9.jsonl": (1.0, 0, 1.0, 0.047, 0.0, 0.963),
+    "train_d.jsonl": (1.0, 0, 1.0, 0.032, 0.062, 0.979),
+    "train_e.jsonl": (1.0, 0, 1.0, 0.057, 0.021, 0.974),
+    "train_g.jsonl": (1.0, 0, 1.0, 0.036, 0.031, 0.976),
+    "train_h.jsonl": (1.0, 0, 1.0, 0.100, 0.033, 0.973),
+    # blind once each on round 4 (10: 0.982, 0, 1.000, 0.013, 0.061, 0.781; 11: 0.900, 1,
+    # 0.992, 0.062, 0.100, 0.757), tuned on in round 5
+    "batch10.jsonl": (1.0, 0, 1.0, 0.0, 0.061, 0.961),
+    "batch11.jsonl": (1.0, 0, 1.0, 0.013, 0.014, 0.973),
 }
 
 
