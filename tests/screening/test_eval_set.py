@@ -56,25 +56,25 @@ def test_safe_to_contact_and_review_flags(eval_report: dict) -> None:
 #       urgent to emergency, category micro-F1)
 TUNED_FLOORS = {
     "holdout_batch2.jsonl": (1.0, 0, 1.0, 0.0, 0.0, 0.897),
-    "holdout_batch3.jsonl": (1.0, 0, 1.0, 0.0, 0.018, 0.923),
-    "holdout_batch4.jsonl": (1.0, 0, 1.0, 0.0, 0.0, 0.960),
-    "holdout_batch5.jsonl": (1.0, 0, 1.0, 0.026, 0.032, 0.974),
-    "train_a.jsonl": (1.0, 0, 1.0, 0.080, 0.039, 0.958),
-    "train_b.jsonl": (1.0, 0, 1.0, 0.013, 0.024, 0.946),
-    "batch6.jsonl": (1.0, 0, 1.0, 0.082, 0.037, 0.953),
-    "train_c.jsonl": (1.0, 0, 1.0, 0.024, 0.018, 0.927),
+    "holdout_batch3.jsonl": (1.0, 0, 1.0, 0.0, 0.018, 0.916),
+    "holdout_batch4.jsonl": (1.0, 0, 1.0, 0.0, 0.0, 0.953),
+    "holdout_batch5.jsonl": (1.0, 0, 1.0, 0.026, 0.032, 0.972),
+    "train_a.jsonl": (1.0, 0, 1.0, 0.080, 0.039, 0.948),
+    "train_b.jsonl": (1.0, 0, 1.0, 0.013, 0.024, 0.927),
+    "batch6.jsonl": (1.0, 0, 1.0, 0.082, 0.037, 0.944),
+    "train_c.jsonl": (1.0, 0, 1.0, 0.024, 0.018, 0.923),
     # blind once (round 2: 0.917, 0 routine, 0.985, 0.029, 0.067, 0.727), tuned on in round 3
-    "batch8.jsonl": (1.0, 0, 1.0, 0.029, 0.013, 0.969),
+    "batch8.jsonl": (1.0, 0, 1.0, 0.029, 0.013, 0.946),
     # blind twice (round 3: 0.964, 0 routine, 0.983, 0.094, 0.100, 0.633), tuned on in round 4
-    "batch9.jsonl": (1.0, 0, 1.0, 0.047, 0.0, 0.963),
-    "train_d.jsonl": (1.0, 0, 1.0, 0.032, 0.062, 0.979),
-    "train_e.jsonl": (1.0, 0, 1.0, 0.057, 0.021, 0.974),
-    "train_g.jsonl": (1.0, 0, 1.0, 0.036, 0.031, 0.976),
-    "train_h.jsonl": (1.0, 0, 1.0, 0.100, 0.033, 0.973),
+    "batch9.jsonl": (1.0, 0, 1.0, 0.047, 0.0, 0.945),
+    "train_d.jsonl": (1.0, 0, 1.0, 0.032, 0.062, 0.970),
+    "train_e.jsonl": (1.0, 0, 1.0, 0.057, 0.021, 0.955),
+    "train_g.jsonl": (1.0, 0, 1.0, 0.036, 0.031, 0.947),
+    "train_h.jsonl": (1.0, 0, 1.0, 0.100, 0.033, 0.967),
     # blind once each on round 4 (10: 0.982, 0, 1.000, 0.013, 0.061, 0.781; 11: 0.900, 1,
     # 0.992, 0.062, 0.100, 0.757), tuned on in round 5
-    "batch10.jsonl": (1.0, 0, 1.0, 0.0, 0.061, 0.961),
-    "batch11.jsonl": (1.0, 0, 1.0, 0.013, 0.014, 0.973),
+    "batch10.jsonl": (1.0, 0, 1.0, 0.0, 0.061, 0.951),
+    "batch11.jsonl": (1.0, 0, 1.0, 0.013, 0.014, 0.949),
 }
 
 
