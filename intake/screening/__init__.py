@@ -47,7 +47,7 @@ def urgency(text: str, channel: str | None = None) -> str:
 
 
 def warm_up() -> None:
-    """Build the lexicon, load the model and the language detector now (about 0.4 s in all),
+    """Build the lexicon, load the model and the language detector now (about 0.55 s in all),
     not on the first message. Web and worker processes call this at start-up, so the first
     frightened text of the day is not the one that waits; a forking RQ worker's children
     inherit all three."""
