@@ -21,14 +21,18 @@ raised <= 0.08 and urgent raised to emergency <= 0.10 while maximising emergency
   t_lexicon_emergency_down, and then it is still urgent (never routine); an emergency from a
   rule marked `firm` (an overdose taken) is never lowered; its urgent stays
   unless p_urgent_or_more < t_lexicon_urgent_down; a review reason from the lexicon (a language
-  with no word list, the safety net) is never lowered.
+  with no word list, the safety net) is never lowered;
+- a pharmacy's or surgery's notice in which the lexicon found nothing else (`is_notice`) is
+  never raised by the model.
 Every change the model makes is written into `needs_review` with its probability and the words
 that weighed most (never stop-words), so an advocate can see a model, not a phrase, decided.
 
 Categories (`_categories`): none for a routine result; for a raised one, the lexicon's unless
 that category's head finds it unlikely (p below its out-of-fold "drop" threshold: the model
 learns that "tell my kids" is not `child`), plus every category whose head passes its "add"
-threshold, and the likeliest category when a raised result would otherwise have none.
+threshold; a raised result that would otherwise have none keeps the likeliest of the
+lexicon's categories, or else gets the likeliest head's. The model also weighs who is involved
+(`lexicon_features`: the lexicon's actor cues as conjunctions with what it found).
 """
 
 from __future__ import annotations
