@@ -119,14 +119,28 @@ class RiskModel:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RiskModel:
+        """Format 3 (columns: features {"names", "idf", "emergency", "urgent"}, category
+        weights {"index", "w"} into names) as `scripts/train_risk_model.py` writes it; format 2
+        ({"feature": [idf, w_e, w_u]}, weights {"feature": w}) is still read."""
         heads = sorted(data.get("categories", {}).items())
+        raw = data["features"]
+        if "names" in raw:
+            names = raw["names"]
+            features = dict(zip(names, zip(raw["idf"], raw["emergency"], raw["urgent"],
+                                           strict=True), strict=True))
+        else:
+            names = []
+            features = {k: (v[0], v[1], v[2]) for k, v in raw.items()}
         by_feature: dict[str, list[tuple[int, float]]] = {}
         for i, (_, head) in enumerate(heads):
-            for k, w in head["weights"].items():
+            weights = head["weights"]
+            pairs = (zip((names[j] for j in weights["index"]), weights["w"], strict=True)
+                     if "index" in weights else weights.items())
+            for k, w in pairs:
                 by_feature.setdefault(k, []).append((i, float(w)))
         cal = data["calibration"]
         return cls(
-            features={k: (v[0], v[1], v[2]) for k, v in data["features"].items()},
+            features=features,
             intercept_emergency=float(data["intercept"]["emergency"]),
             intercept_urgent=float(data["intercept"]["urgent"]),
             calibration=(*map(float, cal["emergency"]), *map(float, cal["urgent"])),
