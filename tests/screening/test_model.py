@@ -258,3 +258,23 @@ def test_the_quick_urgency_is_the_full_screens_urgency() -> None:
              for x in p.read_text("utf-8").splitlines()[:120] if x.strip()]
     assert len(texts) > 1000
     assert [urgency(t) for t in texts] == [screen(t).urgency for t in texts]
+
+
+def test_a_format_2_model_file_is_still_read_the_same() -> None:
+    """Format 3 stores columns; a model written before it (format 2: a dict per feature) must
+    score the same, so a service can roll back its data without a code change."""
+    data = json.loads(MODEL.read_text("utf-8"))
+    f = data["features"]
+    old = dict(data, format=2, features={
+        k: [i, e, u] for k, i, e, u in zip(f["names"], f["idf"], f["emergency"], f["urgent"],
+                                            strict=True)})
+    old["categories"] = {c: dict(h, weights={f["names"][j]: w for j, w in
+                                             zip(h["weights"]["index"], h["weights"]["w"],
+                                                 strict=True)})
+                         for c, h in data["categories"].items()}
+    new_model, old_model = RiskModel.from_dict(data), RiskModel.from_dict(old)
+    for text in ("my son takes my pension and shouts at me", "ive taken all my tablets",
+                 "can i change my appointment to thursday"):
+        lex = screen_text(text)
+        assert score(text, new_model, lex) == score(text, old_model, lex)
+        assert new_model.category_weights == old_model.category_weights
