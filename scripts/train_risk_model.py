@@ -76,6 +76,8 @@ SETS = (
     ("tests/screening/data/train_h.jsonl", "train_h"),
     ("tests/screening/data/batch10.jsonl", "batch10"),
     ("tests/screening/data/batch11.jsonl", "batch11"),
+    ("tests/screening/data/batch12.jsonl", "batch12"),
+    ("tests/screening/data/batch13.jsonl", "batch13"),
 )
 OUT = ROOT / "intake/screening/data/risk_model.json"
 URGENCY_RANK = {"routine": 0, "urgent": 1, "emergency": 2}

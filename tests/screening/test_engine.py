@@ -581,3 +581,26 @@ def test_a_farewell_in_arrangements_is_an_emergency() -> None:
             "neighbour and left a letter with my brother. Everything's tidy. Take care of "
             "yourself.")
     assert lexicon_screen(text).urgency == "emergency"
+
+
+@pytest.mark.parametrize("text", [
+    "its Maureen... thanks for the help with the forms... ive had the lot, the whole weeks"
+    " dosette box and the ones in the bathroom... i'm calm, just saying thank you",
+    "I am on the bridge over the bypass. Not going back to the ward. I have written the letter"
+    " for my son. That is all.",
+])
+def test_a_quiet_overdose_or_goodbye_is_an_emergency(text: str) -> None:
+    """Round 6, from blind batch 12's kinds: an overdose told as "had the lot" of a blister
+    pack or dosette box, and a place with a letter written."""
+    assert lexicon_screen(text).urgency == "emergency"
+
+
+@pytest.mark.parametrize("text", [
+    "I was sectioned in 2018 and I'm well now, how do I ask for my records?",
+    "This time last year I was in a very dark place; now I have a job. Thank you all.",
+])
+def test_a_dated_past_is_past(text: str) -> None:
+    """Without the year or "this time last year" each of these is raised (a detention is
+    urgent; "a very dark place ... now" reads as risk now)."""
+    r = lexicon_screen(text)
+    assert r.urgency == "routine" and r.negated

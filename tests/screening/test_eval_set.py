@@ -50,31 +50,35 @@ def test_safe_to_contact_and_review_flags(eval_report: dict) -> None:
 
 # Floors on the TUNED sets (every one of them is now training data for the model, so these are
 # fitted figures, not generalisation; the honest figures are the leave-one-set-out ones in the
-# README and the blind batches, which are never asserted on here). Measured with the round-5
-# model (issue 13: batch 9, training sets D, E, G, H and blind batches 10 and 11 added):
+# README and the blind batches, which are never asserted on here). Measured with the round-6
+# model (issue 13: batch 9, training sets D, E, G, H and blind batches 10 to 13 added):
 # set: (emergency recall, emergency as routine, urgent-or-emergency recall, routine raised,
 #       urgent to emergency, category micro-F1)
 TUNED_FLOORS = {
-    "holdout_batch2.jsonl": (1.0, 0, 1.0, 0.0, 0.0, 0.897),
-    "holdout_batch3.jsonl": (1.0, 0, 1.0, 0.0, 0.018, 0.916),
-    "holdout_batch4.jsonl": (1.0, 0, 1.0, 0.0, 0.0, 0.953),
-    "holdout_batch5.jsonl": (1.0, 0, 1.0, 0.026, 0.032, 0.972),
-    "train_a.jsonl": (1.0, 0, 1.0, 0.080, 0.039, 0.948),
-    "train_b.jsonl": (1.0, 0, 1.0, 0.013, 0.024, 0.927),
-    "batch6.jsonl": (1.0, 0, 1.0, 0.082, 0.037, 0.944),
-    "train_c.jsonl": (1.0, 0, 1.0, 0.024, 0.018, 0.923),
+    "holdout_batch2.jsonl": (1.0, 0, 1.0, 0.0, 0.0, 0.906),
+    "holdout_batch3.jsonl": (1.0, 0, 1.0, 0.0, 0.018, 0.920),
+    "holdout_batch4.jsonl": (1.0, 0, 1.0, 0.0, 0.0, 0.956),
+    "holdout_batch5.jsonl": (1.0, 0, 1.0, 0.026, 0.016, 0.969),
+    "train_a.jsonl": (1.0, 0, 1.0, 0.076, 0.009, 0.953),
+    "train_b.jsonl": (1.0, 0, 1.0, 0.013, 0.012, 0.920),
+    "batch6.jsonl": (1.0, 0, 1.0, 0.064, 0.013, 0.948),
+    "train_c.jsonl": (1.0, 0, 1.0, 0.024, 0.018, 0.931),
     # blind once (round 2: 0.917, 0 routine, 0.985, 0.029, 0.067, 0.727), tuned on in round 3
-    "batch8.jsonl": (1.0, 0, 1.0, 0.029, 0.013, 0.946),
+    "batch8.jsonl": (1.0, 0, 1.0, 0.019, 0.0, 0.955),
     # blind twice (round 3: 0.964, 0 routine, 0.983, 0.094, 0.100, 0.633), tuned on in round 4
-    "batch9.jsonl": (1.0, 0, 1.0, 0.047, 0.0, 0.945),
-    "train_d.jsonl": (1.0, 0, 1.0, 0.032, 0.062, 0.970),
-    "train_e.jsonl": (1.0, 0, 1.0, 0.057, 0.021, 0.955),
-    "train_g.jsonl": (1.0, 0, 1.0, 0.036, 0.031, 0.947),
-    "train_h.jsonl": (1.0, 0, 1.0, 0.100, 0.033, 0.967),
+    "batch9.jsonl": (1.0, 0, 1.0, 0.047, 0.0, 0.950),
+    "train_d.jsonl": (1.0, 0, 1.0, 0.032, 0.034, 0.971),
+    "train_e.jsonl": (1.0, 0, 1.0, 0.057, 0.014, 0.957),
+    "train_g.jsonl": (1.0, 0, 1.0, 0.036, 0.0, 0.951),
+    "train_h.jsonl": (1.0, 0, 1.0, 0.100, 0.008, 0.960),
     # blind once each on round 4 (10: 0.982, 0, 1.000, 0.013, 0.061, 0.781; 11: 0.900, 1,
     # 0.992, 0.062, 0.100, 0.757), tuned on in round 5
-    "batch10.jsonl": (1.0, 0, 1.0, 0.0, 0.061, 0.951),
-    "batch11.jsonl": (1.0, 0, 1.0, 0.013, 0.014, 0.949),
+    "batch10.jsonl": (1.0, 0, 1.0, 0.0, 0.0, 0.951),
+    "batch11.jsonl": (1.0, 0, 1.0, 0.013, 0.0, 0.966),
+    # blind once each on round 5 (12: 0.873, 1, 0.992, 0.075, 0.092, 0.715; 13: 0.964, 0,
+    # 1.000, 0.100, 0.061, 0.788), tuned on in round 6
+    "batch12.jsonl": (1.0, 0, 1.0, 0.037, 0.0, 0.950),
+    "batch13.jsonl": (1.0, 0, 1.0, 0.050, 0.0, 0.952),
 }
 
 
