@@ -238,9 +238,12 @@ def test_an_emergency_alert_survives_a_crash_and_a_merge_by_a_person_before_the_
     monkeypatch.setattr(pipeline, "_alert", real_alert)
     monkeypatch.setattr(alerts, "alert_emergency", record)
 
-    # The same person's email, sent seconds before the text, reaches a worker after it.
+    # The same person's email, sent seconds before the text, reaches a worker after it. Its
+    # words are plainly routine: the test is about the alert across a crash and a merge, not
+    # about screening ("Please help, this is Sam again" sat on the round-6 model's emergency
+    # threshold, p 0.25: a screening false alarm recorded in the issue-13 notes).
     earlier = email(
-        "Please help, this is Sam again, text me on +447700900412",
+        "Hello, this is Sam again, you can text me on +447700900412",
         msgid="<sam-1@example.org>",
         sender="sam@example.org",
         received_at=t0 - timedelta(seconds=5),
