@@ -43,7 +43,7 @@ def warm_up_jobs(rt: Runtime) -> None:
     for name in environment(rt.settings.templates_dir).list_templates(extensions=["txt"]):
         environment(rt.settings.templates_dir).get_template(name)  # compiled once, inherited
 
-    warm_up()  # the screening lexicon (about a second)
+    warm_up(rt.settings.data_dir / "cache")  # the screening lexicon, model and language detector
     extraction.extract(
         "Referral for Mrs Jane Example, DOB 01/02/1950, NHS number 943 476 5919, lives at "
         "1 High Street, Leeds LS1 4AP, tel 07700 900123, jane@example.org.uk. She has dementia "

@@ -6,9 +6,11 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import replace
+from pathlib import Path
 
-from intake.screening import language
+from intake.screening import cache, language
 from intake.screening.engine import screen_text
 from intake.screening.lexicon import CATEGORIES
 from intake.screening.model import final_urgency, load_model, opinion
@@ -46,11 +48,22 @@ def urgency(text: str, channel: str | None = None) -> str:
     return final_urgency(screen_text(text, channel), text)
 
 
-def warm_up() -> None:
-    """Build the lexicon, load the model and the language detector now (about 0.55 s in all),
-    not on the first message. Web and worker processes call this at start-up, so the first
-    frightened text of the day is not the one that waits; a forking RQ worker's children
-    inherit all three."""
+def warm_up(cache_dir: Path | None = None) -> None:
+    """Build the lexicon, load the model and the language detector now, not on the first
+    message. Web and worker processes call this at start-up, so the first frightened text of
+    the day is not the one that waits; a forking RQ worker's children inherit all three.
+
+    cache_dir: where the compiled lexicon and model are kept between starts (web and worker
+    pass `DATA_DIR/cache`; see `intake.screening.cache`); None builds them in memory. The
+    detector loads its models on another thread meanwhile (lingua does that work outside the
+    GIL, so on two cores it costs no extra time). Measured in `bench/screening.py`.
+    """
+    if cache_dir is not None:
+        cache.use_directory(cache_dir)
+    detector = threading.Thread(target=language.warm_up, name="screening-language-warm-up",
+                                daemon=True)
+    detector.start()
     screen("warm up")
     load_model()
-    language.warm_up()
+    detector.join()
+    language.warm_up()  # at once when the thread loaded it; raises here if it failed there

@@ -2,7 +2,8 @@
 
 All screening knowledge lives in the TOML files under data/; this module only turns phrases
 into one word trie over normalised text (`intake.screening.matcher`), so an advocacy service can
-extend the lexicon without touching code. Building it takes a fraction of a second.
+extend the lexicon without touching code. Building it takes a fraction of a second; web and
+worker processes keep what it built in a cache file (`intake.screening.cache`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 
 from rapidfuzz import fuzz, process
 
+from intake.screening import cache as compiled_cache
 from intake.screening.matcher import Trie
 from intake.screening.normalise import Normaliser, Vocabulary
 
@@ -95,6 +97,7 @@ class Lexicon:
     firm_urgency: dict[str, str] = field(default_factory=dict)
 
 
+@cache
 def _load(name: str) -> dict[str, Any]:
     data = resources.files("intake.screening").joinpath("data", name)
     return tomllib.loads(data.read_text("utf-8"))
@@ -252,5 +255,5 @@ def get() -> Lexicon:
     if _cached is None:
         with _lock:
             if _cached is None:
-                _cached = build()
+                _cached = compiled_cache.load_or_build("lexicon", build)
     return _cached

@@ -102,8 +102,16 @@ class Trie:
     def __init__(self, words_of: Callable[[str], Sequence[str]]) -> None:
         self._root = _Node()
         self._max_prefix = 0
-        self._words_of = words_of
+        self._words_of: Callable[[str], Sequence[str]] | None = words_of
         self.nodes = 1
+
+    def __getstate__(self) -> dict[str, Any]:
+        # The word normaliser is a closure used only while adding phrases: a trie read back
+        # from the screening cache (`intake.screening.cache`) only matches.
+        return {**self.__dict__, "_words_of": None}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
 
     def _child(self, node: _Node, tok: str) -> _Node:
         if tok.endswith("*") and len(tok) > 1:
@@ -120,9 +128,12 @@ class Trie:
         return nxt
 
     def _insert(self, nodes: list[_Node], items: list[Item]) -> list[_Node]:
+        words_of = self._words_of
+        if words_of is None:
+            raise RuntimeError("a trie read back from the cache takes no new phrases")
         for kind, value in items:
             if kind == "word":
-                for tok in word_tokens(value, self._words_of):
+                for tok in word_tokens(value, words_of):
                     nodes = list({id(n): n for n in (self._child(x, tok) for x in nodes)}
                                  .values())
             elif kind == "gap":

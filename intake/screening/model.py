@@ -48,6 +48,7 @@ from importlib import resources
 from itertools import pairwise
 from typing import Any
 
+from intake.screening import cache as compiled_cache
 from intake.screening.normalise import MARKS, fold_latin
 from intake.screening.result import ScreeningResult
 
@@ -267,14 +268,18 @@ _lock = threading.Lock()
 _model: RiskModel | None = None
 
 
+def _read_model() -> RiskModel:
+    raw = resources.files("intake.screening").joinpath("data/risk_model.json")
+    return RiskModel.from_dict(json.loads(raw.read_text("utf-8")))
+
+
 def load_model() -> RiskModel:
     """Load the shipped weights once per process; later calls return the same object."""
     global _model
     if _model is None:
         with _lock:
             if _model is None:
-                raw = resources.files("intake.screening").joinpath("data/risk_model.json")
-                _model = RiskModel.from_dict(json.loads(raw.read_text("utf-8")))
+                _model = compiled_cache.load_or_build("model", _read_model)
     return _model
 
 

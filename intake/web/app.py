@@ -27,7 +27,8 @@ log = logging.getLogger(__name__)
 def create_app(runtime: Runtime) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        await run_in_threadpool(warm_up)  # the webhook's quick screen must not pay for it
+        # The webhook's quick screen must not pay for it.
+        await run_in_threadpool(warm_up, runtime.settings.data_dir / "cache")
         yield
         runtime.close()
 
