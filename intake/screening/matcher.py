@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 MAX_GAP = 4  # words a `*` may skip
+STARTERS_CACHE_MAX = 100_000  # words remembered as beginning (or not) some phrase
 _PUNCT = frozenset({".", ","})
 _ALIASES = {"2": "to", "4": "for"}  # texted digits for words (the regex form used (?:to|2))
 
@@ -104,11 +105,12 @@ class Trie:
         self._max_prefix = 0
         self._words_of: Callable[[str], Sequence[str]] | None = words_of
         self.nodes = 1
+        self._starters: dict[str, bool] = {}  # word -> whether some phrase begins with it
 
     def __getstate__(self) -> dict[str, Any]:
         # The word normaliser is a closure used only while adding phrases: a trie read back
         # from the screening cache (`intake.screening.cache`) only matches.
-        return {**self.__dict__, "_words_of": None}
+        return {**self.__dict__, "_words_of": None, "_starters": {}}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
@@ -156,6 +158,7 @@ class Trie:
 
     def add(self, phrase: str, label: int) -> None:
         """Add one phrase (lexicon syntax) under `label`."""
+        self._starters.clear()
         items = parse(phrase)
         if not items:
             return
@@ -209,7 +212,18 @@ class Trie:
         out: set[tuple[int, int, int]] = set()
         n = len(words)
         start = self._close([(self._root, -1)])
+        starters = self._starters
+        # A gap entered at the start (a phrase opening "{a|} * b") could skip any first word.
+        skippable = not any(k >= 0 for _, k in start)
         for i in range(n):
+            first = words[i]
+            can = starters.get(first)
+            if can is None:
+                can = any(True for node, _ in start for _n in self._next(node, first))
+                if len(starters) < STARTERS_CACHE_MAX:
+                    starters[first] = can
+            if not can and skippable:
+                continue  # most words begin no phrase: skip the walk's set-up
             states = start
             j = i
             while states and j < n:

@@ -16,12 +16,15 @@ Decision (`decide`, thresholds from the JSON "policy", chosen out of fold to kee
 raised <= 0.08 and urgent raised to emergency <= 0.10 while maximising emergency recall):
 - emergency when p_emergency >= t_emergency and, in a message of at most SHORT_WORDS words,
   p_urgent_or_more >= t_emergency_gate (an emergency is also urgent-or-more; one word such as
-  "sorry" must not carry a bare line); urgent when p_urgent_or_more >= t_urgent;
+  "sorry" must not carry a bare line); urgent when p_urgent_or_more >= t_urgent; for a message
+  the lexicon read as another language than English, t_emergency_foreign and t_urgent_foreign
+  (`is_foreign`), never lower than the English ones;
 - the lexicon is a floor: its emergency stays emergency unless p_emergency is below
   t_lexicon_emergency_down, and then it is still urgent (never routine); an emergency from a
   rule marked `firm` (an overdose taken) is never lowered; its urgent stays
   unless p_urgent_or_more < t_lexicon_urgent_down; a review reason from the lexicon (a language
-  with no word list, the safety net) is never lowered;
+  with no word list, the safety net) is never lowered, nor a statutory clock below urgent
+  (`held_floor`);
 - a pharmacy's or surgery's notice in which the lexicon found nothing else (`is_notice`) is
   never raised by the model.
 Every change the model makes is written into `needs_review` with its probability and the words
@@ -66,6 +69,10 @@ ACTOR_ROLES = {"partner": "partner", "family": "family", "staff": "staff", "chil
 _APOSTROPHES = re.compile(r"['’‘`´]")
 _REPEATS = re.compile(r"(.)\1{2,}")
 _DIGITS = re.compile(r"\d")
+# A run of seven digits or more (spaces or hyphens between): a phone, NHS or case number. It
+# says who to call, not how urgent: round 7's model had learnt "00000 000000" as a sign of an
+# emergency, and read "please help, this is Sam again, text me on 07700 900123" as one.
+_LONG_NUMBER = re.compile(r"\+?\d(?:[ \-]?\d){6,}")
 _NON_WORD = re.compile(rf"(?:[^\w{MARKS}]|_)+")
 
 
@@ -160,10 +167,12 @@ class RiskModel:
 def normalise(text: str) -> str:
     """One canonical form for training and scoring alike: any drift between them is a bug.
 
-    Lower case, Latin diacritics folded ("zabić" = "zabic"), apostrophes dropped, runs of 3+
-    characters cut to 2, digits to 0; letters of every script are kept with their vowel signs.
+    Lower case, Latin diacritics folded ("zabić" = "zabic"), apostrophes dropped, phone and
+    record numbers (7+ digits) dropped, runs of 3+ characters cut to 2, other digits to 0;
+    letters of every script are kept with their vowel signs.
     """
     t = _APOSTROPHES.sub("", fold_latin(text.lower()))
+    t = _LONG_NUMBER.sub(" ", t)
     t = _REPEATS.sub(r"\1\1", t)
     t = _DIGITS.sub("0", t)
     return _NON_WORD.sub(" ", t).strip()
@@ -429,6 +438,7 @@ def is_firm(lexicon: ScreeningResult) -> bool:
 
 
 NOTICE_CUE = "notice.service"
+DETENTION_MENTION = "statutory.detained"  # the lexicon section naming a detention, no clock
 
 
 def is_notice(lexicon: ScreeningResult) -> bool:
@@ -440,31 +450,58 @@ def is_notice(lexicon: ScreeningResult) -> bool:
             and NOTICE_CUE in lexicon.cues)
 
 
+def held_floor(lexicon: ScreeningResult) -> int:
+    """The urgency rank (0 routine, 1 urgent, 2 emergency) the model may never take this result
+    below: all of it when the lexicon sent the message for review (a language with no word
+    list, the safety net: a person decides); urgent for a statutory clock (a tribunal,
+    discharge, eviction or decision within days, an end-of-life wish overruled: law, not a
+    guess); else `firm_floor`. A bare mention of detention ("sectioned", "section 3") is not
+    held: questions, forms and past detentions use the same words (training set I: 11 of 32
+    routine messages raised were such), so the model weighs it like any finding. The trainer
+    holds the same floor."""
+    lex = URGENCY_RANK[lexicon.urgency]
+    if lexicon.needs_review is not None:
+        return lex
+    floor = firm_floor(lexicon)
+    if lex >= 1 and any(m.category == "statutory" and not m.rule.startswith(DETENTION_MENTION)
+                        for m in lexicon.matches):
+        floor = max(floor, 1)
+    return floor
+
+
+def is_foreign(lexicon: ScreeningResult) -> bool:
+    """Whether the lexicon read the message as another language than English. The model saw
+    few such messages, and writers put their gravest ones in other languages, so its own words
+    ("que", "amar", "hadda", "mae") lean towards raising; a message in another language is
+    raised only past `t_emergency_foreign` and `t_urgent_foreign`, chosen out of fold like
+    every threshold (blind batch 14 and training sets I and J: Kurdish, Farsi, Albanian,
+    Spanish and Somali urgent messages raised to emergency by function words, Welsh and
+    Somali routine ones to urgent; out of fold in round 6 the model alone raised 17% of
+    routine messages in other languages and 6% in English)."""
+    return lexicon.language is not None and lexicon.language != "en"
+
+
 def decide(lexicon: ScreeningResult, r: RiskScore, model: RiskModel) -> str:
     """The final urgency from the lexicon's result and the model's score (module docstring)."""
     if is_notice(lexicon):
         return "routine"
     pol = model.policy
     gate = pol.get("t_emergency_gate", 0.0) if r.n_words <= SHORT_WORDS else 0.0
-    emergency = r.p_emergency >= pol["t_emergency"] and r.p_urgent_or_more >= gate
-    rank = 2 if emergency else (1 if r.p_urgent_or_more >= pol["t_urgent"] else 0)
+    t_e, t_u = pol["t_emergency"], pol["t_urgent"]
+    if is_foreign(lexicon):
+        t_e = max(t_e, pol.get("t_emergency_foreign", t_e))
+        t_u = max(t_u, pol.get("t_urgent_foreign", t_u))
+    emergency = r.p_emergency >= t_e and r.p_urgent_or_more >= gate
+    rank = 2 if emergency else (1 if r.p_urgent_or_more >= t_u else 0)
     lex = URGENCY_RANK[lexicon.urgency]
-    firm = firm_floor(lexicon)
-    if lexicon.needs_review is not None:
-        floor = lex  # unreadable to the lexicon or caught by the safety net: a person decides
-    elif firm and firm == lex:
-        # `firm` in the data: an act already done (an overdose taken) or abuse disclosed as
-        # happening now; what no labelled message contradicts is never lowered
-        floor = lex
-    elif lex == 2:
-        floor = 2 if r.p_emergency >= pol["t_lexicon_emergency_down"] else max(1, firm)
-    elif lex == 1 and any(m.category == "statutory" for m in lexicon.matches):
-        floor = 1  # a statutory clock (detention, tribunal, discharge) is law, not a guess
+    held = held_floor(lexicon)
+    if lex == 2:
+        floor = 2 if r.p_emergency >= pol["t_lexicon_emergency_down"] else max(1, held)
     elif lex == 1:
-        floor = 1 if r.p_urgent_or_more >= pol["t_lexicon_urgent_down"] else 0
+        floor = 1 if r.p_urgent_or_more >= pol["t_lexicon_urgent_down"] else held
     else:
         floor = 0
-    return _URGENCY_NAME[max(rank, floor)]
+    return _URGENCY_NAME[max(rank, floor, held)]
 
 
 def _categories(lexicon: ScreeningResult, urgency: str, probs: dict[str, float],

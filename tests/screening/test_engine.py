@@ -408,9 +408,9 @@ def test_safety_net_raises_danger_with_distress_for_review() -> None:
     lexicon = lexicon_screen(text, None)
     assert lexicon.urgency == "urgent"
     assert lexicon.needs_review is not None and "fallen" in lexicon.needs_review
-    res = screen(text)  # the model may raise it further; the lexicon's reason is kept
+    res = screen(text)  # the model may raise it further; the lexicon's reason is kept first
     assert res.urgency in ("urgent", "emergency")
-    assert res.needs_review == lexicon.needs_review
+    assert res.needs_review is not None and res.needs_review.startswith(lexicon.needs_review)
     assert res.safeguarding == []
 
 
@@ -604,3 +604,46 @@ def test_a_dated_past_is_past(text: str) -> None:
     urgent; "a very dark place ... now" reads as risk now)."""
     r = lexicon_screen(text)
     assert r.urgency == "routine" and r.negated
+
+
+@pytest.mark.parametrize("text", [
+    "do you support patients who are sectioned on the acute wards?",
+    "if my wife is ever detained again, can we ask for the same advocate?",
+    "next time he's sectioned I want someone there from the start",
+    "section 4 of the policy covers restraint and seclusion",
+    "the referral form asks whether the person is detained, what do I tick for a DoLS?",
+    "great news, the tribunal discharged her section this morning, thanks for all your help",
+    "the panel discharged his section on friday so you can close the referral",
+])
+def test_detention_asked_about_or_already_ended_is_not_a_statutory_clock(text: str) -> None:
+    """Round 7 (blind batch 14, training set I): questions, hypotheticals, a form's or a
+    policy's numbered section and an outcome already reached name a detention without one
+    under way."""
+    r = lexicon_screen(text)
+    assert not any(m.category == "statutory" for m in r.matches), r.matches
+    assert r.urgency == "routine"
+
+
+@pytest.mark.parametrize("text", [
+    "he was sectioned this afternoon and wants an advocate before the ward round",
+    "she is detained under section 2 since last night and nobody has explained her rights",
+    "they are discharging him from the ward tomorrow with no care at home",
+])
+def test_a_detention_or_discharge_under_way_is_still_statutory(text: str) -> None:
+    r = lexicon_screen(text)
+    assert r.urgency == "urgent"
+    assert any(m.category == "statutory" for m in r.matches)
+
+
+@pytest.mark.parametrize("text", [
+    "been sat on the motorway bridge for ages now. cars look tiny",
+    "im standing at the cliff top. sorry mum",
+    "sitting by the railway tracks, cant do this anymore",
+])
+def test_being_at_a_high_place_or_the_tracks_now_is_an_emergency(text: str) -> None:
+    assert lexicon_screen(text).urgency == "emergency"
+
+
+def test_a_visit_to_a_bridge_long_past_is_not() -> None:
+    assert lexicon_screen("we stood on the bridge years ago and watched the boats").urgency \
+        == "routine"

@@ -55,30 +55,40 @@ def test_safe_to_contact_and_review_flags(eval_report: dict) -> None:
 # set: (emergency recall, emergency as routine, urgent-or-emergency recall, routine raised,
 #       urgent to emergency, category micro-F1)
 TUNED_FLOORS = {
-    "holdout_batch2.jsonl": (1.0, 0, 1.0, 0.0, 0.0, 0.906),
-    "holdout_batch3.jsonl": (1.0, 0, 1.0, 0.0, 0.018, 0.920),
-    "holdout_batch4.jsonl": (1.0, 0, 1.0, 0.0, 0.0, 0.956),
-    "holdout_batch5.jsonl": (1.0, 0, 1.0, 0.026, 0.016, 0.969),
-    "train_a.jsonl": (1.0, 0, 1.0, 0.076, 0.009, 0.953),
-    "train_b.jsonl": (1.0, 0, 1.0, 0.013, 0.012, 0.920),
-    "batch6.jsonl": (1.0, 0, 1.0, 0.064, 0.013, 0.948),
-    "train_c.jsonl": (1.0, 0, 1.0, 0.024, 0.018, 0.931),
+    "holdout_batch2.jsonl": (1.000, 0, 1.000, 0.000, 0.000, 0.914),
+    "holdout_batch3.jsonl": (1.000, 0, 1.000, 0.000, 0.018, 0.923),
+    "holdout_batch4.jsonl": (1.000, 0, 0.991, 0.000, 0.000, 0.953),
+    "holdout_batch5.jsonl": (1.000, 0, 1.000, 0.000, 0.016, 0.974),
+    "train_a.jsonl": (1.000, 0, 1.000, 0.068, 0.004, 0.953),
+    "train_b.jsonl": (1.000, 0, 1.000, 0.010, 0.008, 0.923),
+    "batch6.jsonl": (1.000, 0, 1.000, 0.054, 0.013, 0.944),
+    "train_c.jsonl": (1.000, 0, 1.000, 0.018, 0.018, 0.930),
     # blind once (round 2: 0.917, 0 routine, 0.985, 0.029, 0.067, 0.727), tuned on in round 3
-    "batch8.jsonl": (1.0, 0, 1.0, 0.019, 0.0, 0.955),
+    "batch8.jsonl": (1.000, 0, 1.000, 0.009, 0.000, 0.943),
     # blind twice (round 3: 0.964, 0 routine, 0.983, 0.094, 0.100, 0.633), tuned on in round 4
-    "batch9.jsonl": (1.0, 0, 1.0, 0.047, 0.0, 0.950),
-    "train_d.jsonl": (1.0, 0, 1.0, 0.032, 0.034, 0.971),
-    "train_e.jsonl": (1.0, 0, 1.0, 0.057, 0.014, 0.957),
-    "train_g.jsonl": (1.0, 0, 1.0, 0.036, 0.0, 0.951),
-    "train_h.jsonl": (1.0, 0, 1.0, 0.100, 0.008, 0.960),
+    "batch9.jsonl": (1.000, 0, 1.000, 0.035, 0.000, 0.958),
+    "train_d.jsonl": (1.000, 0, 1.000, 0.000, 0.040, 0.972),
+    "train_e.jsonl": (1.000, 0, 1.000, 0.036, 0.007, 0.960),
+    "train_g.jsonl": (1.000, 0, 1.000, 0.009, 0.000, 0.957),
+    "train_h.jsonl": (1.000, 0, 1.000, 0.073, 0.008, 0.965),
     # blind once each on round 4 (10: 0.982, 0, 1.000, 0.013, 0.061, 0.781; 11: 0.900, 1,
     # 0.992, 0.062, 0.100, 0.757), tuned on in round 5
-    "batch10.jsonl": (1.0, 0, 1.0, 0.0, 0.0, 0.951),
-    "batch11.jsonl": (1.0, 0, 1.0, 0.013, 0.0, 0.966),
+    "batch10.jsonl": (1.000, 0, 1.000, 0.000, 0.000, 0.947),
+    "batch11.jsonl": (1.000, 0, 1.000, 0.013, 0.000, 0.962),
     # blind once each on round 5 (12: 0.873, 1, 0.992, 0.075, 0.092, 0.715; 13: 0.964, 0,
     # 1.000, 0.100, 0.061, 0.788), tuned on in round 6
-    "batch12.jsonl": (1.0, 0, 1.0, 0.037, 0.0, 0.950),
-    "batch13.jsonl": (1.0, 0, 1.0, 0.050, 0.0, 0.952),
+    "batch12.jsonl": (1.000, 0, 1.000, 0.013, 0.015, 0.959),
+    "batch13.jsonl": (1.000, 0, 1.000, 0.025, 0.000, 0.956),
+    # blind once on round 6 (0.964, 0, 1.000, 0.125, 0.123, 0.794), tuned on in round 7
+    "batch14.jsonl": (1.000, 0, 1.000, 0.062, 0.000, 0.963),
+    # round 7 training sets (round 6 before training: I 1.000, 0, 1.000, 0.246, 0.190, 0.750;
+    # J 0.925, 0, 1.000, 0.118, 0.218, 0.756)
+    "train_i.jsonl": (1.000, 0, 1.000, 0.061, 0.040, 0.950),
+    "train_j.jsonl": (1.000, 0, 1.000, 0.027, 0.027, 0.974),
+    # blind once each on round 7 (15: 0.964, 0, 0.992, 0.148, 0.172, 0.776; 16: 0.909, 0,
+    # 1.000, 0.200, 0.108, 0.769), tuned on in round 7b
+    "batch15.jsonl": (1.000, 0, 1.000, 0.074, 0.016, 0.958),
+    "batch16.jsonl": (1.000, 0, 1.000, 0.087, 0.031, 0.934),
 }
 
 

@@ -278,3 +278,97 @@ def test_a_format_2_model_file_is_still_read_the_same() -> None:
         lex = screen_text(text)
         assert score(text, new_model, lex) == score(text, old_model, lex)
         assert new_model.category_weights == old_model.category_weights
+
+
+def _train_module():  # the training script, loaded as a module
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("train", ROOT / "scripts/train_risk_model.py")
+    assert spec and spec.loader
+    train = importlib.util.module_from_spec(spec)
+    sys.modules["train"] = train
+    try:
+        spec.loader.exec_module(train)
+    finally:
+        del sys.modules["train"]
+    return train
+
+
+def test_another_language_is_raised_only_past_its_own_thresholds() -> None:
+    from intake.screening.model import RiskScore
+
+    model = _model_with({"t_emergency": 0.3, "t_urgent": 0.3, "t_emergency_foreign": 0.8,
+                         "t_urgent_foreign": 0.7, "t_lexicon_emergency_down": 0.0,
+                         "t_lexicon_urgent_down": 0.0})
+    english = screen_text("hello, can someone call me back about my mum", None)
+    welsh = screen_text("Bore da, a allwch chi fy ffonio yn ôl am fy mam os gwelwch yn dda", None)
+    assert english.language == "en" and welsh.language == "cy" and welsh.needs_review is None
+    assert english.urgency == welsh.urgency == "routine"
+    middling = RiskScore(0.5, 0.5, [], 20)
+    assert decide(english, middling, model) == "emergency"
+    assert decide(welsh, middling, model) == "routine"
+    assert decide(welsh, RiskScore(0.5, 0.75, [], 20), model) == "urgent"
+    assert decide(welsh, RiskScore(0.85, 0.9, [], 20), model) == "emergency"
+
+
+def test_a_bare_detention_mention_may_be_lowered_but_a_statutory_clock_may_not() -> None:
+    from intake.screening.model import RiskScore, held_floor
+
+    model = _model_with({"t_emergency": 1.01, "t_urgent": 1.01,
+                         "t_lexicon_emergency_down": 1.01, "t_lexicon_urgent_down": 0.9})
+    question = screen_text("does the advocate visit people who are detained on a ward", None)
+    mention = screen_text("my brother is detained on the ward, can he have an advocate", None)
+    clock = screen_text("his tribunal is on thursday and nobody has told him", None)
+    assert [r.urgency for r in (question, mention, clock)] == ["routine", "urgent", "urgent"]
+    unlikely = RiskScore(0.01, 0.05, [], 12)
+    assert held_floor(mention) == 0
+    assert decide(mention, unlikely, model) == "routine"
+    assert held_floor(clock) == 1
+    assert decide(clock, unlikely, model) == "urgent"
+
+
+def test_the_policy_search_counts_what_the_policy_decides() -> None:
+    """choose_policy scores thousands of thresholds by counting sorted probabilities; the counts
+    must be what `Policy.decide` gives, row by row, for any thresholds."""
+    import numpy as np
+
+    train = _train_module()
+    rng = np.random.default_rng(7)
+    n = 400
+    gold = rng.integers(0, 3, n)
+    lex = np.where(rng.random(n) < 0.95, gold, rng.integers(0, 3, n))  # a lexicon that mostly knows
+    p_e = np.where(gold == 2, 0.6, 0.0) + 0.4 * rng.random(n)  # a model that mostly knows
+    p_u = np.where(gold > 0, 0.6, 0.0) + 0.4 * rng.random(n)
+    held = (rng.random(n) < 0.03).astype(int)
+    n_words = rng.integers(1, 40, n)
+    notice, foreign = rng.random(n) < 0.05, rng.random(n) < 0.3
+    grid = np.array([0.2, 0.45, 0.7])
+    for rows in (~foreign, foreign):
+        counts = train._subset_counts(p_e, p_u, lex, gold, n_words, held, notice, rows,
+                                      0.1, 0.2, 0.3, grid, grid)
+        for a, t_u in enumerate(grid):
+            for b, t_e in enumerate(grid):
+                pol = train.Policy(float(t_e), float(t_u), 0.1, 0.2, 0.3, float(t_e),
+                                   float(t_u))
+                pred = pol.decide(p_e, p_u, lex, n_words, held, notice, foreign)[rows]
+                g = gold[rows]
+                k = a * len(grid) + b
+                assert counts["em_hit"][k] == ((g == 2) & (pred == 2)).sum()
+                assert counts["em_routine"][k] == ((g == 2) & (pred == 0)).sum()
+                assert counts["ue_hit"][k] == ((g > 0) & (pred > 0)).sum()
+                assert counts["raised"][k] == ((g == 0) & (pred > 0)).sum()
+                assert counts["over"][k] == ((g == 1) & (pred == 2)).sum()
+    policy, _ = train.choose_policy(p_e, p_u, lex, gold, n_words, held, notice, foreign)
+    assert policy.t_emergency_foreign >= policy.t_emergency
+    assert policy.t_urgent_foreign >= policy.t_urgent
+
+
+@pytest.mark.parametrize("number", ["07700 900123", "+44 7700 900 123", "0113 496 0000",
+                                    "943 476 5919"])
+def test_a_phone_or_record_number_weighs_nothing(number: str) -> None:
+    """A contact or record number says who to call, not how urgent (round 7: a model that had
+    learnt "00000 000000" read "please help, this is Sam again, text me on ..." as an
+    emergency)."""
+    bare = "hello this is Sam again, please text me back on"
+    assert risk(f"{bare} {number}") == risk(bare)
+    assert normalise("took 30 tablets at 2am") == "took 00 tablets at 0am"
