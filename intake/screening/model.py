@@ -329,11 +329,13 @@ def _known_features(word: str, model: RiskModel) -> tuple[str, ...]:
     return known
 
 
-def _known_counts(text: str, model: RiskModel,
-                  lexicon: ScreeningResult | None) -> dict[str, int]:
-    """Counts of the features of `text` that the model knows (same as `extract`, filtered)."""
+def _known_counts(text: str, model: RiskModel, lexicon: ScreeningResult | None,
+                  words: list[str] | None = None) -> dict[str, int]:
+    """Counts of the features of `text` that the model knows (same as `extract`, filtered);
+    `words`: `normalise(text).split()` when the caller has it already."""
     feats = model.features
-    words = normalise(text).split()
+    if words is None:
+        words = normalise(text).split()
     counts: dict[str, int] = {k: v for k, v in (lexicon_features(lexicon)
                                                 | shape_features(words)).items() if k in feats}
     get = counts.get
@@ -534,18 +536,32 @@ def _categories(lexicon: ScreeningResult, urgency: str, probs: dict[str, float],
 
 
 def final_urgency(lexicon: ScreeningResult, text: str) -> str:
-    """`opinion(lexicon, text).urgency` without the category heads (most of the model's time):
-    the same features, scores and `decide`, so the two can never disagree."""
+    """`opinion(lexicon, text).urgency` without the category heads (most of the model's time)
+    or the reasons: the same features, sums in the same order and `decide`, so the two can
+    never disagree (a test holds them equal on every labelled message)."""
     model = load_model()
-    vec, norm = _vector(_known_counts(text, model, lexicon), model)
-    return decide(lexicon, _score_vector(vec, norm, model, len(normalise(text).split())), model)
+    feats = model.features
+    words = normalise(text).split()
+    sq = z_e = z_u = 0.0
+    for k, c in _known_counts(text, model, lexicon, words).items():
+        idf, w_e, w_u = feats[k]
+        v = (1.0 + math.log(c)) * idf if c > 1 else idf
+        sq += v * v
+        z_e += w_e * v
+        z_u += w_u * v
+    norm = math.sqrt(sq) or 1.0
+    a_e, b_e, a_u, b_u = model.calibration
+    p_e = _sigmoid(a_e * (model.intercept_emergency + z_e / norm) + b_e)
+    p_u = _sigmoid(a_u * (model.intercept_urgent + z_u / norm) + b_u)
+    return decide(lexicon, RiskScore(p_e, p_u, [], len(words)), model)
 
 
 def opinion(lexicon: ScreeningResult, text: str) -> Opinion:
     """The final urgency and categories for `text` given the lexicon's result on it."""
     model = load_model()
-    vec, norm = _vector(_known_counts(text, model, lexicon), model)
-    r = _score_vector(vec, norm, model, len(normalise(text).split()))
+    words = normalise(text).split()
+    vec, norm = _vector(_known_counts(text, model, lexicon, words), model)
+    r = _score_vector(vec, norm, model, len(words))
     urgency = decide(lexicon, r, model)
     reasons: list[str] = []
     if urgency != lexicon.urgency:
