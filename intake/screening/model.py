@@ -440,7 +440,6 @@ def is_firm(lexicon: ScreeningResult) -> bool:
 
 
 NOTICE_CUE = "notice.service"
-DETENTION_MENTION = "statutory.detained"  # the lexicon section naming a detention, no clock
 
 
 def is_notice(lexicon: ScreeningResult) -> bool:
@@ -455,18 +454,20 @@ def is_notice(lexicon: ScreeningResult) -> bool:
 def held_floor(lexicon: ScreeningResult) -> int:
     """The urgency rank (0 routine, 1 urgent, 2 emergency) the model may never take this result
     below: all of it when the lexicon sent the message for review (a language with no word
-    list, the safety net: a person decides); urgent for a statutory clock (a tribunal,
-    discharge, eviction or decision within days, an end-of-life wish overruled: law, not a
-    guess); else `firm_floor`. A bare mention of detention ("sectioned", "section 3") is not
-    held: questions, forms and past detentions use the same words (training set I: 11 of 32
-    routine messages raised were such), so the model weighs it like any finding. The trainer
-    holds the same floor."""
+    list, the safety net: a person decides); urgent for a statutory matter the lexicon found
+    live (a detention, a tribunal, discharge, eviction or decision within days, an end-of-life
+    wish overruled: law, not a guess; a detained person's tribunal window is 14 days under
+    section 2, Mental Health Act 1983 s66); else `firm_floor`. Questions, forms, hypotheticals
+    and outcomes already reached are negated by the lexicon's contexts before this (training
+    set I: 11 of its 32 routine messages raised named a detention that way). Round 7 let the
+    model lower a bare detention mention, and it then read "my brother is on a section 3 and
+    wants to appeal to the tribunal" as routine (p 0.01): writers label such requests routine,
+    the service does not. The trainer holds the same floor."""
     lex = URGENCY_RANK[lexicon.urgency]
     if lexicon.needs_review is not None:
         return lex
     floor = firm_floor(lexicon)
-    if lex >= 1 and any(m.category == "statutory" and not m.rule.startswith(DETENTION_MENTION)
-                        for m in lexicon.matches):
+    if lex >= 1 and any(m.category == "statutory" for m in lexicon.matches):
         floor = max(floor, 1)
     return floor
 

@@ -311,20 +311,21 @@ def test_another_language_is_raised_only_past_its_own_thresholds() -> None:
     assert decide(welsh, RiskScore(0.85, 0.9, [], 20), model) == "emergency"
 
 
-def test_a_bare_detention_mention_may_be_lowered_but_a_statutory_clock_may_not() -> None:
+def test_a_detention_or_statutory_clock_is_held_at_urgent_and_a_question_is_not() -> None:
     from intake.screening.model import RiskScore, held_floor
 
     model = _model_with({"t_emergency": 1.01, "t_urgent": 1.01,
                          "t_lexicon_emergency_down": 1.01, "t_lexicon_urgent_down": 0.9})
     question = screen_text("does the advocate visit people who are detained on a ward", None)
-    mention = screen_text("my brother is detained on the ward, can he have an advocate", None)
+    request = screen_text("my brother is on a section 3 at the unit and wants to appeal to the "
+                          "tribunal, can he have an advocate", None)
     clock = screen_text("his tribunal is on thursday and nobody has told him", None)
-    assert [r.urgency for r in (question, mention, clock)] == ["routine", "urgent", "urgent"]
-    unlikely = RiskScore(0.01, 0.05, [], 12)
-    assert held_floor(mention) == 0
-    assert decide(mention, unlikely, model) == "routine"
-    assert held_floor(clock) == 1
-    assert decide(clock, unlikely, model) == "urgent"
+    assert [r.urgency for r in (question, request, clock)] == ["routine", "urgent", "urgent"]
+    unlikely = RiskScore(0.01, 0.01, [], 12)
+    for lexicon in (request, clock):
+        assert held_floor(lexicon) == 1
+        assert decide(lexicon, unlikely, model) == "urgent"
+    assert held_floor(question) == 0
 
 
 def test_the_policy_search_counts_what_the_policy_decides() -> None:
