@@ -50,8 +50,8 @@ def test_safe_to_contact_and_review_flags(eval_report: dict) -> None:
 
 # Floors on the TUNED sets (every one of them is now training data for the model, so these are
 # fitted figures, not generalisation; the honest figures are the leave-one-set-out ones in the
-# README and the blind batches, which are never asserted on here). Measured with the round-6
-# model (issue 13: batch 9, training sets D, E, G, H and blind batches 10 to 13 added):
+# README and the blind batches, which are never asserted on here: batch 17). Measured with the
+# round-7b model (issue 13: training sets I and J and blind batches 14 to 16 added in round 7):
 # set: (emergency recall, emergency as routine, urgent-or-emergency recall, routine raised,
 #       urgent to emergency, category micro-F1)
 TUNED_FLOORS = {
