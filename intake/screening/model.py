@@ -362,7 +362,8 @@ def _vector(counts: dict[str, int], model: RiskModel) -> tuple[dict[str, float],
 
 
 def _score_vector(vec: dict[str, float], norm: float, model: RiskModel,
-                  n_words: int = 0) -> RiskScore:
+                  n_words: int = 0, explain: bool = True) -> RiskScore:
+    """explain=False: no `top_features` (the door's quick screen needs only the decision)."""
     feats = model.features
     z_e = z_u = 0.0
     shown: list[tuple[float, str]] = []
@@ -370,7 +371,7 @@ def _score_vector(vec: dict[str, float], norm: float, model: RiskModel,
         _, w_e, w_u = feats[k]
         z_e += w_e * v
         z_u += w_u * v
-        if k[0] in "wb" and (w_e > 0.0 or w_u > 0.0):
+        if explain and k[0] in "wb" and (w_e > 0.0 or w_u > 0.0):
             shown.append((max(w_e, w_u) * v, k))
     a_e, b_e, a_u, b_u = model.calibration
     p_e = _sigmoid(a_e * (model.intercept_emergency + z_e / norm) + b_e)
@@ -504,7 +505,7 @@ def decide(lexicon: ScreeningResult, r: RiskScore, model: RiskModel) -> str:
         floor = 1 if r.p_urgent_or_more >= pol["t_lexicon_urgent_down"] else held
     else:
         floor = 0
-    return _URGENCY_NAME[max(rank, floor, held)]
+    return _URGENCY_NAME[max(rank, floor)]  # held <= floor: held never exceeds the lexicon's
 
 
 def _categories(lexicon: ScreeningResult, urgency: str, probs: dict[str, float],
@@ -538,23 +539,12 @@ def _categories(lexicon: ScreeningResult, urgency: str, probs: dict[str, float],
 
 def final_urgency(lexicon: ScreeningResult, text: str) -> str:
     """`opinion(lexicon, text).urgency` without the category heads (most of the model's time)
-    or the reasons: the same features, sums in the same order and `decide`, so the two can
-    never disagree (a test holds them equal on every labelled message)."""
+    or the reasons: the same features, scores and `decide`, so the two can never disagree (a
+    test holds them equal on every labelled message)."""
     model = load_model()
-    feats = model.features
     words = normalise(text).split()
-    sq = z_e = z_u = 0.0
-    for k, c in _known_counts(text, model, lexicon, words).items():
-        idf, w_e, w_u = feats[k]
-        v = (1.0 + math.log(c)) * idf if c > 1 else idf
-        sq += v * v
-        z_e += w_e * v
-        z_u += w_u * v
-    norm = math.sqrt(sq) or 1.0
-    a_e, b_e, a_u, b_u = model.calibration
-    p_e = _sigmoid(a_e * (model.intercept_emergency + z_e / norm) + b_e)
-    p_u = _sigmoid(a_u * (model.intercept_urgent + z_u / norm) + b_u)
-    return decide(lexicon, RiskScore(p_e, p_u, [], len(words)), model)
+    vec, norm = _vector(_known_counts(text, model, lexicon, words), model)
+    return decide(lexicon, _score_vector(vec, norm, model, len(words), explain=False), model)
 
 
 def opinion(lexicon: ScreeningResult, text: str) -> Opinion:
