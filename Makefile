@@ -29,12 +29,13 @@ install-dev: $(DEV)
 run: install
 	$(BIN)/intake run
 
-# Three workers (pytest-xdist), each taking whole files: most of the suite waits on sockets,
-# subprocesses and retries rather than the CPU (two workers kept the 2-core machine at 124%),
-# and one process took about 17 minutes on that busy machine where two took 8. Every test has
-# its own queue prefix, SQLite file and ports, and each worker its own PostgreSQL database.
-# `pytest tests/...` runs one process.
-TEST_WORKERS ?= 3
+# Two workers (pytest-xdist), each taking whole files: most of the suite waits on sockets,
+# subprocesses and retries rather than the CPU, and one process took about 17 minutes on a busy
+# 2-core machine where two took 8. Three were faster (7.5 min) but failed
+# test_the_intake_worker_command_processes_the_queue[simple] in 2 of 4 full runs (cause not
+# found); two never did in 2. Every test has its own queue prefix, SQLite file and ports, and
+# each worker its own PostgreSQL database. `pytest tests/...` runs one process.
+TEST_WORKERS ?= 2
 
 test: install-dev
 	scripts/ensure-chromium.sh
