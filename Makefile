@@ -11,15 +11,21 @@ DEV    := $(VENV)/.installed-dev-stamp
 
 # The service needs only its runtime dependencies; tests, lint and benchmarks add the dev extras
 # (pytest, Playwright, schemathesis...), so `make run` on a fresh machine stays quick.
+#
+# Packages go in with uv (a well-kept, much faster pip: about 10 s here for what took pip 70 s of
+# every clean CI run) when it installs; if it cannot be had, with pip as before.
+INSTALL = $(BIN)/python -m pip install --quiet uv >/dev/null 2>&1 \
+	&& $(BIN)/python -m uv pip install --python $(BIN)/python --quiet $(1) \
+	|| $(BIN)/python -m pip install --quiet $(1)
+
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "intake needs Python 3.11 or newer")'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e .
+	$(call INSTALL,-e .)
 	touch $(STAMP)
 
 $(DEV): $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(call INSTALL,-e '.[dev]')
 	touch $(DEV)
 
 install: $(STAMP)
