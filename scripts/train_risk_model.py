@@ -84,6 +84,9 @@ SETS = (
     ("tests/screening/data/train_j.jsonl", "train_j"),
     ("tests/screening/data/batch15.jsonl", "batch15"),
     ("tests/screening/data/batch16.jsonl", "batch16"),
+    ("tests/screening/data/batch18.jsonl", "batch18"),
+    ("tests/screening/data/batch19.jsonl", "batch19"),
+    ("tests/screening/data/train_k.jsonl", "train_k"),
 )
 OUT = ROOT / "intake/screening/data/risk_model.json"
 URGENCY_RANK = {"routine": 0, "urgent": 1, "emergency": 2}
@@ -97,7 +100,11 @@ URGENT_TO_EMERGENCY_MAX = 0.10
 # fewer raises count for more.
 URGENT_OR_MORE_MIN = 0.98
 C_GRID = (1.0, 4.0, 16.0)
+# `border_weights`: out of fold on round 7b's data, 3 found 9 more emergencies than 1 (1657
+# against 1648 of 1748) at the same urgent over-raised (0.100) and 10 more routine raised.
+URGENT_WEIGHT = 3.0
 GATE_GRID = (0.2, 0.3, 0.4, 0.5)
+GATE_LONG_GRID = (0.0, 0.02, 0.05, 0.1, 0.2)  # the same agreement in longer messages
 # How unlikely the model must find a lexicon emergency to lower it (to urgent, never routine).
 # Round 7 widened it past 0.2: out of fold, true lexicon emergencies had p_emergency >= 0.84 in
 # nine cases of ten, the urgent messages the lexicon over-raised a median of 0.44.
@@ -163,11 +170,20 @@ def matrix(counts: Sequence[dict[str, int]], idf: dict[str, float]) -> csr_matri
     return csr_matrix((data, cols, ptr), shape=(len(counts), len(idf)))
 
 
-def fit_head(X: csr_matrix, y: np.ndarray, C: float) -> LogisticRegression:
+def fit_head(X: csr_matrix, y: np.ndarray, C: float,
+             sample_weight: np.ndarray | None = None) -> LogisticRegression:
     clf = LogisticRegression(C=C, class_weight="balanced", max_iter=5000, solver="liblinear",
                              random_state=0)
-    clf.fit(X, y)
+    clf.fit(X, y, sample_weight=sample_weight)
     return clf
+
+
+def border_weights(urgency: np.ndarray) -> np.ndarray:
+    """Sample weights for the emergency head: urgent rows count URGENT_WEIGHT times. Without
+    them the head's negatives are mostly routine messages, so it learns "abuse words" rather
+    than what makes abuse an emergency (now, returning, means at hand); over-raising urgent
+    messages to emergency was its commonest fault on fresh text (0.10-0.17, rounds 6-7)."""
+    return np.where(urgency == "urgent", URGENT_WEIGHT, 1.0)
 
 
 def platt(z: np.ndarray, y: np.ndarray) -> tuple[float, float]:
@@ -194,8 +210,11 @@ def oof(data: list[Example], counts: list[dict[str, int]], C: float) -> dict[str
         te = [c for c, t in zip(counts, test, strict=True) if t]
         idf = vocabulary(tr)
         X_tr, X_te = matrix(tr, idf), matrix(te, idf)
-        for name, y in (("emergency", urg == "emergency"), ("urgent", urg != "routine")):
-            out[name][test] = fit_head(X_tr, y[~test].astype(int), C).decision_function(X_te)
+        out["emergency"][test] = fit_head(
+            X_tr, (urg == "emergency")[~test].astype(int), C,
+            border_weights(urg[~test])).decision_function(X_te)
+        out["urgent"][test] = fit_head(
+            X_tr, (urg != "routine")[~test].astype(int), C).decision_function(X_te)
         for c in CATEGORIES:
             y = np.array([c in d.categories for d in data])[~test].astype(int)
             if y.sum() < 3:
@@ -228,6 +247,9 @@ class Policy:
     t_emergency_gate: float = 0.0
     t_emergency_foreign: float = 0.0  # below t_emergency: the same threshold
     t_urgent_foreign: float = 0.0  # below t_urgent: the same threshold
+    # ...and in a longer one: round 7b raised "Sorry i missed u, was at the food bank. ring me
+    # tmrw afternoon?" to emergency with p_emergency 0.29 and p_urgent 0.02 (blind batch 19).
+    t_emergency_gate_long: float = 0.0
 
     def base(self, p_u: np.ndarray, lex: np.ndarray, held: np.ndarray, notice: np.ndarray,
              p_e: np.ndarray, foreign: np.ndarray | None = None) -> np.ndarray:
@@ -242,7 +264,8 @@ class Policy:
     def candidates(self, p_u: np.ndarray, n_words: np.ndarray, notice: np.ndarray
                    ) -> np.ndarray:
         """Rows the model may call an emergency once p_emergency passes its threshold."""
-        gate = np.where(n_words <= SHORT_WORDS, self.t_emergency_gate, 0.0)
+        gate = np.where(n_words <= SHORT_WORDS, self.t_emergency_gate,
+                        self.t_emergency_gate_long)
         return (p_u >= gate) & ~notice
 
     def decide(self, p_e: np.ndarray, p_u: np.ndarray, lex: np.ndarray, n_words: np.ndarray,
@@ -277,7 +300,7 @@ def _counts_by_threshold(p_e: np.ndarray, const: int, var: np.ndarray,
 
 def _subset_counts(p_e: np.ndarray, p_u: np.ndarray, lex: np.ndarray, gold: np.ndarray,
                    n_words: np.ndarray, held: np.ndarray, notice: np.ndarray, rows: np.ndarray,
-                   t_ld: float, t_lu: float, t_g: float, u_grid: np.ndarray,
+                   t_ld: float, t_lu: float, t_g: float, t_gl: float, u_grid: np.ndarray,
                    e_grid: np.ndarray) -> dict[str, np.ndarray]:
     """The five counts the policy is chosen on, over `rows`, for every (t_urgent, t_emergency)
     pair of the grids: arrays of shape (len(u_grid) * len(e_grid),).
@@ -288,7 +311,7 @@ def _subset_counts(p_e: np.ndarray, p_u: np.ndarray, lex: np.ndarray, gold: np.n
     out: dict[str, list[np.ndarray]] = {k: [] for k in ("em_hit", "em_routine", "ue_hit",
                                                         "raised", "over")}
     for t_u in u_grid:
-        pol = Policy(1.01, float(t_u), t_ld, t_lu, t_g)
+        pol = Policy(1.01, float(t_u), t_ld, t_lu, t_g, t_emergency_gate_long=t_gl)
         base = pol.base(p_u, lex, held, notice, p_e)
         up = rows & pol.candidates(p_u, n_words, notice)
         out["em_hit"].append(_counts_by_threshold(
@@ -325,12 +348,14 @@ def choose_policy(p_e: np.ndarray, p_u: np.ndarray, lex: np.ndarray, gold: np.nd
     fo_u, fo_e = np.repeat(f_grid, len(f_grid)), np.tile(f_grid, len(f_grid))
     stricter = (fo_u[None, :] >= en_u[:, None]) & (fo_e[None, :] >= en_e[:, None])
     best: tuple[tuple[float, ...], Policy] | None = None
-    for t_ld, t_lu, t_g in product(LEXICON_EMERGENCY_DOWN_GRID, (0.0, 0.1, 0.2, 0.3, 0.4),
-                                   GATE_GRID):
+    # The long gate's grid runs from the highest down: where gates score the same out of fold,
+    # the first (strictest) is kept, as the two heads' agreement costs nothing there.
+    for t_ld, t_lu, t_g, t_gl in product(LEXICON_EMERGENCY_DOWN_GRID, (0.0, 0.1, 0.2, 0.3, 0.4),
+                                         GATE_GRID, sorted(GATE_LONG_GRID, reverse=True)):
         en = _subset_counts(p_e, p_u, lex, gold, n_words, held, notice, ~foreign,
-                            t_ld, t_lu, t_g, grid, grid)
+                            t_ld, t_lu, t_g, t_gl, grid, grid)
         fo = _subset_counts(p_e, p_u, lex, gold, n_words, held, notice, foreign,
-                            t_ld, t_lu, t_g, f_grid, f_grid)
+                            t_ld, t_lu, t_g, t_gl, f_grid, f_grid)
         raised = en["raised"][:, None] + fo["raised"][None, :]
         over = en["over"][:, None] + fo["over"][None, :]
         ue_hit = en["ue_hit"][:, None] + fo["ue_hit"][None, :]
@@ -347,7 +372,7 @@ def choose_policy(p_e: np.ndarray, p_u: np.ndarray, lex: np.ndarray, gold: np.nd
         key = tuple(float(x) for x in keys[:, k])
         if best is None or key > best[0]:
             best = (key, Policy(float(en_e[i[k]]), float(en_u[i[k]]), t_ld, t_lu, t_g,
-                                float(fo_e[j[k]]), float(fo_u[j[k]])))
+                                float(fo_e[j[k]]), float(fo_u[j[k]]), t_gl))
     if best is None:
         raise SystemExit("no policy meets the targets out of fold")
     pol = best[1]
@@ -514,7 +539,12 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--C", type=float, default=None, help="skip the C search")
     ap.add_argument("--misses", type=Path, default=None,
                     help="write the out-of-fold misclassified messages here (JSON lines)")
+    ap.add_argument("--urgent-weight", type=float, default=None,
+                    help="weight of urgent rows in the emergency head (default URGENT_WEIGHT)")
     args = ap.parse_args(argv)
+    if args.urgent_weight is not None:
+        global URGENT_WEIGHT
+        URGENT_WEIGHT = args.urgent_weight
 
     data = load(args.corrections)
     for d in data:
@@ -593,7 +623,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
 
     idf = vocabulary(counts)
     X = matrix(counts, idf)
-    heads = {"emergency": fit_head(X, (gold == 2).astype(int), C),
+    heads = {"emergency": fit_head(X, (gold == 2).astype(int), C,
+                                   border_weights(np.array([d.urgency for d in data]))),
              "urgent": fit_head(X, (gold > 0).astype(int), C)}
     for c in CATEGORIES:
         y = np.array([c in d.categories for d in data]).astype(int)

@@ -14,11 +14,13 @@ per safeguarding category.
 
 Decision (`decide`, thresholds from the JSON "policy", chosen out of fold to keep routine
 raised <= 0.08 and urgent raised to emergency <= 0.10 while maximising emergency recall):
-- emergency when p_emergency >= t_emergency and, in a message of at most SHORT_WORDS words,
-  p_urgent_or_more >= t_emergency_gate (an emergency is also urgent-or-more; one word such as
-  "sorry" must not carry a bare line); urgent when p_urgent_or_more >= t_urgent; for a message
-  the lexicon read as another language than English, t_emergency_foreign and t_urgent_foreign
-  (`is_foreign`), never lower than the English ones;
+- emergency when p_emergency >= t_emergency and p_urgent_or_more >= t_emergency_gate in a
+  message of at most SHORT_WORDS words, or >= t_emergency_gate_long in a longer one (an
+  emergency is also urgent-or-more, so the two heads must agree: one word such as "sorry" must
+  not carry a bare line, nor "afternoon" and "food bank" a missed-call text, p_emergency 0.29
+  with p_urgent_or_more 0.02, blind batch 19); urgent when p_urgent_or_more >= t_urgent; for
+  a message the lexicon read as another language than English, t_emergency_foreign and
+  t_urgent_foreign (`is_foreign`), never lower than the English ones;
 - the lexicon is a floor: its emergency stays emergency unless p_emergency is below
   t_lexicon_emergency_down, and then it is still urgent (never routine); an emergency from a
   rule marked `firm` (an overdose taken) is never lowered; its urgent stays
@@ -490,7 +492,8 @@ def decide(lexicon: ScreeningResult, r: RiskScore, model: RiskModel) -> str:
     if is_notice(lexicon):
         return "routine"
     pol = model.policy
-    gate = pol.get("t_emergency_gate", 0.0) if r.n_words <= SHORT_WORDS else 0.0
+    gate = pol.get("t_emergency_gate", 0.0) if r.n_words <= SHORT_WORDS \
+        else pol.get("t_emergency_gate_long", 0.0)
     t_e, t_u = pol["t_emergency"], pol["t_urgent"]
     if is_foreign(lexicon):
         t_e = max(t_e, pol.get("t_emergency_foreign", t_e))

@@ -647,3 +647,25 @@ def test_being_at_a_high_place_or_the_tracks_now_is_an_emergency(text: str) -> N
 def test_a_visit_to_a_bridge_long_past_is_not() -> None:
     assert lexicon_screen("we stood on the bridge years ago and watched the boats").urgency \
         == "routine"
+
+
+def test_abuse_with_the_abuser_due_back_today_is_an_emergency() -> None:
+    """Round 8 (blind batches 18 and 19): a school, a ward and a day centre each reported abuse
+    with the person who did it due with the victim again that day, and the lexicon read
+    urgent. The harm and the visit may be paragraphs apart (`harmer_due`)."""
+    text = ("Our pupil (age 8) showed me a burn on her arm and said her mum held her hand on the "
+            "iron.\n\nWe have told the MASH. Her mum is picking her up at 3pm today.")
+    result = lexicon_screen(text, "email")
+    assert result.urgency == "emergency"
+    assert "harmer_due" in {m.rule for m in result.matches}
+    # the same visit with the harm long past is no emergency
+    past = "A carer was rough with my mum years ago. Her new carer is visiting at 6pm today."
+    assert lexicon_screen(past, "sms").urgency == "routine"
+
+
+@pytest.mark.parametrize("text", [
+    "The MHA refresher will cover section 136, seclusion and restraint reporting.",
+    "Watching EastEnders, the bit where he gets sectioned. Can we talk about my rights next week?",
+])
+def test_a_syllabus_or_a_programme_is_not_a_disclosure(text: str) -> None:
+    assert lexicon_screen(text, "email").urgency == "routine"

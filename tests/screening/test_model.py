@@ -346,11 +346,11 @@ def test_the_policy_search_counts_what_the_policy_decides() -> None:
     grid = np.array([0.2, 0.45, 0.7])
     for rows in (~foreign, foreign):
         counts = train._subset_counts(p_e, p_u, lex, gold, n_words, held, notice, rows,
-                                      0.1, 0.2, 0.3, grid, grid)
+                                      0.1, 0.2, 0.3, 0.65, grid, grid)
         for a, t_u in enumerate(grid):
             for b, t_e in enumerate(grid):
                 pol = train.Policy(float(t_e), float(t_u), 0.1, 0.2, 0.3, float(t_e),
-                                   float(t_u))
+                                   float(t_u), 0.65)
                 pred = pol.decide(p_e, p_u, lex, n_words, held, notice, foreign)[rows]
                 g = gold[rows]
                 k = a * len(grid) + b
