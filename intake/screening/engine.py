@@ -82,7 +82,12 @@ def _find(lex: Lexicon, nt: NormText) -> tuple[list[Hit], Found]:
     found = Found(lex.trie.find(words))
     present: set[str] | None = None
     hits: list[Hit] = []
-    for label, sec in enumerate(lex.sections):
+    sections = lex.sections
+    # Only the sections the trie found or that have patterns, in section order: most of the
+    # lexicon's hundreds of sections find nothing in a given message.
+    n_sections = len(sections)
+    for label in sorted({lb for lb in found.by_label if lb < n_sections} | lex.pattern_labels):
+        sec = sections[label]
         spans = found.by_label.get(label, [])
         if sec.patterns is not None:
             if sec.anchors is not None and present is None:
@@ -304,13 +309,15 @@ def screen_text(
         for h in live:
             present |= h.keys
         for rule in lex.rules:
-            if any(present.isdisjoint(g) for g in rule.groups):
-                continue  # some group has no hit at all: the rule cannot fire
-            made = _apply_rule(rule, live)
-            if made is not None:
-                made.index()
-                live.append(made)
-                present |= made.keys
+            for g in rule.groups:
+                if present.isdisjoint(g):
+                    break  # some group has no hit at all: the rule cannot fire
+            else:
+                made = _apply_rule(rule, live)
+                if made is not None:
+                    made.index()
+                    live.append(made)
+                    present |= made.keys
 
     if any(r.yields_to for r in lex.rules):
         live = _drop_yielding(live, lex.rules)

@@ -95,6 +95,9 @@ class Lexicon:
     firm_ids: frozenset[str] = frozenset()  # rules and sections (firm = true) never lowered
     # id -> the urgency a firm rule or section holds a result at, whatever the model says
     firm_urgency: dict[str, str] = field(default_factory=dict)
+    # indexes of the sections with `patterns`: the only ones the engine visits when the trie
+    # found none of their phrases
+    pattern_labels: frozenset[int] = frozenset()
 
 
 @cache
@@ -242,6 +245,7 @@ def build() -> Lexicon:
         foreign_ids=frozenset(s.id for s in sections if s.language != "en"),
         firm_ids=frozenset(firm),
         firm_urgency=firm,
+        pattern_labels=frozenset(i for i, s in enumerate(sections) if s.patterns is not None),
     )
 
 
