@@ -87,6 +87,9 @@ SETS = (
     ("tests/screening/data/batch18.jsonl", "batch18"),
     ("tests/screening/data/batch19.jsonl", "batch19"),
     ("tests/screening/data/train_k.jsonl", "train_k"),
+    ("tests/screening/data/batch20.jsonl", "batch20"),
+    ("tests/screening/data/batch21.jsonl", "batch21"),
+    ("tests/screening/data/batch22.jsonl", "batch22"),
 )
 OUT = ROOT / "intake/screening/data/risk_model.json"
 URGENCY_RANK = {"routine": 0, "urgent": 1, "emergency": 2}

@@ -669,3 +669,22 @@ def test_abuse_with_the_abuser_due_back_today_is_an_emergency() -> None:
 ])
 def test_a_syllabus_or_a_programme_is_not_a_disclosure(text: str) -> None:
     assert lexicon_screen(text, "email").urgency == "routine"
+
+
+@pytest.mark.parametrize("text", [
+    "Cliff top at Beachy. Sorry I wasted your time with all this.",
+    "been keeping my sleeping tablets back since october, theres enough now. tonight is when",
+])
+def test_a_place_with_a_farewell_or_a_stockpile_with_a_time_is_an_emergency(text: str) -> None:
+    """Round 8, blind batch 22: "Bridge at ... Sorry I wasted your time" was read as routine,
+    and tablets kept back for weeks to be taken "tonight" as urgent."""
+    assert lexicon_screen(text, "sms").urgency == "emergency"
+
+
+@pytest.mark.parametrize("text", [
+    "The second opinion doctor is coming on Thursday about her ECT, can an IMHA see her first?",
+    "Pre-proceedings meeting is next Tuesday and dad has a learning disability, he needs an "
+    "advocate.",
+])
+def test_a_statutory_visit_or_meeting_within_days_is_urgent(text: str) -> None:
+    assert lexicon_screen(text, "email").urgency == "urgent"
