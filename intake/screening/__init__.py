@@ -55,8 +55,9 @@ def warm_up(cache_dir: Path | None = None) -> None:
 
     cache_dir: where the compiled lexicon and model are kept between starts (web and worker
     pass `DATA_DIR/cache`; see `intake.screening.cache`); None builds them in memory. The
-    detector loads its models on another thread meanwhile (lingua does that work outside the
-    GIL, so on two cores it costs no extra time). Measured in `bench/screening.py`.
+    detector loads its models on another thread meanwhile; profiling in round 9 showed the
+    main thread waiting while lingua loads (it appears to hold the GIL), so the overlap saves
+    less than two cores would suggest. Measured in `bench/screening.py`.
     """
     if cache_dir is not None:
         cache.use_directory(cache_dir)
