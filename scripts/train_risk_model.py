@@ -181,12 +181,12 @@ def fit_head(X: csr_matrix, y: np.ndarray, C: float,
     return clf
 
 
-def border_weights(urgency: np.ndarray) -> np.ndarray:
-    """Sample weights for the emergency head: urgent rows count URGENT_WEIGHT times. Without
+def border_weights(urgency: np.ndarray, weight: float = URGENT_WEIGHT) -> np.ndarray:
+    """Sample weights for the emergency head: urgent rows count `weight` times. Without
     them the head's negatives are mostly routine messages, so it learns "abuse words" rather
     than what makes abuse an emergency (now, returning, means at hand); over-raising urgent
     messages to emergency was its commonest fault on fresh text (0.10-0.17, rounds 6-7)."""
-    return np.where(urgency == "urgent", URGENT_WEIGHT, 1.0)
+    return np.where(urgency == "urgent", weight, 1.0)
 
 
 def platt(z: np.ndarray, y: np.ndarray) -> tuple[float, float]:
@@ -200,7 +200,8 @@ def sigmoid(z: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-z))
 
 
-def oof(data: list[Example], counts: list[dict[str, int]], C: float) -> dict[str, np.ndarray]:
+def oof(data: list[Example], counts: list[dict[str, int]], C: float,
+        urgent_weight: float = URGENT_WEIGHT) -> dict[str, np.ndarray]:
     """Leave-one-set-out decision values for the two urgency heads and every category."""
     groups = np.array([d.group for d in data])
     urg = np.array([d.urgency for d in data])
@@ -215,7 +216,7 @@ def oof(data: list[Example], counts: list[dict[str, int]], C: float) -> dict[str
         X_tr, X_te = matrix(tr, idf), matrix(te, idf)
         out["emergency"][test] = fit_head(
             X_tr, (urg == "emergency")[~test].astype(int), C,
-            border_weights(urg[~test])).decision_function(X_te)
+            border_weights(urg[~test], urgent_weight)).decision_function(X_te)
         out["urgent"][test] = fit_head(
             X_tr, (urg != "routine")[~test].astype(int), C).decision_function(X_te)
         for c in CATEGORIES:
@@ -542,12 +543,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--C", type=float, default=None, help="skip the C search")
     ap.add_argument("--misses", type=Path, default=None,
                     help="write the out-of-fold misclassified messages here (JSON lines)")
-    ap.add_argument("--urgent-weight", type=float, default=None,
-                    help="weight of urgent rows in the emergency head (default URGENT_WEIGHT)")
+    ap.add_argument("--urgent-weight", type=float, default=URGENT_WEIGHT,
+                    help="weight of urgent rows in the emergency head (`border_weights`)")
     args = ap.parse_args(argv)
-    if args.urgent_weight is not None:
-        global URGENT_WEIGHT
-        URGENT_WEIGHT = args.urgent_weight
 
     data = load(args.corrections)
     for d in data:
@@ -567,7 +565,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
 
     results = []
     for C in ([args.C] if args.C else C_GRID):
-        z = oof(data, counts, C)
+        z = oof(data, counts, C, args.urgent_weight)
         cal = {k: platt(z[k], (gold == 2) if k == "emergency" else (gold > 0))
                for k in ("emergency", "urgent")}
         p_e = sigmoid(cal["emergency"][0] * z["emergency"] + cal["emergency"][1])
@@ -627,7 +625,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     idf = vocabulary(counts)
     X = matrix(counts, idf)
     heads = {"emergency": fit_head(X, (gold == 2).astype(int), C,
-                                   border_weights(np.array([d.urgency for d in data]))),
+                                   border_weights(np.array([d.urgency for d in data]),
+                                                  args.urgent_weight)),
              "urgent": fit_head(X, (gold > 0).astype(int), C)}
     for c in CATEGORIES:
         y = np.array([c in d.categories for d in data]).astype(int)

@@ -228,32 +228,17 @@ class Trie:
             j = i
             while states and j < n:
                 w = words[j]
-                alias = _ALIASES.get(w)
                 punct = w in _PUNCT
                 new: list[tuple[_Node, int]] = []
                 seen: set[tuple[int, int]] = set()
                 closing = False  # whether a node reached has a join or a gap to enter
                 for node, skipped in states:
-                    # `_next`, inlined: this loop is most of the quick screen's time
-                    nxt = node.words.get(w)
-                    if nxt is not None and (id(nxt), -1) not in seen:
-                        seen.add((id(nxt), -1))
-                        new.append((nxt, -1))
-                        closing = closing or bool(nxt.eps) or nxt.gap is not None
-                    if alias is not None:
-                        nxt = node.words.get(alias)
-                        if nxt is not None and (id(nxt), -1) not in seen:
-                            seen.add((id(nxt), -1))
+                    for nxt in self._next(node, w):
+                        key = (id(nxt), -1)
+                        if key not in seen:
+                            seen.add(key)
                             new.append((nxt, -1))
                             closing = closing or bool(nxt.eps) or nxt.gap is not None
-                    if node.prefixes:
-                        pre = node.prefixes
-                        for k in range(1, min(len(w), self._max_prefix) + 1):
-                            nxt = pre.get(w[:k])
-                            if nxt is not None and (id(nxt), -1) not in seen:
-                                seen.add((id(nxt), -1))
-                                new.append((nxt, -1))
-                                closing = closing or bool(nxt.eps) or nxt.gap is not None
                     if 0 <= skipped < MAX_GAP and not punct:
                         key = (id(node), skipped + 1)
                         if key not in seen:
