@@ -688,3 +688,67 @@ def test_a_place_with_a_farewell_or_a_stockpile_with_a_time_is_an_emergency(text
 ])
 def test_a_statutory_visit_or_meeting_within_days_is_urgent(text: str) -> None:
     assert lexicon_screen(text, "email").urgency == "urgent"
+
+
+@pytest.mark.parametrize("text", [
+    "sos. she's back",
+    "please help they are back",
+])
+def test_a_bare_cry_beside_a_return_is_an_emergency(text: str) -> None:
+    """Round 10, blind batch 24: "help. hes back." was read as routine (`back_cry`)."""
+    result = lexicon_screen(text, "sms")
+    assert result.urgency == "emergency"
+    assert "back_cry" in {m.rule for m in result.matches}
+
+
+@pytest.mark.parametrize("text", [
+    "can you help please, she's back from the hospital on friday and needs a carer",
+    "could someone help before he's back at college in september",
+])
+def test_an_ordinary_return_with_a_request_for_help_is_not(text: str) -> None:
+    assert lexicon_screen(text, "sms").urgency != "emergency"
+
+
+@pytest.mark.parametrize("text", [
+    "two men keep booting our front door, mum's in a wheelchair, they call her a cripple",
+    "someone is trying to break in the back, I'm upstairs with my nan",
+])
+def test_an_attack_on_the_home_under_way_is_an_emergency(text: str) -> None:
+    assert lexicon_screen(text, "sms").urgency == "emergency"
+
+
+def test_a_wish_to_die_told_with_another_verb_at_a_high_place_is_an_emergency() -> None:
+    text = "my cousin is out on the balcony of the 9th floor flat, says he wants to sleep and die"
+    assert lexicon_screen(text, "voice").urgency == "emergency"
+
+
+@pytest.mark.parametrize("text", [
+    "he attacked me on friday night. we are staying with my aunt now, can you help with housing",
+    "been cutting again. i'm not going to do anything tonight but i need someone to talk to",
+])
+def test_now_at_a_safe_place_or_a_plan_denied_is_not_happening_now(text: str) -> None:
+    """Round 10, blind batches 23 and 24: "now" after reaching safety, and "tonight" with a
+    plan denied, made violence or risk to self read as happening now."""
+    assert lexicon_screen(text, "sms").urgency == "urgent"
+
+
+def test_violence_now_at_home_is_still_now() -> None:
+    assert lexicon_screen("i'm at home now and he is punching me", "sms").urgency == "emergency"
+
+
+@pytest.mark.parametrize("text", [
+    "saw a documentary that reminded me of when i was detained, anyway see you monday",
+    "We run a peer group for sectioned patients on Wednesdays - could an IMHA come along?",
+])
+def test_a_detention_in_the_past_or_of_a_group_is_not_a_statutory_clock(text: str) -> None:
+    assert lexicon_screen(text, "sms").urgency == "routine"
+
+
+def test_a_strategy_meeting_within_days_is_urgent() -> None:
+    text = "Section 42 enquiry opened for Mr B, strategy meeting tomorrow. Can an IMCA attend?"
+    assert lexicon_screen(text, "email").urgency == "urgent"
+
+
+def test_short_day_names_and_appointment_read_as_english() -> None:
+    result = lexicon_screen("cn u change my appt weds to thurs? work", "sms")
+    assert result.language in ("en", None) and result.needs_review is None
