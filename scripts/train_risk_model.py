@@ -90,6 +90,9 @@ SETS = (
     ("tests/screening/data/batch20.jsonl", "batch20"),
     ("tests/screening/data/batch21.jsonl", "batch21"),
     ("tests/screening/data/batch22.jsonl", "batch22"),
+    ("tests/screening/data/batch23.jsonl", "batch23"),
+    ("tests/screening/data/batch24.jsonl", "batch24"),
+    ("tests/screening/data/train_l.jsonl", "train_l"),
 )
 OUT = ROOT / "intake/screening/data/risk_model.json"
 URGENCY_RANK = {"routine": 0, "urgent": 1, "emergency": 2}

@@ -752,3 +752,39 @@ def test_a_strategy_meeting_within_days_is_urgent() -> None:
 def test_short_day_names_and_appointment_read_as_english() -> None:
     result = lexicon_screen("cn u change my appt weds to thurs? work", "sms")
     assert result.language in ("en", None) and result.needs_review is None
+
+
+@pytest.mark.parametrize("text", [
+    "the sore on mums foot is going black and she is burning up, carers stopped coming tuesday",
+    "grandad's leg wound has red streaks spreading up and he's shivering under three blankets",
+])
+def test_a_wound_with_signs_of_sepsis_is_an_emergency(text: str) -> None:
+    """Round 10, training set L: NHS advice is 999 or A&E for suspected sepsis."""
+    result = lexicon_screen(text, "sms")
+    assert result.urgency == "emergency"
+    assert "wound_infected" in {m.rule for m in result.matches}
+
+
+def test_a_deep_sore_without_signs_of_sepsis_stays_urgent() -> None:
+    text = ("The home never told us about dad's pressure sore, it is down to the bone. "
+            "I want it reported.")
+    assert lexicon_screen(text, "email").urgency == "urgent"
+
+
+@pytest.mark.parametrize("text", [
+    "my uncle has not eaten since saturday, he just lies there",
+    "she's refusing drinking, 4 days now, the staff just write declined",
+])
+def test_not_eating_or_drinking_for_days_is_an_emergency(text: str) -> None:
+    assert lexicon_screen(text, "sms").urgency == "emergency"
+
+
+def test_not_eating_for_a_day_is_not() -> None:
+    text = "he hasn't eaten since lunch, is that normal with a cold?"
+    assert lexicon_screen(text, "sms").urgency != "emergency"
+
+
+def test_things_handed_back_for_after_a_set_time_with_an_apology_is_an_emergency() -> None:
+    text = ("can my key worker give my books to the library. won't need them after tonight. "
+            "sorry for wasting your time")
+    assert lexicon_screen(text, "sms").urgency == "emergency"
