@@ -788,3 +788,49 @@ def test_things_handed_back_for_after_a_set_time_with_an_apology_is_an_emergency
     text = ("can my key worker give my books to the library. won't need them after tonight. "
             "sorry for wasting your time")
     assert lexicon_screen(text, "sms").urgency == "emergency"
+
+
+@pytest.mark.parametrize("text", [
+    "they are sending dad home right now, 10pm, to an empty flat, he can't manage the stairs",
+    "discharging nan tonight, transport booked, no carers until tuesday and she lives alone",
+])
+def test_sent_home_tonight_alone_and_unable_to_manage_is_an_emergency(text: str) -> None:
+    """Round 11, blind batch 26 (`unsafe_discharge_tonight`)."""
+    assert lexicon_screen(text, "sms").urgency == "emergency"
+
+
+@pytest.mark.parametrize("text", [
+    "they're discharging him tomorrow with no carers and he lives alone",
+    "she was sent home at 10pm last night to an empty flat, the neighbour has her now",
+])
+def test_a_discharge_tomorrow_or_one_already_past_is_not_an_emergency(text: str) -> None:
+    assert lexicon_screen(text, "sms").urgency != "emergency"
+
+
+def test_sex_demanded_for_a_room_is_sexual_abuse() -> None:
+    result = lexicon_screen("the man who rents me the room says i owe him sex for the rent", "sms")
+    assert "sexual" in result.safeguarding
+
+
+def test_a_calm_cancellation_with_a_decision_and_letters_is_an_emergency() -> None:
+    text = ("Please cancel Friday, I won't be needing it. My decision is made and I have left "
+            "letters for the boys on the table. Thank you for your kindness.")
+    assert lexicon_screen(text, "email").urgency == "emergency"
+
+
+@pytest.mark.parametrize("text", [
+    "my nan is ninety odd and the carers are lovely, can she have easy read leaflets",
+    "my dad says something odd happened with his pension letter, can someone explain it",
+])
+def test_odd_in_its_other_senses_is_not_an_overdose(text: str) -> None:
+    assert lexicon_screen(text, "sms").urgency == "routine"
+
+
+def test_odd_as_text_speak_is_still_an_overdose() -> None:
+    assert lexicon_screen("just odd on my tablets in the park", "sms").urgency == "emergency"
+
+
+def test_a_history_of_detention_is_not_a_statutory_clock() -> None:
+    text = ("I'm well now but I've been sectioned three times, can you help me write an "
+            "advance statement?")
+    assert lexicon_screen(text, "email").urgency == "routine"
