@@ -97,6 +97,9 @@ SETS = (
     ("tests/screening/data/batch25.jsonl", "batch25"),
     ("tests/screening/data/batch26.jsonl", "batch26"),
     ("tests/screening/data/batch27.jsonl", "batch27"),
+    ("tests/screening/data/batch28.jsonl", "batch28"),
+    ("tests/screening/data/batch29.jsonl", "batch29"),
+    ("tests/screening/data/batch30.jsonl", "batch30"),
 )
 OUT = ROOT / "intake/screening/data/risk_model.json"
 URGENCY_RANK = {"routine": 0, "urgent": 1, "emergency": 2}

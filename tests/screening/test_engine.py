@@ -834,3 +834,37 @@ def test_a_history_of_detention_is_not_a_statutory_clock() -> None:
     text = ("I'm well now but I've been sectioned three times, can you help me write an "
             "advance statement?")
     assert lexicon_screen(text, "email").urgency == "routine"
+
+
+def test_intent_in_plain_words_with_means_is_an_emergency() -> None:
+    """Round 12, blind batch 29: an email in BSL-shaped English stating a date and a rope was
+    read as routine."""
+    text = "Thank you for help. I decided finish my life next week. Rope is in my shed."
+    assert lexicon_screen(text, "email").urgency == "emergency"
+
+
+def test_to_be_with_the_dead_with_means_at_hand_is_an_emergency() -> None:
+    text = ("Since Mum died Dad keeps saying he'll be with her soon. Today he counted out all "
+            "his tablets on the kitchen table.")
+    assert lexicon_screen(text, "email").urgency == "emergency"
+
+
+def test_insulin_stopped_for_days_is_an_emergency() -> None:
+    for text in ("stopped taking my insulin on saturday, 3 days now, whats the point",
+                 "i've not been doing my insulin for four days"):
+        assert lexicon_screen(text, "sms").urgency == "emergency"
+
+
+def test_a_double_dose_by_mistake_and_drowsy_is_an_emergency() -> None:
+    text = "i think mum took her evening pills twice by mistake, shes very drowsy and woozy"
+    assert lexicon_screen(text, "sms").urgency == "emergency"
+
+
+def test_drowsy_from_a_usual_dose_is_not() -> None:
+    text = "my new tablets make me drowsy in the mornings, can I ask the GP to change them?"
+    assert lexicon_screen(text, "sms").urgency != "emergency"
+
+
+def test_a_missed_medicine_with_a_person_rigid_and_unable_to_swallow_is_an_emergency() -> None:
+    text = "the home missed his parkinsons tablets since monday, now he is stiff and can't swallow"
+    assert lexicon_screen(text, "sms").urgency == "emergency"
