@@ -343,16 +343,15 @@ def test_the_policy_search_counts_what_the_policy_decides() -> None:
     held = (rng.random(n) < 0.03).astype(int)
     n_words = rng.integers(1, 40, n)
     notice, foreign = rng.random(n) < 0.05, rng.random(n) < 0.3
-    calm = rng.random(n) < 0.05
     grid = np.array([0.2, 0.45, 0.7])
     for rows in (~foreign, foreign):
         counts = train._subset_counts(p_e, p_u, lex, gold, n_words, held, notice, rows,
-                                      0.1, 0.2, 0.3, 0.65, grid, grid, calm)
+                                      0.1, 0.2, 0.3, 0.65, grid, grid)
         for a, t_u in enumerate(grid):
             for b, t_e in enumerate(grid):
                 pol = train.Policy(float(t_e), float(t_u), 0.1, 0.2, 0.3, float(t_e),
                                    float(t_u), 0.65)
-                pred = pol.decide(p_e, p_u, lex, n_words, held, notice, foreign, calm)[rows]
+                pred = pol.decide(p_e, p_u, lex, n_words, held, notice, foreign)[rows]
                 g = gold[rows]
                 k = a * len(grid) + b
                 assert counts["em_hit"][k] == ((g == 2) & (pred == 2)).sum()
@@ -360,7 +359,7 @@ def test_the_policy_search_counts_what_the_policy_decides() -> None:
                 assert counts["ue_hit"][k] == ((g > 0) & (pred > 0)).sum()
                 assert counts["raised"][k] == ((g == 0) & (pred > 0)).sum()
                 assert counts["over"][k] == ((g == 1) & (pred == 2)).sum()
-    policy, _ = train.choose_policy(p_e, p_u, lex, gold, n_words, held, notice, foreign, calm)
+    policy, _ = train.choose_policy(p_e, p_u, lex, gold, n_words, held, notice, foreign)
     assert policy.t_emergency_foreign >= policy.t_emergency
     assert policy.t_urgent_foreign >= policy.t_urgent
 
@@ -374,19 +373,3 @@ def test_a_phone_or_record_number_weighs_nothing(number: str) -> None:
     bare = "hello this is Sam again, please text me back on"
     assert risk(f"{bare} {number}") == risk(bare)
     assert normalise("took 30 tablets at 2am") == "took 00 tablets at 0am"
-
-
-def test_a_reassured_message_is_not_made_an_emergency_by_the_model() -> None:
-    """Round 11 (blind batches 25 to 27): a 2 a.m. text moving a meeting ("not urgent") was raised
-    to emergency by the model's time words. The model may still call it urgent; the lexicon's
-    own emergency stands (`model.is_reassured`)."""
-    from intake.screening.model import RiskScore, decide, is_reassured, load_model
-
-    model = load_model()
-    calm = screen_text("so sorry its 3am, can we move fridays visit to the morning? no rush", None)
-    assert calm.urgency == "routine" and is_reassured(calm)
-    certain = RiskScore(0.99, 0.99, [], 14)
-    assert decide(calm, certain, model) == "urgent"
-    taken = screen_text("ive taken 30 paracetamol but im fine really, not urgent", None)
-    assert taken.urgency == "emergency" and not is_reassured(taken)
-    assert decide(taken, RiskScore(0.01, 0.01, [], 9), model) == "emergency"
