@@ -52,6 +52,7 @@ from intake.screening.model import (  # noqa: E402
     held_floor,
     is_foreign,
     is_notice,
+    is_reassured,
     normalise,
     score,
     weighted,
@@ -90,6 +91,20 @@ SETS = (
     ("tests/screening/data/batch20.jsonl", "batch20"),
     ("tests/screening/data/batch21.jsonl", "batch21"),
     ("tests/screening/data/batch22.jsonl", "batch22"),
+    ("tests/screening/data/batch23.jsonl", "batch23"),
+    ("tests/screening/data/batch24.jsonl", "batch24"),
+    ("tests/screening/data/train_l.jsonl", "train_l"),
+    ("tests/screening/data/batch25.jsonl", "batch25"),
+    ("tests/screening/data/batch26.jsonl", "batch26"),
+    ("tests/screening/data/batch27.jsonl", "batch27"),
+    ("tests/screening/data/batch28.jsonl", "batch28"),
+    ("tests/screening/data/batch29.jsonl", "batch29"),
+    ("tests/screening/data/batch30.jsonl", "batch30"),
+    ("tests/screening/data/batch31.jsonl", "batch31"),
+    ("tests/screening/data/batch32.jsonl", "batch32"),
+    ("tests/screening/data/batch33.jsonl", "batch33"),
+    ("tests/screening/data/train_m.jsonl", "train_m"),
+    ("tests/screening/data/train_n.jsonl", "train_n"),
 )
 OUT = ROOT / "intake/screening/data/risk_model.json"
 URGENCY_RANK = {"routine": 0, "urgent": 1, "emergency": 2}
@@ -254,6 +269,9 @@ class Policy:
     # ...and in a longer one: round 7b raised "Sorry i missed u, was at the food bank. ring me
     # tmrw afternoon?" to emergency with p_emergency 0.29 and p_urgent 0.02 (blind batch 19).
     t_emergency_gate_long: float = 0.0
+    # Past t_emergency, a row the gate or a reassurance keeps from emergency is urgent when its
+    # urgent head is at least this (model.decide: "pills in my hand" 0.25, a bare "sorry" 0.002).
+    t_emergency_floor_gate: float = 0.1
 
     def base(self, p_u: np.ndarray, lex: np.ndarray, held: np.ndarray, notice: np.ndarray,
              p_e: np.ndarray, foreign: np.ndarray | None = None) -> np.ndarray:
@@ -267,17 +285,25 @@ class Policy:
 
     def candidates(self, p_u: np.ndarray, n_words: np.ndarray, notice: np.ndarray
                    ) -> np.ndarray:
-        """Rows the model may call an emergency once p_emergency passes its threshold."""
+        """Rows the model may call an emergency once p_emergency passes its threshold.
+
+        `notice`: rows the model never raises to emergency (model.is_notice, is_reassured)."""
         gate = np.where(n_words <= SHORT_WORDS, self.t_emergency_gate,
                         self.t_emergency_gate_long)
         return (p_u >= gate) & ~notice
 
     def decide(self, p_e: np.ndarray, p_u: np.ndarray, lex: np.ndarray, n_words: np.ndarray,
-               held: np.ndarray, notice: np.ndarray, foreign: np.ndarray) -> np.ndarray:
+               held: np.ndarray, notice: np.ndarray, foreign: np.ndarray,
+               calm: np.ndarray) -> np.ndarray:
+        """`calm`: model.is_reassured per row (no emergency from the model there)."""
         t_e = np.where(foreign, max(self.t_emergency, self.t_emergency_foreign),
                        self.t_emergency)
-        model_emergency = self.candidates(p_u, n_words, notice) & (p_e >= t_e)
-        return np.where(model_emergency, 2, self.base(p_u, lex, held, notice, p_e, foreign))
+        model_emergency = self.candidates(p_u, n_words, notice | calm) & (p_e >= t_e)
+        base = self.base(p_u, lex, held, notice, p_e, foreign)
+        # gated or reassured past t_emergency: urgent unless p_urgent rules it out (model.decide)
+        lifted = (p_e >= t_e) & ~notice & (p_u >= self.t_emergency_floor_gate)
+        base = np.maximum(base, lifted.astype(base.dtype))
+        return np.where(model_emergency, 2, base)
 
 
 def urgency_metrics(pred: np.ndarray, gold: np.ndarray) -> dict[str, Any]:
@@ -305,7 +331,7 @@ def _counts_by_threshold(p_e: np.ndarray, const: int, var: np.ndarray,
 def _subset_counts(p_e: np.ndarray, p_u: np.ndarray, lex: np.ndarray, gold: np.ndarray,
                    n_words: np.ndarray, held: np.ndarray, notice: np.ndarray, rows: np.ndarray,
                    t_ld: float, t_lu: float, t_g: float, t_gl: float, u_grid: np.ndarray,
-                   e_grid: np.ndarray) -> dict[str, np.ndarray]:
+                   e_grid: np.ndarray, calm: np.ndarray) -> dict[str, np.ndarray]:
     """The five counts the policy is chosen on, over `rows`, for every (t_urgent, t_emergency)
     pair of the grids: arrays of shape (len(u_grid) * len(e_grid),).
 
@@ -317,16 +343,19 @@ def _subset_counts(p_e: np.ndarray, p_u: np.ndarray, lex: np.ndarray, gold: np.n
     for t_u in u_grid:
         pol = Policy(1.01, float(t_u), t_ld, t_lu, t_g, t_emergency_gate_long=t_gl)
         base = pol.base(p_u, lex, held, notice, p_e)
-        up = rows & pol.candidates(p_u, n_words, notice)
+        up = rows & pol.candidates(p_u, n_words, notice | calm)
+        # past t_emergency every row but a notice is at least urgent, gated or not
+        lifted = rows & ~notice & (p_u >= pol.t_emergency_floor_gate)
         out["em_hit"].append(_counts_by_threshold(
             p_e, int((rows & em & (base == 2)).sum()), up & em & (base != 2), e_grid))
         out["em_routine"].append(int((rows & em & (base == 0)).sum())
-                                 - _counts_by_threshold(p_e, 0, up & em & (base == 0), e_grid))
+                                 - _counts_by_threshold(p_e, 0, lifted & em & (base == 0),
+                                                        e_grid))
         out["ue_hit"].append(_counts_by_threshold(
-            p_e, int((rows & (em | ur) & (base > 0)).sum()), up & (em | ur) & (base == 0),
+            p_e, int((rows & (em | ur) & (base > 0)).sum()), lifted & (em | ur) & (base == 0),
             e_grid))
         out["raised"].append(_counts_by_threshold(
-            p_e, int((rows & ro & (base > 0)).sum()), up & ro & (base == 0), e_grid))
+            p_e, int((rows & ro & (base > 0)).sum()), lifted & ro & (base == 0), e_grid))
         out["over"].append(_counts_by_threshold(
             p_e, int((rows & ur & (base == 2)).sum()), up & ur & (base != 2), e_grid))
     return {k: np.concatenate(v) for k, v in out.items()}
@@ -334,7 +363,7 @@ def _subset_counts(p_e: np.ndarray, p_u: np.ndarray, lex: np.ndarray, gold: np.n
 
 def choose_policy(p_e: np.ndarray, p_u: np.ndarray, lex: np.ndarray, gold: np.ndarray,
                   n_words: np.ndarray, held: np.ndarray, notice: np.ndarray,
-                  foreign: np.ndarray) -> tuple[Policy, dict[str, Any]]:
+                  foreign: np.ndarray, calm: np.ndarray) -> tuple[Policy, dict[str, Any]]:
     """The policy with the best emergency recall (then fewest emergencies read as routine,
     then fewest routine raised, then fewest urgent raised to emergency) whose pooled
     out-of-fold routine-raised and urgent-to-emergency rates stay within the targets and whose
@@ -357,9 +386,9 @@ def choose_policy(p_e: np.ndarray, p_u: np.ndarray, lex: np.ndarray, gold: np.nd
     for t_ld, t_lu, t_g, t_gl in product(LEXICON_EMERGENCY_DOWN_GRID, (0.0, 0.1, 0.2, 0.3, 0.4),
                                          GATE_GRID, sorted(GATE_LONG_GRID, reverse=True)):
         en = _subset_counts(p_e, p_u, lex, gold, n_words, held, notice, ~foreign,
-                            t_ld, t_lu, t_g, t_gl, grid, grid)
+                            t_ld, t_lu, t_g, t_gl, grid, grid, calm)
         fo = _subset_counts(p_e, p_u, lex, gold, n_words, held, notice, foreign,
-                            t_ld, t_lu, t_g, t_gl, f_grid, f_grid)
+                            t_ld, t_lu, t_g, t_gl, f_grid, f_grid, calm)
         raised = en["raised"][:, None] + fo["raised"][None, :]
         over = en["over"][:, None] + fo["over"][None, :]
         ue_hit = en["ue_hit"][:, None] + fo["ue_hit"][None, :]
@@ -380,7 +409,8 @@ def choose_policy(p_e: np.ndarray, p_u: np.ndarray, lex: np.ndarray, gold: np.nd
     if best is None:
         raise SystemExit("no policy meets the targets out of fold")
     pol = best[1]
-    return pol, urgency_metrics(pol.decide(p_e, p_u, lex, n_words, held, notice, foreign), gold)
+    return pol, urgency_metrics(pol.decide(p_e, p_u, lex, n_words, held, notice, foreign, calm),
+                                gold)
 
 
 @dataclass
@@ -562,6 +592,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     held = np.array([held_floor(d.lexicon) for d in data])  # type: ignore[attr-defined]
     foreign = np.array([is_foreign(d.lexicon) for d in data])  # type: ignore[attr-defined]
     notice = np.array([is_notice(d.lexicon) for d in data])  # type: ignore[attr-defined]
+    calm = np.array([is_reassured(d.lexicon) for d in data])  # type: ignore[attr-defined]
 
     results = []
     for C in ([args.C] if args.C else C_GRID):
@@ -570,7 +601,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                for k in ("emergency", "urgent")}
         p_e = sigmoid(cal["emergency"][0] * z["emergency"] + cal["emergency"][1])
         p_u = sigmoid(cal["urgent"][0] * z["urgent"] + cal["urgent"][1])
-        policy, pooled = choose_policy(p_e, p_u, lex, gold, n_words, held, notice, foreign)
+        policy, pooled = choose_policy(p_e, p_u, lex, gold, n_words, held, notice, foreign,
+                                       calm)
         print(f"C={C}: {json.dumps(pooled)}", file=sys.stderr)
         key = (pooled["emergency_recall"][0], -pooled["emergency_as_routine"],
                pooled["urgent_or_emergency_recall"][0])
@@ -585,7 +617,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         cat_cal["cat:" + c] = platt(z["cat:" + c], y)
         a, b = cat_cal["cat:" + c]
         probs["cat:" + c] = sigmoid(a * z["cat:" + c] + b)
-    final = policy.decide(p_e, p_u, lex, n_words, held, notice, foreign)
+    final = policy.decide(p_e, p_u, lex, n_words, held, notice, foreign, calm)
     cat_policy, cat_report = choose_category_policy(data, probs, final)
     cat_pred = categories_pred(data, probs, cat_policy, final)
     per_set = {}

@@ -688,3 +688,183 @@ def test_a_place_with_a_farewell_or_a_stockpile_with_a_time_is_an_emergency(text
 ])
 def test_a_statutory_visit_or_meeting_within_days_is_urgent(text: str) -> None:
     assert lexicon_screen(text, "email").urgency == "urgent"
+
+
+@pytest.mark.parametrize("text", [
+    "sos. she's back",
+    "please help they are back",
+])
+def test_a_bare_cry_beside_a_return_is_an_emergency(text: str) -> None:
+    """Round 10, blind batch 24: "help. hes back." was read as routine (`back_cry`)."""
+    result = lexicon_screen(text, "sms")
+    assert result.urgency == "emergency"
+    assert "back_cry" in {m.rule for m in result.matches}
+
+
+@pytest.mark.parametrize("text", [
+    "can you help please, she's back from the hospital on friday and needs a carer",
+    "could someone help before he's back at college in september",
+])
+def test_an_ordinary_return_with_a_request_for_help_is_not(text: str) -> None:
+    assert lexicon_screen(text, "sms").urgency != "emergency"
+
+
+@pytest.mark.parametrize("text", [
+    "two men keep booting our front door, mum's in a wheelchair, they call her a cripple",
+    "someone is trying to break in the back, I'm upstairs with my nan",
+])
+def test_an_attack_on_the_home_under_way_is_an_emergency(text: str) -> None:
+    assert lexicon_screen(text, "sms").urgency == "emergency"
+
+
+def test_a_wish_to_die_told_with_another_verb_at_a_high_place_is_an_emergency() -> None:
+    text = "my cousin is out on the balcony of the 9th floor flat, says he wants to sleep and die"
+    assert lexicon_screen(text, "voice").urgency == "emergency"
+
+
+@pytest.mark.parametrize("text", [
+    "he attacked me on friday night. we are staying with my aunt now, can you help with housing",
+    "been cutting again. i'm not going to do anything tonight but i need someone to talk to",
+])
+def test_now_at_a_safe_place_or_a_plan_denied_is_not_happening_now(text: str) -> None:
+    """Round 10, blind batches 23 and 24: "now" after reaching safety, and "tonight" with a
+    plan denied, made violence or risk to self read as happening now."""
+    assert lexicon_screen(text, "sms").urgency == "urgent"
+
+
+def test_violence_now_at_home_is_still_now() -> None:
+    assert lexicon_screen("i'm at home now and he is punching me", "sms").urgency == "emergency"
+
+
+@pytest.mark.parametrize("text", [
+    "saw a documentary that reminded me of when i was detained, anyway see you monday",
+    "We run a peer group for sectioned patients on Wednesdays - could an IMHA come along?",
+])
+def test_a_detention_in_the_past_or_of_a_group_is_not_a_statutory_clock(text: str) -> None:
+    assert lexicon_screen(text, "sms").urgency == "routine"
+
+
+def test_a_strategy_meeting_within_days_is_urgent() -> None:
+    text = "Section 42 enquiry opened for Mr B, strategy meeting tomorrow. Can an IMCA attend?"
+    assert lexicon_screen(text, "email").urgency == "urgent"
+
+
+def test_short_day_names_and_appointment_read_as_english() -> None:
+    result = lexicon_screen("cn u change my appt weds to thurs? work", "sms")
+    assert result.language in ("en", None) and result.needs_review is None
+
+
+@pytest.mark.parametrize("text", [
+    "the sore on mums foot is going black and she is burning up, carers stopped coming tuesday",
+    "grandad's leg wound has red streaks spreading up and he's shivering under three blankets",
+])
+def test_a_wound_with_signs_of_sepsis_is_an_emergency(text: str) -> None:
+    """Round 10, training set L: NHS advice is 999 or A&E for suspected sepsis."""
+    result = lexicon_screen(text, "sms")
+    assert result.urgency == "emergency"
+    assert "wound_infected" in {m.rule for m in result.matches}
+
+
+def test_a_deep_sore_without_signs_of_sepsis_stays_urgent() -> None:
+    text = ("The home never told us about dad's pressure sore, it is down to the bone. "
+            "I want it reported.")
+    assert lexicon_screen(text, "email").urgency == "urgent"
+
+
+@pytest.mark.parametrize("text", [
+    "my uncle has not eaten since saturday, he just lies there",
+    "she's refusing drinking, 4 days now, the staff just write declined",
+])
+def test_not_eating_or_drinking_for_days_is_an_emergency(text: str) -> None:
+    assert lexicon_screen(text, "sms").urgency == "emergency"
+
+
+def test_not_eating_for_a_day_is_not() -> None:
+    text = "he hasn't eaten since lunch, is that normal with a cold?"
+    assert lexicon_screen(text, "sms").urgency != "emergency"
+
+
+def test_things_handed_back_for_after_a_set_time_with_an_apology_is_an_emergency() -> None:
+    text = ("can my key worker give my books to the library. won't need them after tonight. "
+            "sorry for wasting your time")
+    assert lexicon_screen(text, "sms").urgency == "emergency"
+
+
+@pytest.mark.parametrize("text", [
+    "they are sending dad home right now, 10pm, to an empty flat, he can't manage the stairs",
+    "discharging nan tonight, transport booked, no carers until tuesday and she lives alone",
+])
+def test_sent_home_tonight_alone_and_unable_to_manage_is_an_emergency(text: str) -> None:
+    """Round 11, blind batch 26 (`unsafe_discharge_tonight`)."""
+    assert lexicon_screen(text, "sms").urgency == "emergency"
+
+
+@pytest.mark.parametrize("text", [
+    "they're discharging him tomorrow with no carers and he lives alone",
+    "she was sent home at 10pm last night to an empty flat, the neighbour has her now",
+])
+def test_a_discharge_tomorrow_or_one_already_past_is_not_an_emergency(text: str) -> None:
+    assert lexicon_screen(text, "sms").urgency != "emergency"
+
+
+def test_sex_demanded_for_a_room_is_sexual_abuse() -> None:
+    result = lexicon_screen("the man who rents me the room says i owe him sex for the rent", "sms")
+    assert "sexual" in result.safeguarding
+
+
+def test_a_calm_cancellation_with_a_decision_and_letters_is_an_emergency() -> None:
+    text = ("Please cancel Friday, I won't be needing it. My decision is made and I have left "
+            "letters for the boys on the table. Thank you for your kindness.")
+    assert lexicon_screen(text, "email").urgency == "emergency"
+
+
+@pytest.mark.parametrize("text", [
+    "my nan is ninety odd and the carers are lovely, can she have easy read leaflets",
+    "my dad says something odd happened with his pension letter, can someone explain it",
+])
+def test_odd_in_its_other_senses_is_not_an_overdose(text: str) -> None:
+    assert lexicon_screen(text, "sms").urgency == "routine"
+
+
+def test_odd_as_text_speak_is_still_an_overdose() -> None:
+    assert lexicon_screen("just odd on my tablets in the park", "sms").urgency == "emergency"
+
+
+def test_a_history_of_detention_is_not_a_statutory_clock() -> None:
+    text = ("I'm well now but I've been sectioned three times, can you help me write an "
+            "advance statement?")
+    assert lexicon_screen(text, "email").urgency == "routine"
+
+
+def test_intent_in_plain_words_with_means_is_an_emergency() -> None:
+    """Round 12, blind batch 29: an email in BSL-shaped English stating a date and a rope was
+    read as routine."""
+    text = "Thank you for help. I decided finish my life next week. Rope is in my shed."
+    assert lexicon_screen(text, "email").urgency == "emergency"
+
+
+def test_to_be_with_the_dead_with_means_at_hand_is_an_emergency() -> None:
+    text = ("Since Mum died Dad keeps saying he'll be with her soon. Today he counted out all "
+            "his tablets on the kitchen table.")
+    assert lexicon_screen(text, "email").urgency == "emergency"
+
+
+def test_insulin_stopped_for_days_is_an_emergency() -> None:
+    for text in ("stopped taking my insulin on saturday, 3 days now, whats the point",
+                 "i've not been doing my insulin for four days"):
+        assert lexicon_screen(text, "sms").urgency == "emergency"
+
+
+def test_a_double_dose_by_mistake_and_drowsy_is_an_emergency() -> None:
+    text = "i think mum took her evening pills twice by mistake, shes very drowsy and woozy"
+    assert lexicon_screen(text, "sms").urgency == "emergency"
+
+
+def test_drowsy_from_a_usual_dose_is_not() -> None:
+    text = "my new tablets make me drowsy in the mornings, can I ask the GP to change them?"
+    assert lexicon_screen(text, "sms").urgency != "emergency"
+
+
+def test_a_missed_medicine_with_a_person_rigid_and_unable_to_swallow_is_an_emergency() -> None:
+    text = "the home missed his parkinsons tablets since monday, now he is stiff and can't swallow"
+    assert lexicon_screen(text, "sms").urgency == "emergency"

@@ -343,15 +343,16 @@ def test_the_policy_search_counts_what_the_policy_decides() -> None:
     held = (rng.random(n) < 0.03).astype(int)
     n_words = rng.integers(1, 40, n)
     notice, foreign = rng.random(n) < 0.05, rng.random(n) < 0.3
+    calm = rng.random(n) < 0.05
     grid = np.array([0.2, 0.45, 0.7])
     for rows in (~foreign, foreign):
         counts = train._subset_counts(p_e, p_u, lex, gold, n_words, held, notice, rows,
-                                      0.1, 0.2, 0.3, 0.65, grid, grid)
+                                      0.1, 0.2, 0.3, 0.65, grid, grid, calm)
         for a, t_u in enumerate(grid):
             for b, t_e in enumerate(grid):
                 pol = train.Policy(float(t_e), float(t_u), 0.1, 0.2, 0.3, float(t_e),
                                    float(t_u), 0.65)
-                pred = pol.decide(p_e, p_u, lex, n_words, held, notice, foreign)[rows]
+                pred = pol.decide(p_e, p_u, lex, n_words, held, notice, foreign, calm)[rows]
                 g = gold[rows]
                 k = a * len(grid) + b
                 assert counts["em_hit"][k] == ((g == 2) & (pred == 2)).sum()
@@ -359,7 +360,7 @@ def test_the_policy_search_counts_what_the_policy_decides() -> None:
                 assert counts["ue_hit"][k] == ((g > 0) & (pred > 0)).sum()
                 assert counts["raised"][k] == ((g == 0) & (pred > 0)).sum()
                 assert counts["over"][k] == ((g == 1) & (pred == 2)).sum()
-    policy, _ = train.choose_policy(p_e, p_u, lex, gold, n_words, held, notice, foreign)
+    policy, _ = train.choose_policy(p_e, p_u, lex, gold, n_words, held, notice, foreign, calm)
     assert policy.t_emergency_foreign >= policy.t_emergency
     assert policy.t_urgent_foreign >= policy.t_urgent
 
@@ -373,3 +374,41 @@ def test_a_phone_or_record_number_weighs_nothing(number: str) -> None:
     bare = "hello this is Sam again, please text me back on"
     assert risk(f"{bare} {number}") == risk(bare)
     assert normalise("took 30 tablets at 2am") == "took 00 tablets at 0am"
+
+
+def test_a_reassured_message_is_not_made_an_emergency_by_the_model() -> None:
+    """Round 11 (blind batches 25 to 27): a 2 a.m. text moving a meeting ("not urgent") was raised
+    to emergency by the model's time words. The model may still call it urgent; the lexicon's
+    own emergency stands (`model.is_reassured`)."""
+    from intake.screening.model import RiskScore, decide, is_reassured, load_model
+
+    model = load_model()
+    calm = screen_text("so sorry its 3am, can we move fridays visit to the morning? no rush", None)
+    assert calm.urgency == "routine" and is_reassured(calm)
+    certain = RiskScore(0.99, 0.99, [], 14)
+    assert decide(calm, certain, model) == "urgent"
+    taken = screen_text("ive taken 30 paracetamol but im fine really, not urgent", None)
+    assert taken.urgency == "emergency" and not is_reassured(taken)
+    assert decide(taken, RiskScore(0.01, 0.01, [], 9), model) == "emergency"
+
+
+def test_an_emergency_head_past_its_threshold_is_never_routine() -> None:
+    """The short-message gate and a reassurance decide between emergency and urgent, not
+    routine, unless the urgent head all but rules the message out (round 12 read "pills in my
+    hand" as routine once its gate rose to 0.3; a bare "sorry" stays routine)."""
+    from intake.screening.model import RiskScore
+
+    model = _model_with({"t_emergency": 0.3, "t_urgent": 0.7, "t_emergency_gate": 0.5,
+                         "t_emergency_floor_gate": 0.1, "t_lexicon_emergency_down": 0.0,
+                         "t_lexicon_urgent_down": 0.0})
+    short = screen_text("in my hand now", None)
+    assert short.urgency == "routine"
+    assert decide(short, RiskScore(0.6, 0.2, [], 4), model) == "urgent"  # gated: urgent
+    assert decide(short, RiskScore(0.6, 0.6, [], 4), model) == "emergency"
+    assert decide(short, RiskScore(0.2, 0.2, [], 4), model) == "routine"  # below t_emergency
+    assert decide(short, RiskScore(0.6, 0.05, [], 4), model) == "routine"  # ruled out
+    old = _model_with({k: v for k, v in model.policy.items() if k != "t_emergency_floor_gate"})
+    assert decide(short, RiskScore(0.6, 0.2, [], 4), old) == "routine"  # an older model file
+    notice = screen_text("your repeat prescription is ready to collect, open till six tonight",
+                         None)
+    assert decide(notice, RiskScore(0.9, 0.9, [], 12), model) == "routine"
