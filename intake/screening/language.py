@@ -188,7 +188,6 @@ def identify(text: str) -> LanguageGuess:
         if guess is not None and guess[0] == "pa":  # Shahmukhi: Punjabi in Urdu's script
             return LanguageGuess("pa", script, round(guess[1] / guess[2], 3), "script-words",
                                  share)
-    code, conf = _detect(text)
     return LanguageGuess(code, script, round(conf, 3), "detector", share)
 
 

@@ -574,8 +574,26 @@ def final_urgency(lexicon: ScreeningResult, text: str) -> str:
     test holds them equal on every labelled message)."""
     model = load_model()
     words = normalise(text).split()
-    vec, norm = _vector(_known_counts(text, model, lexicon, words), model)
-    return decide(lexicon, _score_vector(vec, norm, model, len(words), explain=False), model)
+    return decide(lexicon, _quick_score(_known_counts(text, model, lexicon, words), model,
+                                        len(words)), model)
+
+
+def _quick_score(counts: dict[str, int], model: RiskModel, n_words: int) -> RiskScore:
+    """`_score_vector(*_vector(counts, model), explain=False)` in one pass and no vector: the
+    same sums in the same order, so the same floats (the door's quick screen runs this)."""
+    feats = model.features
+    log = math.log
+    z_e = z_u = sq = 0.0
+    for k, c in counts.items():
+        idf, w_e, w_u = feats[k]
+        v = (1.0 + log(c)) * idf if c > 1 else idf
+        sq += v * v
+        z_e += w_e * v
+        z_u += w_u * v
+    norm = math.sqrt(sq) or 1.0
+    a_e, b_e, a_u, b_u = model.calibration
+    return RiskScore(_sigmoid(a_e * (model.intercept_emergency + z_e / norm) + b_e),
+                     _sigmoid(a_u * (model.intercept_urgent + z_u / norm) + b_u), [], n_words)
 
 
 def opinion(lexicon: ScreeningResult, text: str) -> Opinion:
