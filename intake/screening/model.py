@@ -571,7 +571,7 @@ def _categories(lexicon: ScreeningResult, urgency: str, probs: dict[str, float],
 def final_urgency(lexicon: ScreeningResult, text: str) -> str:
     """`opinion(lexicon, text).urgency` without the category heads (most of the model's time)
     or the reasons: the same features, scores and `decide`, so the two can never disagree (a
-    test holds them equal on the first 60 messages of every labelled set)."""
+    test holds them equal on the first 30 messages of every labelled set)."""
     model = load_model()
     words = normalise(text).split()
     return decide(lexicon, _quick_score(_known_counts(text, model, lexicon, words), model,
