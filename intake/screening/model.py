@@ -368,8 +368,9 @@ def _vector(counts: dict[str, int], model: RiskModel) -> tuple[dict[str, float],
 
 
 def _score_vector(vec: dict[str, float], norm: float, model: RiskModel,
-                  n_words: int = 0, explain: bool = True) -> RiskScore:
-    """explain=False: no `top_features` (the door's quick screen needs only the decision)."""
+                  n_words: int = 0) -> RiskScore:
+    """Probabilities and the words that raised them (the door's quick screen, which needs only
+    the decision, uses `_quick_score`)."""
     feats = model.features
     z_e = z_u = 0.0
     shown: list[tuple[float, str]] = []
@@ -377,7 +378,7 @@ def _score_vector(vec: dict[str, float], norm: float, model: RiskModel,
         _, w_e, w_u = feats[k]
         z_e += w_e * v
         z_u += w_u * v
-        if explain and k[0] in "wb" and (w_e > 0.0 or w_u > 0.0):
+        if k[0] in "wb" and (w_e > 0.0 or w_u > 0.0):
             shown.append((max(w_e, w_u) * v, k))
     a_e, b_e, a_u, b_u = model.calibration
     p_e = _sigmoid(a_e * (model.intercept_emergency + z_e / norm) + b_e)
@@ -579,8 +580,8 @@ def final_urgency(lexicon: ScreeningResult, text: str) -> str:
 
 
 def _quick_score(counts: dict[str, int], model: RiskModel, n_words: int) -> RiskScore:
-    """`_score_vector(*_vector(counts, model), explain=False)` in one pass and no vector: the
-    same sums in the same order, so the same floats (the door's quick screen runs this)."""
+    """`_score_vector(*_vector(counts, model))` without the words, in one pass and no vector:
+    the same sums in the same order, so the same floats (the door's quick screen runs this)."""
     feats = model.features
     log = math.log
     z_e = z_u = sq = 0.0
