@@ -344,8 +344,9 @@ def _subset_counts(p_e: np.ndarray, p_u: np.ndarray, lex: np.ndarray, gold: np.n
         pol = Policy(1.01, float(t_u), t_ld, t_lu, t_g, t_emergency_gate_long=t_gl)
         base = pol.base(p_u, lex, held, notice, p_e)
         up = rows & pol.candidates(p_u, n_words, notice | calm)
-        # past t_emergency every row but a notice is at least urgent, gated or not
-        lifted = rows & ~notice & (p_u >= pol.t_emergency_floor_gate)
+        # past t_emergency a row is at least urgent when the model may call it an emergency
+        # (`up`) or its urgent head reaches the floor gate (a notice never)
+        lifted = up | (rows & ~notice & (p_u >= pol.t_emergency_floor_gate))
         out["em_hit"].append(_counts_by_threshold(
             p_e, int((rows & em & (base == 2)).sum()), up & em & (base != 2), e_grid))
         out["em_routine"].append(int((rows & em & (base == 0)).sum())

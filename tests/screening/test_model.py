@@ -358,12 +358,13 @@ def test_the_policy_search_counts_what_the_policy_decides() -> None:
     calm = rng.random(n) < 0.05
     grid = np.array([0.2, 0.45, 0.7])
     for rows in (~foreign, foreign):
+        # a long-message gate (0.0) below the floor gate (0.1), as the shipped policy has
         counts = train._subset_counts(p_e, p_u, lex, gold, n_words, held, notice, rows,
-                                      0.1, 0.2, 0.3, 0.65, grid, grid, calm)
+                                      0.1, 0.2, 0.3, 0.0, grid, grid, calm)
         for a, t_u in enumerate(grid):
             for b, t_e in enumerate(grid):
                 pol = train.Policy(float(t_e), float(t_u), 0.1, 0.2, 0.3, float(t_e),
-                                   float(t_u), 0.65)
+                                   float(t_u), 0.0)
                 pred = pol.decide(p_e, p_u, lex, n_words, held, notice, foreign, calm)[rows]
                 g = gold[rows]
                 k = a * len(grid) + b
